@@ -1,0 +1,398 @@
+package io.flowsec.dataplane.esp;
+
+import io.flowsec.dataplane.flow.ToeplitzHash;
+import io.flowsec.dataplane.packet.Bytes;
+import io.flowsec.dataplane.packet.EspView;
+import io.flowsec.dataplane.packet.FlowKey;
+import io.flowsec.dataplane.packet.IpProtocol;
+import io.flowsec.dataplane.packet.Ipv4View;
+import io.flowsec.dataplane.packet.Ipv6View;
+import io.flowsec.dataplane.packet.Packet;
+import io.flowsec.dataplane.packet.UdpView;
+import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
+import io.flowsec.dataplane.sa.OuterEndpoints;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
+
+/**
+ * The ESP tunnel-mode engine of one lane (RFC 4303, RFC 4301). Each lane owns one: its flyweights, its cipher
+ * contexts per SA and its counters. Nothing here allocates, locks, logs or throws per packet; every packet ends with
+ * an {@link Outcome}, counted.
+ *
+ * <p>Outbound (site → tunnel), {@link #encapsulate}:
+ * <ol>
+ *   <li>read the inner packet's selector fields (addresses, protocol, ports);</li>
+ *   <li>match the SPD: protect, bypass or discard; no match discards (RFC 4301 §5.1);</li>
+ *   <li>flow ID (Toeplitz) → the policy's SA group → SA, so one flow always takes one SA;</li>
+ *   <li>take the SA's next sequence number; an SA whose counter is used up refuses;</li>
+ *   <li>append padding and trailer, write the ESP header and IV, encrypt in place, append the ICV;</li>
+ *   <li>with {@link Framing#IP}, prepend the outer IPv4/IPv6 (+UDP) header of the SA.</li>
+ * </ol>
+ *
+ * <p>Inbound (tunnel → site), {@link #decapsulate}, {@link #decapsulateUdpPayload}, {@link #decapsulateEsp}:
+ * <ol>
+ *   <li>parse the outer IP / UDP header; NAT-keepalives and IKE (non-ESP marker) leave here (RFC 3948);</li>
+ *   <li>find the SA by SPI; unknown SPIs are dropped;</li>
+ *   <li>rebuild the 64-bit sequence number (ESN) and pre-check it against the replay window;</li>
+ *   <li>verify the ICV and decrypt; commit the sequence number only now;</li>
+ *   <li>check padding and next header (59: dummy packet) and the inner IP header;</li>
+ *   <li>check the inner packet against the SA's selectors (RFC 4301 §5.2) and expose it in the packet slot.</li>
+ * </ol>
+ */
+public final class EspProcessor {
+    /** What {@link #encapsulate} leaves in the packet slot. */
+    public enum Framing {
+        /** A complete outer IP packet (raw sockets, AF_XDP, pcap). */
+        IP,
+        /** The ESP packet alone, for a UDP or raw-ESP socket that adds the outer headers itself. */
+        ESP
+    }
+
+    private static final int OUTER_TTL = 64;
+
+    private final SecurityPolicyDatabase spd;
+    private final SecurityAssociationDatabase sad;
+    private final LaneCounters counters;
+    private final ToeplitzHash flowHash;
+    private final Framing framing;
+    private final int natTraversalPort;
+
+    private final FlowKey flowKey = new FlowKey();
+    private final Ipv4View ipv4 = new Ipv4View();
+    private final Ipv6View ipv6 = new Ipv6View();
+    private final UdpView udp = new UdpView();
+
+    private EspTransform[] transforms = new EspTransform[16];
+    private SecurityAssociation[] transformOwners = new SecurityAssociation[16];
+    private int nextIdentification;
+
+    public EspProcessor(SecurityPolicyDatabase spd, SecurityAssociationDatabase sad, LaneCounters counters,
+                        ToeplitzHash flowHash, Framing framing, int natTraversalPort) {
+        this.spd = spd;
+        this.sad = sad;
+        this.counters = counters;
+        this.flowHash = flowHash;
+        this.framing = framing;
+        this.natTraversalPort = natTraversalPort;
+    }
+
+    public EspProcessor(SecurityPolicyDatabase spd, SecurityAssociationDatabase sad, Framing framing) {
+        this(spd, sad, new LaneCounters(), ToeplitzHash.microsoft(), framing, IpProtocol.NAT_T_PORT);
+    }
+
+    public LaneCounters counters() {
+        return counters;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Outbound
+
+    /** Encapsulates a batch in place; {@code outcomes[i]} receives each packet's fate. */
+    public void encapsulate(Packet[] batch, int count, Outcome[] outcomes) {
+        for (int i = 0; i < count; i++) {
+            outcomes[i] = encapsulate(batch[i]);
+        }
+    }
+
+    /** Encapsulates the inner IP packet held in {@code packet}, in place. */
+    public Outcome encapsulate(Packet packet) {
+        byte[] buffer = packet.buffer();
+        int innerOffset = packet.offset();
+        packet.recordSa(0, 0, 0);
+
+        // 1. selector fields; the IP header's length wins over the slot's (drops link-layer padding)
+        if (!flowKey.read(buffer, innerOffset, packet.length())) {
+            return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+        }
+        int innerLength = flowKey.totalLength;
+
+        // 2. SPD
+        SecurityPolicy policy = spd.matchOutbound(flowKey);
+        if (policy == null) {
+            return drop(LaneCounters.NO_SA, Outcome.NO_POLICY);
+        }
+        if (policy.action() == PolicyAction.DISCARD) {
+            return drop(LaneCounters.NO_SA, Outcome.POLICY_DISCARD);
+        }
+        if (policy.action() == PolicyAction.BYPASS) {
+            packet.set(innerOffset, innerLength);
+            counters.count(LaneCounters.NO_SA, Outcome.BYPASS, innerLength);
+            return Outcome.BYPASS;
+        }
+
+        // 3. flow ID → SA
+        int flowId = flowHash.flowId(flowKey);
+        SecurityAssociation sa = policy.outboundGroup().select(flowId);
+        int saIndex = sa.index();
+        EspSuite suite = sa.suite();
+        OuterEndpoints outer = sa.outer();
+        int paddedLength = (innerLength + EspView.TRAILER_LENGTH + suite.alignment() - 1) / suite.alignment() * suite.alignment();
+        int padLength = paddedLength - innerLength - EspView.TRAILER_LENGTH;
+        int espHeaderLength = EspView.HEADER_LENGTH + suite.ivLength();
+        int outerHeaderLength = framing == Framing.IP ? outer.headerLength() : 0;
+        int espLength = espHeaderLength + paddedLength + suite.icvLength();
+        if (innerOffset < espHeaderLength + outerHeaderLength
+                || innerOffset + paddedLength + suite.icvLength() > buffer.length
+                || espLength + outerHeaderLength > Packet.MAX_IP_PACKET) {
+            return drop(saIndex, Outcome.NO_ROOM);
+        }
+
+        // 4. sequence number
+        long sequence = sa.nextSequenceNumber();
+        if (sequence == 0) {
+            return drop(saIndex, Outcome.SEQUENCE_EXHAUSTED);
+        }
+
+        // 5. trailer, header, IV, encrypt, ICV
+        int trailerOffset = innerOffset + innerLength;
+        for (int i = 1; i <= padLength; i++) {
+            buffer[trailerOffset + i - 1] = (byte) i;      // RFC 4303 §2.4 default padding: 1, 2, 3, ...
+        }
+        buffer[trailerOffset + padLength] = (byte) padLength;
+        buffer[trailerOffset + padLength + 1] = (byte) (flowKey.family == 4 ? IpProtocol.IPV4 : IpProtocol.IPV6);
+        int espOffset = innerOffset - espHeaderLength;
+        Bytes.i32(buffer, espOffset + EspView.SPI_FIELD_OFFSET, sa.spi());
+        Bytes.i32(buffer, espOffset + EspView.SEQUENCE_FIELD_OFFSET, (int) sequence);
+        EspTransform transform = transformFor(sa);
+        transform.writeIv(buffer, espOffset + EspView.HEADER_LENGTH, sequence);
+        if (!transform.seal(buffer, espOffset, innerOffset, paddedLength, (int) (sequence >>> 32))) {
+            return drop(saIndex, Outcome.CRYPTO_ERROR);
+        }
+
+        // 6. outer header
+        if (framing == Framing.IP) {
+            int outerOffset = espOffset - outerHeaderLength;
+            writeOuterHeader(buffer, outerOffset, outer, espLength, flowId);
+            packet.set(outerOffset, outerHeaderLength + espLength);
+        } else {
+            packet.set(espOffset, espLength);
+        }
+        packet.recordSa(saIndex, sequence, flowId);
+        counters.count(saIndex, Outcome.ACCEPTED, innerLength);
+        return Outcome.ACCEPTED;
+    }
+
+    private void writeOuterHeader(byte[] buffer, int offset, OuterEndpoints outer, int espLength, int flowId) {
+        int udpLength = outer.isUdp() ? UdpView.HEADER_LENGTH + espLength : 0;
+        if (outer.family() == 4) {
+            int totalLength = Ipv4View.MIN_HEADER_LENGTH + (outer.isUdp() ? udpLength : espLength);
+            ipv4.wrap(buffer, offset)
+                    .versionAndHeaderLength(Ipv4View.MIN_HEADER_LENGTH)
+                    .tos(flowKey.trafficClass)                         // DSCP and ECN copied (RFC 4301, RFC 6040)
+                    .totalLength(totalLength)
+                    .identification(nextIdentification++ & 0xFFFF)
+                    .flagsAndFragmentOffset(flowKey.dontFragment ? Ipv4View.FLAG_DONT_FRAGMENT : 0)
+                    .ttl(OUTER_TTL)
+                    .protocol(outer.ipProtocol())
+                    .sourceAddress((int) outer.localLow())
+                    .destinationAddress((int) outer.remoteLow())
+                    .updateChecksum();
+            if (outer.isUdp()) {
+                udp.wrap(buffer, offset + Ipv4View.MIN_HEADER_LENGTH)
+                        .sourcePort(outer.localPort())
+                        .destinationPort(outer.remotePort())
+                        .length(udpLength)
+                        .checksum(0);                                   // RFC 3948 §2.1: zero over IPv4
+            }
+        } else {
+            ipv6.wrap(buffer, offset)
+                    .versionClassAndLabel(flowKey.trafficClass, flowId) // flow label from the flow ID (RFC 6438)
+                    .payloadLength(outer.isUdp() ? udpLength : espLength)
+                    .nextHeader(outer.ipProtocol())
+                    .hopLimit(OUTER_TTL)
+                    .sourceAddress(outer.localHigh(), outer.localLow())
+                    .destinationAddress(outer.remoteHigh(), outer.remoteLow());
+            if (outer.isUdp()) {
+                udp.wrap(buffer, offset + Ipv6View.HEADER_LENGTH)
+                        .sourcePort(outer.localPort())
+                        .destinationPort(outer.remotePort())
+                        .length(udpLength)
+                        .updateChecksumIpv6(offset);                   // mandatory over IPv6 (RFC 8200 §8.1)
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Inbound
+
+    /** Decapsulates a batch of outer IP packets in place. */
+    public void decapsulate(Packet[] batch, int count, Outcome[] outcomes) {
+        for (int i = 0; i < count; i++) {
+            outcomes[i] = decapsulate(batch[i]);
+        }
+    }
+
+    /** Decapsulates the outer IP packet (ESP or ESP-in-UDP) held in {@code packet}; on success it holds the inner one. */
+    public Outcome decapsulate(Packet packet) {
+        byte[] buffer = packet.buffer();
+        int offset = packet.offset();
+        int available = packet.length();
+        packet.recordSa(0, 0, 0);
+
+        // 1. outer header
+        if (available < 1) {
+            return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+        }
+        int version = (buffer[offset] >> 4) & 0xF;
+        int protocol;
+        int payloadOffset;
+        int payloadLength;
+        if (version == 4) {
+            if (!ipv4.wrap(buffer, offset).isValid(available)) {
+                return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            }
+            if (ipv4.isFragment()) {
+                return drop(LaneCounters.NO_SA, Outcome.OUTER_FRAGMENT);
+            }
+            protocol = ipv4.protocol();
+            payloadOffset = offset + ipv4.headerLength();
+            payloadLength = ipv4.totalLength() - ipv4.headerLength();
+        } else if (version == 6) {
+            if (!ipv6.wrap(buffer, offset).isValid(available)) {
+                return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            }
+            int totalLength = ipv6.totalLength();
+            long upper = ipv6.upperLayer(totalLength);
+            if (upper == Ipv6View.FRAGMENT) {
+                return drop(LaneCounters.NO_SA, Outcome.OUTER_FRAGMENT);
+            }
+            if (upper < 0) {
+                return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            }
+            protocol = (int) (upper >>> 32);
+            payloadOffset = offset + (int) upper;
+            payloadLength = totalLength - (int) upper;
+        } else {
+            return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+        }
+
+        if (protocol == IpProtocol.ESP) {
+            return decapsulateEsp(packet, payloadOffset, payloadLength);
+        }
+        if (protocol == IpProtocol.UDP) {
+            if (payloadLength < UdpView.HEADER_LENGTH) {
+                return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            }
+            udp.wrap(buffer, payloadOffset);
+            int udpLength = udp.length();
+            if (udpLength < UdpView.HEADER_LENGTH || udpLength > payloadLength) {
+                return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            }
+            if (udp.destinationPort() != natTraversalPort && udp.sourcePort() != natTraversalPort) {
+                return drop(LaneCounters.NO_SA, Outcome.NOT_ESP);
+            }
+            return decapsulateUdpPayload(packet, payloadOffset + UdpView.HEADER_LENGTH, udpLength - UdpView.HEADER_LENGTH);
+        }
+        return drop(LaneCounters.NO_SA, Outcome.NOT_ESP);
+    }
+
+    /** Decapsulates the payload of a datagram received on the NAT-T port (RFC 3948 §2.2 classification first). */
+    public Outcome decapsulateUdpPayload(Packet packet, int payloadOffset, int payloadLength) {
+        byte[] buffer = packet.buffer();
+        if (payloadLength == 1 && buffer[payloadOffset] == (byte) 0xFF) {
+            return drop(LaneCounters.NO_SA, Outcome.NAT_KEEPALIVE);
+        }
+        if (payloadLength >= 4 && Bytes.i32(buffer, payloadOffset) == 0) {
+            return drop(LaneCounters.NO_SA, Outcome.NON_ESP_MARKER);
+        }
+        return decapsulateEsp(packet, payloadOffset, payloadLength);
+    }
+
+    /** Decapsulates one ESP packet found at {@code [espOffset, espOffset + espLength)} of the slot's buffer. */
+    public Outcome decapsulateEsp(Packet packet, int espOffset, int espLength) {
+        byte[] buffer = packet.buffer();
+        packet.recordSa(0, 0, 0);
+
+        // 2. SA by SPI
+        if (espLength < EspView.HEADER_LENGTH) {
+            return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+        }
+        SecurityAssociation sa = sad.inbound(Bytes.i32(buffer, espOffset + EspView.SPI_FIELD_OFFSET));
+        if (sa == null) {
+            return drop(LaneCounters.NO_SA, Outcome.UNKNOWN_SPI);
+        }
+        int saIndex = sa.index();
+        EspSuite suite = sa.suite();
+        int payloadOffset = espOffset + EspView.HEADER_LENGTH + suite.ivLength();
+        int ciphertextLength = espLength - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
+        if (ciphertextLength < EspView.TRAILER_LENGTH || ciphertextLength % suite.alignment() != 0) {
+            return drop(saIndex, Outcome.MALFORMED);
+        }
+
+        // 3. sequence number and replay pre-check
+        ReplayWindow window = sa.replayWindow();
+        long sequenceLow = Bytes.u32(buffer, espOffset + EspView.SEQUENCE_FIELD_OFFSET);
+        long sequence = sa.extendedSequenceNumbers() ? window.inferSequence(sequenceLow) : sequenceLow;
+        int replay = window.check(sequence);
+        if (replay == ReplayWindow.DUPLICATE) {
+            return drop(saIndex, Outcome.REPLAY);
+        }
+        if (replay == ReplayWindow.TOO_OLD) {
+            return drop(saIndex, Outcome.REPLAY_TOO_OLD);
+        }
+
+        // 4. ICV, decrypt, then commit
+        if (!transformFor(sa).open(buffer, espOffset, payloadOffset, ciphertextLength, (int) (sequence >>> 32))) {
+            return drop(saIndex, Outcome.AUTHENTICATION_FAILED);
+        }
+        window.commit(sequence);
+
+        // 5. trailer and inner header
+        int trailerOffset = payloadOffset + ciphertextLength - EspView.TRAILER_LENGTH;
+        int padLength = buffer[trailerOffset] & 0xFF;
+        int nextHeader = buffer[trailerOffset + 1] & 0xFF;
+        int innerSpace = ciphertextLength - EspView.TRAILER_LENGTH - padLength;
+        if (innerSpace < 0) {
+            return drop(saIndex, Outcome.BAD_PADDING);
+        }
+        int paddingOffset = payloadOffset + innerSpace;
+        for (int i = 0; i < padLength; i++) {
+            if (buffer[paddingOffset + i] != (byte) (i + 1)) {
+                return drop(saIndex, Outcome.BAD_PADDING);
+            }
+        }
+        if (nextHeader == IpProtocol.NO_NEXT_HEADER) {
+            return drop(saIndex, Outcome.DUMMY_PACKET);
+        }
+        if (nextHeader != IpProtocol.IPV4 && nextHeader != IpProtocol.IPV6) {
+            return drop(saIndex, Outcome.UNSUPPORTED_NEXT_HEADER);
+        }
+        if (!flowKey.read(buffer, payloadOffset, innerSpace)
+                || flowKey.family != (nextHeader == IpProtocol.IPV4 ? 4 : 6)) {
+            return drop(saIndex, Outcome.INNER_MALFORMED);
+        }
+
+        // 6. selectors; TFC padding between the inner packet and the ESP padding is cut off here
+        if (!sa.selector().matchesInbound(flowKey)) {
+            return drop(saIndex, Outcome.POLICY_MISMATCH);
+        }
+        packet.set(payloadOffset, flowKey.totalLength);
+        packet.recordSa(saIndex, sequence, 0);
+        counters.count(saIndex, Outcome.ACCEPTED, flowKey.totalLength);
+        return Outcome.ACCEPTED;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private Outcome drop(int saIndex, Outcome reason) {
+        counters.count(saIndex, reason, 0);
+        return reason;
+    }
+
+    /** This lane's cipher context for an SA, built the first time the lane meets the SA. */
+    private EspTransform transformFor(SecurityAssociation sa) {
+        int index = sa.index();
+        if (index >= transforms.length) {
+            int size = Math.max(transforms.length * 2, index + 1);
+            transforms = java.util.Arrays.copyOf(transforms, size);
+            transformOwners = java.util.Arrays.copyOf(transformOwners, size);
+        }
+        if (transformOwners[index] != sa) {
+            transforms[index] = sa.newTransform();
+            transformOwners[index] = sa;
+        }
+        return transforms[index];
+    }
+}

@@ -1,0 +1,42 @@
+package io.flowsec.dataplane.esp;
+
+/** NULL encryption (RFC 2410) with HMAC-SHA-256-128: the payload travels in clear, authenticated. */
+final class NullHmacTransform extends EspTransform {
+    private final Hmac hmac;
+
+    NullHmacTransform(EspSuite suite, byte[] integrityKey, boolean esn) {
+        super(suite, esn);
+        this.hmac = new Hmac("SHA-256", 64, integrityKey);
+    }
+
+    @Override
+    public void writeIv(byte[] buffer, int ivOffset, long sequenceNumber) {
+        // NULL encryption has no IV
+    }
+
+    @Override
+    public boolean seal(byte[] buffer, int espOffset, int payloadOffset, int paddedLength, int sequenceHigh) {
+        hmac.update(buffer, espOffset, payloadOffset + paddedLength - espOffset);
+        if (extendedSequenceNumbers) {
+            storeSequenceHigh(sequenceHigh);
+            hmac.update(sequenceHighBytes, 0, 4);
+        }
+        hmac.finish(buffer, payloadOffset + paddedLength, suite.icvLength());
+        return true;
+    }
+
+    @Override
+    public boolean open(byte[] buffer, int espOffset, int payloadOffset, int ciphertextLength, int sequenceHigh) {
+        hmac.update(buffer, espOffset, payloadOffset + ciphertextLength - espOffset);
+        if (extendedSequenceNumbers) {
+            storeSequenceHigh(sequenceHigh);
+            hmac.update(sequenceHighBytes, 0, 4);
+        }
+        return hmac.finishAndVerify(buffer, payloadOffset + ciphertextLength, suite.icvLength());
+    }
+
+    @Override
+    public String toString() {
+        return "NullHmacTransform[" + suite.configName() + "]";
+    }
+}
