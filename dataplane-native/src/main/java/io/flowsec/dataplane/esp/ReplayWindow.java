@@ -73,6 +73,12 @@ public final class ReplayWindow {
         return (high << 32) | sequenceLow;
     }
 
+    /** Forgets every number seen, as for a fresh SA (benchmarks replay one set of packets many times). */
+    public void reset() {
+        java.util.Arrays.fill(blocks, 0);
+        highest = 0;
+    }
+
     /** Pre-check before decryption: {@link #ACCEPTABLE}, {@link #DUPLICATE} or {@link #TOO_OLD}. */
     public int check(long sequence) {
         if (sequence == 0) {
