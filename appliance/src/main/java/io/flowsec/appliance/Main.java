@@ -1,0 +1,83 @@
+package io.flowsec.appliance;
+
+import io.flowsec.appliance.cli.PcapCommand;
+import io.flowsec.appliance.cli.UsageException;
+import io.flowsec.appliance.config.ConfigException;
+import io.flowsec.appliance.pcap.PcapFormatException;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+
+/** The flowsec command line. Errors are one clear line on stderr, never a stack trace (unless FLOWSEC_DEBUG=1). */
+public final class Main {
+    public static final String VERSION = "0.1.0";
+
+    public static final String USAGE = """
+            flowsec %s: a user-space IPsec ESP router whose tunnel ends cooperate so one tunnel spreads over all cores.
+
+            Usage: flowsec COMMAND [ARGS]
+
+            Commands:
+              pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
+              pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
+              jmh [JMH ARGS]                               run the ESP engine benchmark (launcher command)
+              --version                                    print the version
+              --help                                       this text; 'flowsec pcap --help' for the pcap tool
+
+            Exit status: 0 success, 1 failure while running, 2 bad usage or bad input file.
+            The SA file format is described in README.md, section "SA definitions".
+            """.formatted(VERSION);
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(Arrays.asList(args), System.out, System.err));
+    }
+
+    public static int run(List<String> args, PrintStream out, PrintStream err) {
+        try {
+            if (args.isEmpty()) {
+                err.print(USAGE);
+                return 2;
+            }
+            return switch (args.getFirst()) {
+                case "--help", "-h", "help" -> {
+                    out.print(USAGE);
+                    yield 0;
+                }
+                case "--version" -> {
+                    out.println("flowsec " + VERSION);
+                    yield 0;
+                }
+                case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
+                default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
+            };
+        } catch (UsageException e) {
+            err.println("flowsec: " + e.getMessage() + " (see flowsec --help)");
+            return 2;
+        } catch (ConfigException e) {
+            err.println("flowsec: bad SA file: " + e.getMessage());
+            return 2;
+        } catch (PcapFormatException e) {
+            err.println("flowsec: bad capture: " + e.getMessage());
+            return 2;
+        } catch (IOException e) {
+            err.println("flowsec: " + e.getClass().getSimpleName().replace("Exception", "") + ": " + e.getMessage());
+            debug(e, err);
+            return 1;
+        } catch (RuntimeException e) {
+            err.println("flowsec: internal error: " + e);
+            debug(e, err);
+            return 1;
+        }
+    }
+
+    private static void debug(Throwable e, PrintStream err) {
+        if ("1".equals(System.getenv("FLOWSEC_DEBUG"))) {
+            e.printStackTrace(err);
+        }
+    }
+}

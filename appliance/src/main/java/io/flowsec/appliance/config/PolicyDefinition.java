@@ -1,0 +1,12 @@
+package io.flowsec.appliance.config;
+
+import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.policy.TrafficSelector;
+import io.flowsec.dataplane.sa.FlowEncoding;
+
+import java.util.List;
+
+/** One configured policy: selectors, action and, for protect, its outbound SA group and inbound SAs. */
+public record PolicyDefinition(String name, TrafficSelector selector, PolicyAction action, FlowEncoding encoding,
+                               List<SaDefinition> outbound, List<SaDefinition> inbound) {
+}
