@@ -66,6 +66,8 @@ final class AeadTransform extends EspTransform {
             cipher.doFinal(buffer, payloadOffset, ciphertextLength + suite.icvLength(), buffer, payloadOffset);
             return true;
         } catch (GeneralSecurityException e) {
+            // in place, the JDK writes the plaintext before it compares the tag: never leave a forgery decrypted
+            java.util.Arrays.fill(buffer, payloadOffset, payloadOffset + ciphertextLength, (byte) 0);
             return false;
         }
     }

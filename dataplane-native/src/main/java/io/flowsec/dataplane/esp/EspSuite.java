@@ -10,6 +10,8 @@ public enum EspSuite {
     /** RFC 4106, 16-octet ICV. */
     AES_GCM_128("aes-gcm-128", Kind.AEAD_GCM, 16, 4, 8, 16, 4, 0),
     /** RFC 4106, 16-octet ICV. */
+    AES_GCM_192("aes-gcm-192", Kind.AEAD_GCM, 24, 4, 8, 16, 4, 0),
+    /** RFC 4106, 16-octet ICV. */
     AES_GCM_256("aes-gcm-256", Kind.AEAD_GCM, 32, 4, 8, 16, 4, 0),
     /** RFC 3602 + RFC 2404: the paper's suite. */
     AES_CBC_128_HMAC_SHA1_96("aes-cbc-128-hmac-sha1-96", Kind.CBC_HMAC_SHA1, 16, 0, 16, 12, 16, 20),

@@ -8,7 +8,8 @@ import io.flowsec.dataplane.packet.EspView;
  * <p>
  * Both operations work in place on an ESP packet laid out as {@code [espOffset] SPI | seq | IV | payload+trailer | ICV}.
  * The caller writes the header and, through {@link #writeIv}, the IV; {@link #seal} encrypts the payload and trailer and
- * writes the ICV behind them; {@link #open} verifies the ICV first and decrypts only an authentic packet.
+ * writes the ICV behind them; {@link #open} verifies the ICV and exposes plaintext only of an authentic packet
+ * (a refused packet's payload is left encrypted or wiped, never decrypted).
  * Neither throws: a false return is the outcome.
  */
 public abstract sealed class EspTransform permits AeadTransform, CbcHmacTransform, NullHmacTransform {
