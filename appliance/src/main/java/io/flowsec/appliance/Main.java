@@ -7,6 +7,7 @@ import io.flowsec.appliance.pcap.PcapFormatException;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.NoSuchFileException;
 import java.util.Arrays;
 import java.util.List;
 
@@ -63,6 +64,9 @@ public final class Main {
             return 2;
         } catch (PcapFormatException e) {
             err.println("flowsec: bad capture: " + e.getMessage());
+            return 2;
+        } catch (NoSuchFileException e) {
+            err.println("flowsec: " + e.getFile() + ": no such file or directory");
             return 2;
         } catch (IOException e) {
             err.println("flowsec: " + e.getClass().getSimpleName().replace("Exception", "") + ": " + e.getMessage());

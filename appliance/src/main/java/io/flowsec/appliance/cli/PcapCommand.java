@@ -55,9 +55,13 @@ public final class PcapCommand {
     }
 
     public int run(List<String> args) throws UsageException, ConfigException, IOException, PcapFormatException {
-        if (args.isEmpty() || args.contains("--help") || args.contains("-h")) {
+        if (args.isEmpty()) {
+            err.print(USAGE);
+            return 2;
+        }
+        if (args.contains("--help") || args.contains("-h")) {
             out.print(USAGE);
-            return args.isEmpty() ? 2 : 0;
+            return 0;
         }
         String operation = args.getFirst();
         if (!operation.equals("decrypt") && !operation.equals("encrypt")) {
@@ -115,7 +119,14 @@ public final class PcapCommand {
                     continue;
                 }
                 // 3. through the engine
-                slot.load(reader.data(), ipOffset, reader.capturedLength() - ipOffset);
+                if (!slot.load(reader.data(), ipOffset, reader.capturedLength() - ipOffset)) {
+                    outcomes.merge(Outcome.MALFORMED, 1L, Long::sum); // larger than any IP packet
+                    if (!quiet) {
+                        out.println(new JsonObject().put("packet", reader.recordNumber())
+                                .put("outcome", Outcome.MALFORMED.label()).encode());
+                    }
+                    continue;
+                }
                 Outcome outcome = decrypt ? processor.decapsulate(slot) : processor.encapsulate(slot);
                 outcomes.merge(outcome, 1L, Long::sum);
 

@@ -16,6 +16,7 @@ import io.flowsec.dataplane.sa.SaGroup;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
 import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -63,12 +64,15 @@ public final class SaFile {
         } catch (IOException e) {
             throw new ConfigException("", "cannot read SA file " + path + ": " + e.getMessage());
         }
-        JsonObject root;
+        Object decoded;
         try {
-            root = new JsonObject(text);
+            decoded = Json.decodeValue(text);
         } catch (DecodeException e) {
-            throw new ConfigException("", path + " is not valid JSON: " + firstLine(e.getMessage()));
-        } catch (ClassCastException e) {
+            // the parser quotes the token it choked on, which may be an unquoted key: leave it out
+            throw new ConfigException("", path + " is not valid JSON: "
+                    + firstLine(e.getMessage()).replaceAll("Unrecognized token '[^']*'", "Unrecognized token"));
+        }
+        if (!(decoded instanceof JsonObject root)) {
             throw new ConfigException("", path + " must hold a JSON object at the top level");
         }
         return parse(root);
@@ -135,8 +139,8 @@ public final class SaFile {
             throw new ConfigException(path + ".encoding", e.getMessage());
         }
         SaDefaults defaults = new SaDefaults(json, path);
-        List<SaDefinition> outbound = parseSas(json, "outbound", path, defaults, selector, false, inboundSpis);
-        List<SaDefinition> inbound = parseSas(json, "inbound", path, defaults, selector, true, inboundSpis);
+        List<SaDefinition> outbound = parseSas(json, "outbound", path, name, defaults, selector, false, inboundSpis);
+        List<SaDefinition> inbound = parseSas(json, "inbound", path, name, defaults, selector, true, inboundSpis);
         if (outbound.isEmpty() && inbound.isEmpty()) {
             throw new ConfigException(path, "a protect policy needs outbound and/or inbound SAs");
         }
@@ -173,7 +177,8 @@ public final class SaFile {
         }
     }
 
-    private static List<SaDefinition> parseSas(JsonObject policy, String key, String policyPath, SaDefaults defaults,
+    private static List<SaDefinition> parseSas(JsonObject policy, String key, String policyPath, String policyName,
+                                               SaDefaults defaults,
                                                TrafficSelector selector, boolean inbound, Set<Integer> inboundSpis)
             throws ConfigException {
         JsonArray array = array(policy, key, policyPath);
@@ -186,7 +191,7 @@ public final class SaFile {
             String path = policyPath + "." + key + "[" + i + "]";
             JsonObject json = object(array, i, path);
             checkKeys(json, SA_KEYS, path);
-            String name = string(json, "name", path, string(policy, "name", policyPath, "policy") + "-" + key + "-" + i);
+            String name = string(json, "name", path, policyName + "-" + key + "-" + i);
             int spi = spi(json, path);
             EspSuite suite = json.containsKey("suite") ? suite(json, path) : d.suite();
             if (suite == null) {
@@ -197,6 +202,11 @@ public final class SaFile {
             byte[] key2 = hex(json, "integrityKey", path, suite.integrityKeyLength() > 0);
             boolean esn = bool(json, "esn", path, d.esn());
             int window = integer(json, "replayWindow", path, d.replayWindow());
+            try {
+                new ReplayWindow(window); // outbound SAs too: the decrypt tables turn them into inbound ones
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(path, e.getMessage());
+            }
             InetAddress local = json.containsKey("localAddress") ? address(json, "localAddress", path) : d.localAddress();
             InetAddress remote = json.containsKey("remoteAddress") ? address(json, "remoteAddress", path) : d.remoteAddress();
             if (local == null || remote == null) {
@@ -368,11 +378,11 @@ public final class SaFile {
         if (value == null) {
             return fallback;
         }
-        if (!(value instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
-                || n.longValue() > Integer.MAX_VALUE || n.longValue() < Integer.MIN_VALUE) {
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() > Integer.MAX_VALUE
+                || ((Number) value).longValue() < Integer.MIN_VALUE) {
             throw new ConfigException(join(path, key), "must be an integer");
         }
-        return n.intValue();
+        return ((Number) value).intValue();
     }
 
     private static int port(JsonObject json, String key, String path, int fallback) throws ConfigException {
@@ -448,8 +458,10 @@ public final class SaFile {
         long spi;
         if (value == null) {
             throw new ConfigException(path + ".spi", "is required");
-        } else if (value instanceof Number n) {
-            spi = n.longValue();
+        } else if (value instanceof Integer || value instanceof Long) {
+            spi = ((Number) value).longValue();
+        } else if (value instanceof Number) {
+            throw new ConfigException(path + ".spi", "must be an integer from 256 to 0xffffffff");
         } else if (value instanceof String s) {
             String text = s.strip().toLowerCase(Locale.ROOT);
             try {
