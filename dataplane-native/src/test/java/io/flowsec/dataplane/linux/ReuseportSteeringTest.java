@@ -1,0 +1,167 @@
+package io.flowsec.dataplane.linux;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The receiver's steering on real sockets: four lane sockets share one port on loopback through SO_REUSEPORT, a
+ * steering program is attached, and datagrams must arrive on exactly the lane the program names.
+ */
+class ReuseportSteeringTest {
+    private static final int LANES = 4;
+    private final List<UdpSocket> opened = new ArrayList<>();
+    private final Errno errno = new Errno();
+    private final Arena arena = Arena.ofConfined();
+
+    @AfterEach
+    void closeSockets() {
+        opened.forEach(UdpSocket::close);
+        arena.close();
+    }
+
+    private UdpSocket[] laneSockets(InetAddress address) throws Exception {
+        UdpSocket first = track(UdpSocket.bind(address, 0, true));
+        int port = first.localPort();
+        UdpSocket[] lanes = new UdpSocket[LANES];
+        lanes[0] = first;
+        for (int i = 1; i < LANES; i++) {
+            lanes[i] = track(UdpSocket.bind(address, port, true));
+        }
+        return lanes;
+    }
+
+    private UdpSocket track(UdpSocket socket) {
+        opened.add(socket);
+        return socket;
+    }
+
+    private static byte[] espWithSpi(int spi) {
+        return ByteBuffer.allocate(32).putInt(spi).putInt(1).array();
+    }
+
+    /** Which lane received the one datagram sent; -1 if none did within the wait. */
+    private int laneThatReceived(UdpSocket[] lanes) throws InterruptedException {
+        MemorySegment buffer = MemorySegment.ofArray(new byte[2048]);
+        for (int attempt = 0; attempt < 200; attempt++) {
+            for (int lane = 0; lane < lanes.length; lane++) {
+                if (lanes[lane].receive(errno, buffer) >= 0) {
+                    return lane;
+                }
+            }
+            Thread.sleep(1);
+        }
+        return -1;
+    }
+
+    private void send(UdpSocket from, byte[] payload, InetAddress to, int port) {
+        long sent = from.send(errno, MemorySegment.ofArray(payload), SocketAddress.of(arena, to, port));
+        assertEquals(payload.length, sent, "send failed with errno " + errno.value());
+    }
+
+    @Test
+    void shouldSteerEachSpiToTheLaneTheReceiverAssigned() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        Map<Integer, Integer> laneBySpi = new LinkedHashMap<>();
+        for (int i = 0; i < 16; i++) {
+            laneBySpi.put(0x1000 + i, (i * 3) % LANES);
+        }
+        lanes[0].attachSteering(SteeringPrograms.bySpi(laneBySpi, 0));
+        UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+        for (Map.Entry<Integer, Integer> entry : laneBySpi.entrySet()) {
+            send(sender, espWithSpi(entry.getKey()), loopback, lanes[0].localPort());
+            assertEquals(entry.getValue(), laneThatReceived(lanes), "SPI 0x" + Integer.toHexString(entry.getKey()));
+        }
+        send(sender, espWithSpi(0x9999), loopback, lanes[0].localPort());
+        assertEquals(0, laneThatReceived(lanes), "an SPI outside the table goes to the default lane");
+    }
+
+    @Test
+    void shouldSteerByUdpSourcePortForTheUdpPortEncoding() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        List<UdpSocket> senders = new ArrayList<>();
+        Map<Integer, Integer> laneByPort = new LinkedHashMap<>();
+        for (int i = 0; i < 8; i++) {
+            UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+            senders.add(sender);
+            laneByPort.put(sender.localPort(), (i + 1) % LANES);
+        }
+        lanes[0].attachSteering(SteeringPrograms.byUdpSourcePort(laneByPort, 0, false));
+        for (UdpSocket sender : senders) {
+            send(sender, espWithSpi(0x2000), loopback, lanes[0].localPort());
+            assertEquals(laneByPort.get(sender.localPort()), laneThatReceived(lanes), "source port " + sender.localPort());
+        }
+    }
+
+    @Test
+    void shouldSteerByOuterSourceAddressForTheAddressEncoding() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        Map<Integer, Integer> laneByAddress = new LinkedHashMap<>();
+        List<UdpSocket> senders = new ArrayList<>();
+        for (int i = 0; i < LANES; i++) {
+            InetAddress source = InetAddress.getByName("127.0.0." + (10 + i));
+            senders.add(track(UdpSocket.bind(source, 0, false)));
+            laneByAddress.put(ByteBuffer.wrap(source.getAddress()).getInt(), LANES - 1 - i);
+        }
+        lanes[0].attachSteering(SteeringPrograms.byIpv4SourceAddress(laneByAddress, 0));
+        for (int i = 0; i < LANES; i++) {
+            send(senders.get(i), espWithSpi(0x3000), loopback, lanes[0].localPort());
+            assertEquals(LANES - 1 - i, laneThatReceived(lanes), "source 127.0.0." + (10 + i));
+        }
+    }
+
+    @Test
+    void shouldPutEverythingOnLaneZeroWithTheSingleProgram() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        lanes[0].attachSteering(SteeringPrograms.single());
+        UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+        for (int i = 0; i < 20; i++) {
+            send(sender, espWithSpi(0x4000 + i), loopback, lanes[0].localPort());
+            assertEquals(0, laneThatReceived(lanes));
+        }
+    }
+
+    @Test
+    void shouldSpreadFourTuplesWithoutAProgramAsRssWould() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        int[] perLane = new int[LANES];
+        for (int i = 0; i < 64; i++) {
+            UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+            send(sender, espWithSpi(0x5000), loopback, lanes[0].localPort());
+            int lane = laneThatReceived(lanes);
+            assertTrue(lane >= 0, "datagram lost");
+            perLane[lane]++;
+            // the same 4-tuple always hashes to the same lane
+            send(sender, espWithSpi(0x5000), loopback, lanes[0].localPort());
+            assertEquals(lane, laneThatReceived(lanes));
+        }
+        int lanesUsed = 0;
+        for (int count : perLane) {
+            lanesUsed += count > 0 ? 1 : 0;
+        }
+        assertTrue(lanesUsed >= 3, "64 source ports over 4 lanes used only " + lanesUsed + " lanes");
+    }
+
+    @Test
+    void shouldReportErrnoInsteadOfThrowingWhenNothingWaits() throws Exception {
+        UdpSocket socket = track(UdpSocket.bind(InetAddress.getByName("127.0.0.1"), 0, false));
+        long result = socket.receive(errno, MemorySegment.ofArray(new byte[64]));
+        assertEquals(-Errno.EAGAIN, result);
+    }
+}
