@@ -55,6 +55,7 @@ public final class Syscalls {
     private static final MethodHandle RECVFROM = handle("recvfrom",
             FunctionDescriptor.of(LONG, INT, POINTER, LONG, INT, POINTER, POINTER), ERRNO, CRITICAL);
     private static final MethodHandle SCHED_SETAFFINITY = handle("sched_setaffinity", FunctionDescriptor.of(INT, INT, LONG, POINTER), ERRNO);
+    private static final MethodHandle SETNS = handle("setns", FunctionDescriptor.of(INT, INT, INT), ERRNO);
     private static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(POINTER, INT));
 
     private Syscalls() {
@@ -187,6 +188,21 @@ public final class Syscalls {
             int result = (int) SCHED_SETAFFINITY.invokeExact(errno.state, 0, 128L, mask);
             if (result < 0) {
                 throw new NativeException("sched_setaffinity(cpu " + cpu + ")", errno.value());
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Moves the calling thread into another network namespace (setns(2) with CLONE_NEWNET). */
+    public static void enterNetworkNamespace(int namespaceFd, String what) throws NativeException {
+        Errno errno = new Errno();
+        try {
+            int result = (int) SETNS.invokeExact(errno.state, namespaceFd, 0x40000000);
+            if (result < 0) {
+                throw new NativeException("setns(" + what + ")", errno.value());
             }
         } catch (NativeException e) {
             throw e;

@@ -1,0 +1,97 @@
+package io.flowsec.dataplane.linux;
+
+import java.io.Closeable;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * A multi-queue TUN device (layer 3, no packet information header): one non-blocking file descriptor per queue,
+ * each owned by one lane. The kernel keeps each inner flow on one queue, so the site side is already spread over
+ * the lanes before encryption (the paper's step 1). The device lives as long as one of its queues is open.
+ */
+public final class TunDevice implements Closeable {
+    /** _IOW('T', 202, int). */
+    static final long TUNSETIFF = 0x400454caL;
+    static final short IFF_TUN = 0x0001;
+    static final short IFF_NO_PI = 0x1000;
+    static final short IFF_MULTI_QUEUE = 0x0100;
+    static final int IFNAMSIZ = 16;
+    static final int IFREQ_LENGTH = 40;
+
+    private final String name;
+    private final int[] queueFds;
+    private boolean closed;
+
+    private TunDevice(String name, int[] queueFds) {
+        this.name = name;
+        this.queueFds = queueFds;
+    }
+
+    /** Creates (or attaches to) TUN device {@code name} with {@code queues} queues in the caller's network namespace. */
+    public static TunDevice open(String name, int queues) throws NativeException {
+        byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
+        if (nameBytes.length == 0 || nameBytes.length >= IFNAMSIZ) {
+            throw new IllegalArgumentException("interface name must have 1-15 characters: '" + name + "'");
+        }
+        if (queues < 1) {
+            throw new IllegalArgumentException("a TUN device needs at least one queue");
+        }
+        int[] fds = new int[queues];
+        int opened = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            for (; opened < queues; opened++) {
+                int fd = Syscalls.open("/dev/net/tun", Syscalls.O_RDWR | Syscalls.O_NONBLOCK | Syscalls.O_CLOEXEC);
+                fds[opened] = fd;
+                MemorySegment ifreq = arena.allocate(IFREQ_LENGTH);
+                MemorySegment.copy(nameBytes, 0, ifreq, ValueLayout.JAVA_BYTE, 0, nameBytes.length);
+                ifreq.set(ValueLayout.JAVA_SHORT_UNALIGNED, IFNAMSIZ, (short) (IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE));
+                try {
+                    Syscalls.ioctl(fd, TUNSETIFF, ifreq, "TUNSETIFF " + name + " queue " + opened);
+                } catch (NativeException e) {
+                    Syscalls.close(fd);
+                    throw e;
+                }
+            }
+        } catch (NativeException e) {
+            for (int i = 0; i < opened; i++) {
+                Syscalls.close(fds[i]);
+            }
+            throw e;
+        }
+        return new TunDevice(name, fds);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int queues() {
+        return queueFds.length;
+    }
+
+    public int queueFd(int queue) {
+        return queueFds[queue];
+    }
+
+    /** Reads one packet from a queue into {@code buffer}: its length, or -errno (-EAGAIN: none waiting). */
+    public long read(Errno errno, int queue, MemorySegment buffer) {
+        return Syscalls.read(errno, queueFds[queue], buffer);
+    }
+
+    /** Writes one IP packet to a queue (the kernel then routes it): its length, or -errno. */
+    public long write(Errno errno, int queue, MemorySegment packet) {
+        return Syscalls.write(errno, queueFds[queue], packet);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            for (int fd : queueFds) {
+                Syscalls.close(fd);
+            }
+        }
+    }
+}
