@@ -26,9 +26,14 @@ final class CbcHmacTransform extends EspTransform {
     private final Cipher ivGenerator;
     private final byte[] encryptChainBlock = new byte[BLOCK];
     private final byte[] decryptChainBlock = new byte[BLOCK];
-    private final byte[] lastCiphertextBlock = new byte[BLOCK];
     private final byte[] ivCounterBlock = new byte[BLOCK];
     private final Hmac hmac;
+    /**
+     * Input staging for the chains: the JDK's CBC ({@code CipherCore.update}) copies its input into a new array
+     * whenever input and output are the same array, so encrypting in place would allocate the whole payload per
+     * packet. Grows once to the largest packet seen, then never again.
+     */
+    private byte[] staging = new byte[2048];
 
     CbcHmacTransform(EspSuite suite, byte[] encryptionKey, byte[] integrityKey, boolean esn) {
         super(suite, esn);
@@ -93,11 +98,13 @@ final class CbcHmacTransform extends EspTransform {
 
     /** CBC-encrypts whole blocks in place with the IV found at {@code ivOffset}. Package-private for the RFC 3602 vectors. */
     boolean encryptInPlace(byte[] buffer, int ivOffset, int offset, int length) {
+        byte[] plaintext = staging(length);
+        System.arraycopy(buffer, offset, plaintext, 0, length);
         for (int i = 0; i < BLOCK; i++) {
-            buffer[offset + i] ^= (byte) (encryptChainBlock[i] ^ buffer[ivOffset + i]);
+            plaintext[i] ^= (byte) (encryptChainBlock[i] ^ buffer[ivOffset + i]);
         }
         try {
-            encryptChain.update(buffer, offset, length, buffer, offset);
+            encryptChain.update(plaintext, 0, length, buffer, offset);
         } catch (GeneralSecurityException e) {
             return recoverChains();
         }
@@ -107,17 +114,25 @@ final class CbcHmacTransform extends EspTransform {
 
     /** CBC-decrypts whole blocks in place with the IV found at {@code ivOffset}. */
     boolean decryptInPlace(byte[] buffer, int ivOffset, int offset, int length) {
-        System.arraycopy(buffer, offset + length - BLOCK, lastCiphertextBlock, 0, BLOCK);
+        byte[] ciphertext = staging(length);
+        System.arraycopy(buffer, offset, ciphertext, 0, length);
         try {
-            decryptChain.update(buffer, offset, length, buffer, offset);
+            decryptChain.update(ciphertext, 0, length, buffer, offset);
         } catch (GeneralSecurityException e) {
             return recoverChains();
         }
         for (int i = 0; i < BLOCK; i++) {
             buffer[offset + i] ^= (byte) (decryptChainBlock[i] ^ buffer[ivOffset + i]);
         }
-        System.arraycopy(lastCiphertextBlock, 0, decryptChainBlock, 0, BLOCK);
+        System.arraycopy(ciphertext, length - BLOCK, decryptChainBlock, 0, BLOCK);
         return true;
+    }
+
+    private byte[] staging(int length) {
+        if (staging.length < length) {
+            staging = new byte[Math.max(length, staging.length * 2)];
+        }
+        return staging;
     }
 
     /** A refused update leaves the chaining register unknown: start both chains again from a zero register. */
