@@ -1,6 +1,8 @@
 package io.flowsec.appliance;
 
 import io.flowsec.appliance.cli.PcapCommand;
+import io.flowsec.appliance.cli.RunCommand;
+import io.flowsec.appliance.cli.StatusCommand;
 import io.flowsec.appliance.cli.UsageException;
 import io.flowsec.appliance.config.ConfigException;
 import io.flowsec.appliance.pcap.PcapFormatException;
@@ -21,6 +23,8 @@ public final class Main {
             Usage: flowsec COMMAND [ARGS]
 
             Commands:
+              run --config FILE                            run an appliance (root; see README "Appliance configuration")
+              status --socket PATH                         print a running appliance's counters
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
               jmh [JMH ARGS]                               run the ESP engine benchmark (launcher command)
@@ -54,13 +58,15 @@ public final class Main {
                     yield 0;
                 }
                 case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
+                case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
+                case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
         } catch (UsageException e) {
             err.println("flowsec: " + e.getMessage() + " (see flowsec --help)");
             return 2;
         } catch (ConfigException e) {
-            err.println("flowsec: bad SA file: " + e.getMessage());
+            err.println("flowsec: bad " + (args.getFirst().equals("run") ? "configuration" : "SA file") + ": " + e.getMessage());
             return 2;
         } catch (PcapFormatException e) {
             err.println("flowsec: bad capture: " + e.getMessage());
@@ -68,6 +74,10 @@ public final class Main {
         } catch (NoSuchFileException e) {
             err.println("flowsec: " + e.getFile() + ": no such file or directory");
             return 2;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("flowsec: interrupted");
+            return 1;
         } catch (IOException e) {
             err.println("flowsec: " + e.getClass().getSimpleName().replace("Exception", "") + ": " + e.getMessage());
             debug(e, err);

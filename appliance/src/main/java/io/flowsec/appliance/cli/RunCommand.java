@@ -1,0 +1,79 @@
+package io.flowsec.appliance.cli;
+
+import io.flowsec.appliance.config.ApplianceConfig;
+import io.flowsec.appliance.config.ConfigException;
+import io.flowsec.appliance.runtime.Appliance;
+import io.flowsec.appliance.runtime.StatusServer;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code flowsec run --config FILE}: starts an appliance and runs until SIGINT/SIGTERM, logging one line of totals
+ * per minute (never per packet), answering {@code flowsec status} on its local socket, and removing its TUN device,
+ * sockets and status socket on exit.
+ */
+public final class RunCommand {
+    public static final String USAGE = """
+            Usage: flowsec run --config FILE
+
+              Starts the appliance described by FILE (JSON; every key is in README.md, "Appliance configuration")
+              and runs until interrupted. Needs root (TUN device, routes). 'flowsec status' shows its counters.
+            """;
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    public RunCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    public int run(List<String> args) throws UsageException, ConfigException, IOException, InterruptedException {
+        if (args.contains("--help") || args.contains("-h")) {
+            out.print(USAGE);
+            return 0;
+        }
+        if (args.size() != 2 || !args.get(0).equals("--config")) {
+            throw new UsageException("run needs --config FILE");
+        }
+        ApplianceConfig config = ApplianceConfig.read(Path.of(args.get(1)));
+        Appliance appliance = Appliance.start(config, this::log);
+        StatusServer status = StatusServer.start(config.statusSocket(), () -> appliance.status().encodePrettily());
+        log("status: flowsec status --socket " + config.statusSocket());
+
+        ScheduledExecutorService minutely = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().unstarted(r));
+        minutely.scheduleAtFixedRate(() -> log("totals " + appliance.status().getJsonObject("totals").encode()), 1, 1, TimeUnit.MINUTES);
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+            stopped.countDown();
+            try {
+                closed.await(15, TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }));
+        stopped.await();
+        minutely.shutdownNow();
+        JsonObject totals = appliance.status().getJsonObject("totals");
+        status.close();
+        appliance.close();
+        log("stopped; totals " + totals.encode());
+        closed.countDown();
+        return 0;
+    }
+
+    private void log(String line) {
+        err.println(Instant.now() + " flowsec " + line);
+    }
+}

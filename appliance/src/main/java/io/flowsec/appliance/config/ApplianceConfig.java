@@ -1,0 +1,198 @@
+package io.flowsec.appliance.config;
+
+import io.flowsec.dataplane.policy.IpPrefix;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The configuration of a running appliance ({@code flowsec run --config FILE}): lanes, mode, steering, the site
+ * side (TUN device, addresses, routes) and the policies with their SAs (the SA file's format). Every key is
+ * documented in the README; a bad file is refused whole, naming the key and the problem.
+ */
+public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
+                              Site site, int tunnelMtu, Path statusSocket, SaFile policies) {
+
+    /** How the receiver runs (the paper's three ways). */
+    public enum Mode {
+        /** All inbound processing on lane 0: the paper's "default". */
+        SINGLE,
+        /** One lane receives, crypto spread over lanes and re-serialised: Linux pcrypt. */
+        PCRYPT,
+        /** Everything per flow, per lane: the paper's proposal. */
+        FLOW
+    }
+
+    /** How arriving tunnel datagrams are spread over the lanes' sockets. */
+    public enum Steering {
+        /** Exact: a steering program maps each inbound SA to the lane the receiver assigned it. */
+        DIRECTOR,
+        /** The kernel's reuseport hash of the outer 4-tuple, collisions included. */
+        RSS,
+        /** Everything to lane 0. */
+        SINGLE
+    }
+
+    /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
+    public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
+    }
+
+    public static final int DEFAULT_TUNNEL_MTU = 1500;
+    private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
+            "statusSocket", "policies");
+    private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
+
+    public static ApplianceConfig read(Path path) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(path);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("", "configuration " + path + " does not exist");
+        } catch (IOException e) {
+            throw new ConfigException("", "cannot read configuration " + path + ": " + e.getMessage());
+        }
+        Object decoded;
+        try {
+            decoded = Json.decodeValue(text);
+        } catch (DecodeException e) {
+            String message = e.getMessage() == null ? "malformed" : e.getMessage().lines().findFirst().orElse("malformed");
+            throw new ConfigException("", path + " is not valid JSON: " + message.replaceAll("Unrecognized token '[^']*'", "Unrecognized token"));
+        }
+        if (!(decoded instanceof JsonObject root)) {
+            throw new ConfigException("", path + " must hold a JSON object at the top level");
+        }
+        return parse(root);
+    }
+
+    public static ApplianceConfig parse(JsonObject json) throws ConfigException {
+        for (String key : json.fieldNames()) {
+            if (!KEYS.contains(key)) {
+                throw new ConfigException(key, "unknown key (allowed: " + String.join(", ", new TreeSet<>(KEYS)) + ")");
+            }
+        }
+        String name = json.getValue("name") instanceof String s ? s : "flowsec";
+        int lanes = integer(json, "lanes", Runtime.getRuntime().availableProcessors());
+        if (lanes < 1 || lanes > 256) {
+            throw new ConfigException("lanes", "must be 1-256, got " + lanes);
+        }
+        List<Integer> cpus = new ArrayList<>();
+        if (json.containsKey("cpus")) {
+            if (!(json.getValue("cpus") instanceof JsonArray array) || array.size() != lanes) {
+                throw new ConfigException("cpus", "must be a list of " + lanes + " CPU numbers, one per lane");
+            }
+            int available = Runtime.getRuntime().availableProcessors();
+            for (int i = 0; i < array.size(); i++) {
+                if (!(array.getValue(i) instanceof Integer cpu) || cpu < 0 || cpu >= 1024) {
+                    throw new ConfigException("cpus[" + i + "]", "must be a CPU number");
+                }
+                if (cpu >= available) {
+                    throw new ConfigException("cpus[" + i + "]", "CPU " + cpu + " does not exist here (" + available + " CPUs)");
+                }
+                cpus.add(cpu);
+            }
+        }
+        Mode mode = choice(json, "mode", Mode.class, Mode.FLOW);
+        Steering steering = choice(json, "steering", Steering.class, Steering.DIRECTOR);
+        if (mode == Mode.PCRYPT) {
+            throw new ConfigException("mode", "pcrypt is not available yet (single and flow are)");
+        }
+        int tunnelMtu = integer(json, "tunnelMtu", DEFAULT_TUNNEL_MTU);
+        if (tunnelMtu < 1280 || tunnelMtu > 65535) {
+            throw new ConfigException("tunnelMtu", "must be 1280-65535, got " + tunnelMtu);
+        }
+        Site site = site(json);
+        Path statusSocket = Path.of(json.getValue("statusSocket") instanceof String s ? s : "/run/flowsec/" + name + ".sock");
+        if (!(json.getValue("policies") instanceof JsonArray)) {
+            throw new ConfigException("policies", "a list of policies is required (see README, SA definitions)");
+        }
+        SaFile policies = SaFile.parse(new JsonObject().put("policies", json.getValue("policies")));
+        return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket, policies);
+    }
+
+    private static Site site(JsonObject json) throws ConfigException {
+        if (!(json.getValue("site") instanceof JsonObject site)) {
+            throw new ConfigException("site", "is required: {\"device\": ..., \"addresses\": [...], \"routes\": [...]}");
+        }
+        for (String key : site.fieldNames()) {
+            if (!SITE_KEYS.contains(key)) {
+                throw new ConfigException("site." + key, "unknown key (allowed: " + String.join(", ", new TreeSet<>(SITE_KEYS)) + ")");
+            }
+        }
+        String device = site.getValue("device") instanceof String s ? s : "";
+        if (!device.matches("[A-Za-z0-9_.-]{1,15}")) {
+            throw new ConfigException("site.device", "must be an interface name of 1-15 letters, digits, '_', '.', '-'");
+        }
+        List<String> addresses = prefixes(site, "addresses", true);
+        List<String> routes = prefixes(site, "routes", false);
+        int mtu = integer(site, "mtu", 0);
+        if (mtu != 0 && (mtu < 576 || mtu > 65535)) {
+            throw new ConfigException("site.mtu", "must be 576-65535 (or left out: computed from tunnelMtu and the suite)");
+        }
+        return new Site(device, addresses, routes, mtu);
+    }
+
+    private static List<String> prefixes(JsonObject site, String key, boolean required) throws ConfigException {
+        Object value = site.getValue(key);
+        if (value == null && !required) {
+            return List.of();
+        }
+        if (!(value instanceof JsonArray array) || (required && array.isEmpty())) {
+            throw new ConfigException("site." + key, "must be a list of prefixes like \"10.1.0.1/24\"");
+        }
+        List<String> list = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            String path = "site." + key + "[" + i + "]";
+            if (!(array.getValue(i) instanceof String text) || !text.contains("/")) {
+                throw new ConfigException(path, "must be a prefix like \"10.1.0.1/24\"");
+            }
+            try {
+                IpPrefix.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(path, e.getMessage());
+            }
+            list.add(text);
+        }
+        return List.copyOf(list);
+    }
+
+    private static int integer(JsonObject json, String key, int fallback) throws ConfigException {
+        Object value = json.getValue(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!(value instanceof Integer i)) {
+            throw new ConfigException(key, "must be an integer");
+        }
+        return i;
+    }
+
+    private static <E extends Enum<E>> E choice(JsonObject json, String key, Class<E> type, E fallback) throws ConfigException {
+        Object value = json.getValue(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (value instanceof String s) {
+            for (E constant : type.getEnumConstants()) {
+                if (constant.name().equalsIgnoreCase(s.strip())) {
+                    return constant;
+                }
+            }
+        }
+        List<String> names = new ArrayList<>();
+        for (E constant : type.getEnumConstants()) {
+            names.add(constant.name().toLowerCase(Locale.ROOT));
+        }
+        throw new ConfigException(key, "must be one of " + String.join(", ", names));
+    }
+}
