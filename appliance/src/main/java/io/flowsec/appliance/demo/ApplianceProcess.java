@@ -1,0 +1,68 @@
+package io.flowsec.appliance.demo;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An appliance started as a separate process inside a namespace ({@code ip netns exec NS java ... run --config F}),
+ * with its log in a file. {@link #close} stops it with SIGTERM (it removes its TUN device and status socket), and
+ * kills it if it does not stop in time.
+ */
+public final class ApplianceProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+    private final Path statusSocket;
+
+    private ApplianceProcess(Process process, Path log, Path statusSocket) {
+        this.process = process;
+        this.log = log;
+        this.statusSocket = statusSocket;
+    }
+
+    /** Starts the appliance and waits until it answers on its status socket (or fails with its log). */
+    public static ApplianceProcess start(String namespace, Path config, Path statusSocket, Path log)
+            throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, java,
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "io.flowsec.appliance.Main", "run", "--config", config.toString()));
+        Files.deleteIfExists(statusSocket);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ApplianceProcess appliance = new ApplianceProcess(process, log, statusSocket);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.exists(statusSocket)) {
+            if (!process.isAlive() || System.nanoTime() > deadline) {
+                appliance.close();
+                throw new IOException("appliance in " + namespace + " did not start: " + Files.readString(log));
+            }
+            Thread.sleep(50);
+        }
+        return appliance;
+    }
+
+    public Path statusSocket() {
+        return statusSocket;
+    }
+
+    public String log() throws IOException {
+        return Files.readString(log);
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        // ip netns exec replaces itself with java (exec), so the process is the appliance itself
+        process.destroy();
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,263 @@
+package io.flowsec.appliance.system;
+
+import io.flowsec.appliance.TestPaths;
+import io.flowsec.appliance.demo.ApplianceProcess;
+import io.flowsec.appliance.demo.Topology;
+import io.flowsec.appliance.runtime.StatusServer;
+import io.flowsec.dataplane.linux.NetworkNamespace;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Two flowsec appliances, each a process of its own in its own namespace, carry host A's traffic to host B through
+ * the tunnel (the paper's Fig. 4). Needs root; the namespaces, devices and processes it makes are removed even when
+ * a test fails.
+ */
+@TestMethodOrder(MethodOrderer.MethodName.class)
+class TwoAppliancesSystemTest {
+    private static final String PREFIX = "fst" + ProcessHandle.current().pid() % 100000;
+    private static final int FLOWS = 64;
+
+    @TempDir
+    static Path directory;
+    private static Topology topology;
+    private static ApplianceProcess routerA;
+    private static ApplianceProcess routerB;
+
+    @BeforeAll
+    static void buildTopology() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "system tests need root (namespaces, TUN)");
+        topology = Topology.create(PREFIX);
+        routerA = start(topology.routerA(), config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"));
+        routerB = start(topology.routerB(), config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (routerA != null) {
+            routerA.close();
+        }
+        if (routerB != null) {
+            routerB.close();
+        }
+        if (topology != null) {
+            topology.close();
+        }
+    }
+
+    @AfterEach
+    void appliancesStillRun() throws Exception {
+        assertTrue(routerA.isAlive(), routerA.log());
+        assertTrue(routerB.isAlive(), routerB.log());
+    }
+
+    private static Path config(String name, String saFile, String remoteSite, String mode, String steering) throws Exception {
+        JsonObject sa = new JsonObject(Files.readString(TestPaths.examples().resolve(saFile)));
+        JsonObject config = new JsonObject()
+                .put("name", name)
+                .put("lanes", 2)
+                .put("mode", mode)
+                .put("steering", steering)
+                .put("site", new JsonObject().put("device", "fs0")
+                        .put("addresses", new JsonArray().add(name.endsWith("a") ? "10.255.0.1/32" : "10.255.0.2/32"))
+                        .put("routes", new JsonArray().add(remoteSite)))
+                .put("statusSocket", directory.resolve(name + ".sock").toString())
+                .put("policies", sa.getJsonArray("policies"));
+        Path path = directory.resolve(name + "-" + mode + "-" + steering + ".json");
+        Files.writeString(path, config.encodePrettily());
+        return path;
+    }
+
+    private static ApplianceProcess start(String namespace, Path config) throws Exception {
+        JsonObject json = new JsonObject(Files.readString(config));
+        Path log = directory.resolve(json.getString("name") + ".log");
+        return ApplianceProcess.start(namespace, config, Path.of(json.getString("statusSocket")), log);
+    }
+
+    private static void restartRouterB(Path config) throws Exception {
+        routerB.close();
+        routerB = start(topology.routerB(), config);
+    }
+
+    private static JsonObject status(ApplianceProcess appliance) throws Exception {
+        return new JsonObject(StatusServer.query(appliance.statusSocket()));
+    }
+
+    private static long laneCounter(JsonObject status, int lane, String counter) {
+        return status.getJsonArray("lanes").getJsonObject(lane).getJsonObject("io").getLong(counter);
+    }
+
+    /** Runs {@code body} on a thread inside {@code namespace}. */
+    private static <T> CompletableFuture<T> in(String namespace, Callable<T> body) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("in-" + namespace).start(() -> {
+            try {
+                NetworkNamespace.enter(namespace);
+                result.complete(body.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result;
+    }
+
+    /** Sends {@code perFlow} datagrams on each of {@link #FLOWS} flows from host A; returns how many host B got. */
+    private static int sendUdpFlows(int perFlow, int port) throws Exception {
+        CompletableFuture<Integer> received = in(topology.hostB(), () -> {
+            try (DatagramSocket socket = new DatagramSocket(port, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
+                socket.setSoTimeout(1500);
+                byte[] buffer = new byte[2048];
+                int count = 0;
+                try {
+                    while (true) {
+                        socket.receive(new DatagramPacket(buffer, buffer.length));
+                        count++;
+                    }
+                } catch (java.net.SocketTimeoutException done) {
+                    return count;
+                }
+            }
+        });
+        Thread.sleep(200);
+        in(topology.hostA(), () -> {
+            InetSocketAddress target = new InetSocketAddress(Topology.HOST_B_ADDRESS, port);
+            byte[] payload = new byte[400];
+            for (int flow = 0; flow < FLOWS; flow++) {
+                try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(Topology.HOST_A_ADDRESS, 20000 + flow))) {
+                    for (int i = 0; i < perFlow; i++) {
+                        socket.send(new DatagramPacket(payload, payload.length, target));
+                    }
+                }
+                Thread.sleep(2);
+            }
+            return null;
+        }).get(60, TimeUnit.SECONDS);
+        return received.get(60, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void a_pingFromHostAReachesHostBThroughTheTunnel() throws Exception {
+        String output = Topology.run("ip", "netns", "exec", topology.hostA(), "ping", "-c", "3", "-W", "2", Topology.HOST_B_ADDRESS);
+        assertTrue(output.contains("3 received"), output);
+        JsonObject status = status(routerB);
+        assertTrue(status.getJsonObject("totals").getLong("accepted", 0L) >= 6, status.encodePrettily());
+    }
+
+    @Test
+    void b_aTcpTransferArrivesIntactAsChecksummed() throws Exception {
+        byte[] data = new byte[64 << 20];
+        new Random(42).nextBytes(data);
+        byte[] expected = MessageDigest.getInstance("SHA-256").digest(data);
+        CompletableFuture<byte[]> received = in(topology.hostB(), () -> {
+            try (ServerSocket server = new ServerSocket(5001, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
+                server.setSoTimeout(30000);
+                try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
+                    MessageDigest digest = MessageDigest.getInstance("SHA-256");
+                    byte[] buffer = new byte[65536];
+                    long total = 0;
+                    int n;
+                    while ((n = in.read(buffer)) > 0) {
+                        digest.update(buffer, 0, n);
+                        total += n;
+                    }
+                    assertEquals(data.length, total, "bytes received");
+                    return digest.digest();
+                }
+            }
+        });
+        Thread.sleep(300);
+        in(topology.hostA(), () -> {
+            try (Socket socket = new Socket(Topology.HOST_B_ADDRESS, 5001); OutputStream out = socket.getOutputStream()) {
+                out.write(data);
+            }
+            return null;
+        }).get(120, TimeUnit.SECONDS);
+        assertArrayEquals(expected, received.get(120, TimeUnit.SECONDS), "SHA-256 of the transfer");
+    }
+
+    @Test
+    void c_manyUdpFlowsAreSpreadOverEveryLaneOfTheReceiverInFlowModeWithDirectorSteering() throws Exception {
+        JsonObject before = status(routerB);
+        int received = sendUdpFlows(20, 6001);
+        JsonObject after = status(routerB);
+        assertTrue(received >= FLOWS * 20 * 9 / 10, "host B received only " + received + " of " + FLOWS * 20);
+        long lane0 = laneCounter(after, 0, "tunnel-datagrams-received") - laneCounter(before, 0, "tunnel-datagrams-received");
+        long lane1 = laneCounter(after, 1, "tunnel-datagrams-received") - laneCounter(before, 1, "tunnel-datagrams-received");
+        assertTrue(lane0 > 0 && lane1 > 0, "both lanes serve traffic: " + lane0 + " / " + lane1);
+        long total = lane0 + lane1;
+        assertTrue(Math.max(lane0, lane1) <= total * 0.8, "no lane carries most of it: " + lane0 + " / " + lane1);
+    }
+
+    @Test
+    void d_singleModePutsEveryInboundPacketOnLaneZero() throws Exception {
+        restartRouterB(config("router-b", "site-b.sa.json", "10.1.0.0/16", "single", "director"));
+        int received = sendUdpFlows(10, 6002);
+        JsonObject status = status(routerB);
+        assertTrue(received >= FLOWS * 10 * 9 / 10, "host B received only " + received);
+        assertEquals(0, laneCounter(status, 1, "tunnel-datagrams-received"), status.encodePrettily());
+        assertTrue(laneCounter(status, 0, "tunnel-datagrams-received") >= received, status.encodePrettily());
+        restartRouterB(config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+    }
+
+    @Test
+    void e_aWrongKeyGivesAuthenticationFailuresVisibleInStatusAndNoTraffic() throws Exception {
+        JsonObject sa = new JsonObject(Files.readString(TestPaths.examples().resolve("site-b.sa.json")));
+        JsonArray inbound = sa.getJsonArray("policies").getJsonObject(0).getJsonArray("inbound");
+        for (int i = 0; i < inbound.size(); i++) {
+            String key = inbound.getJsonObject(i).getString("key");
+            inbound.getJsonObject(i).put("key", (key.charAt(0) == '0' ? "1" : "0") + key.substring(1));
+        }
+        JsonObject config = new JsonObject(Files.readString(config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director")));
+        config.put("policies", sa.getJsonArray("policies"));
+        Path wrongConfig = directory.resolve("router-b-wrong-key.json");
+        Files.writeString(wrongConfig, config.encodePrettily());
+        restartRouterB(wrongConfig);
+        try {
+            int received = sendUdpFlows(5, 6003);
+            assertEquals(0, received, "nothing gets through with a wrong key");
+            JsonObject status = status(routerB);
+            long failures = 0;
+            for (int i = 0; i < status.getJsonArray("sas").size(); i++) {
+                JsonObject entry = status.getJsonArray("sas").getJsonObject(i);
+                failures += entry.getJsonObject("drops").getLong("authentication-failed", 0L);
+            }
+            assertTrue(failures >= FLOWS * 5 * 9 / 10, "authentication failures counted per SA: " + status.encodePrettily());
+            assertTrue(status.getJsonObject("totals").getLong("authentication-failed", 0L) >= failures);
+            assertTrue(!Arrays.asList(status.encode().split("\"")).contains(inbound.getJsonObject(0).getString("key")),
+                    "status never shows keys");
+        } finally {
+            restartRouterB(config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+        }
+    }
+}
