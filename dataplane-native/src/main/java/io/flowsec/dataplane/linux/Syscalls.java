@@ -225,8 +225,13 @@ public final class Syscalls {
 
     /** write(2) of {@code buffer}; returns the length written or -errno. */
     public static long write(Errno errno, int fd, MemorySegment buffer) {
+        return write(errno, fd, buffer, buffer.byteSize());
+    }
+
+    /** write(2) of the first {@code length} bytes of {@code buffer}; returns the length written or -errno. */
+    public static long write(Errno errno, int fd, MemorySegment buffer, long length) {
         try {
-            long result = (long) WRITE.invokeExact(errno.state, fd, buffer, buffer.byteSize());
+            long result = (long) WRITE.invokeExact(errno.state, fd, buffer, length);
             return result < 0 ? -errno.value() : result;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
@@ -235,8 +240,13 @@ public final class Syscalls {
 
     /** sendto(2) a datagram; {@code address} is a native sockaddr. Returns the length or -errno. */
     public static long send(Errno errno, int fd, MemorySegment buffer, MemorySegment address) {
+        return send(errno, fd, buffer, buffer.byteSize(), address);
+    }
+
+    /** sendto(2) of the first {@code length} bytes of {@code buffer}. Returns the length or -errno. */
+    public static long send(Errno errno, int fd, MemorySegment buffer, long length, MemorySegment address) {
         try {
-            long result = (long) SENDTO.invokeExact(errno.state, fd, buffer, buffer.byteSize(), 0, address, (int) address.byteSize());
+            long result = (long) SENDTO.invokeExact(errno.state, fd, buffer, length, 0, address, (int) address.byteSize());
             return result < 0 ? -errno.value() : result;
         } catch (Throwable t) {
             throw new IllegalStateException(t);

@@ -85,6 +85,11 @@ public final class TunDevice implements Closeable {
         return Syscalls.write(errno, queueFds[queue], packet);
     }
 
+    /** Writes the first {@code length} bytes of {@code packet} to a queue: its length, or -errno. */
+    public long write(Errno errno, int queue, MemorySegment packet, int length) {
+        return Syscalls.write(errno, queueFds[queue], packet, length);
+    }
+
     @Override
     public synchronized void close() {
         if (!closed) {

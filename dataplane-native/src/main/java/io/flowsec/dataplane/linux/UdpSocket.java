@@ -86,6 +86,11 @@ public final class UdpSocket implements Closeable {
         return Syscalls.send(errno, fd, buffer, destination);
     }
 
+    /** Sends the first {@code length} bytes of {@code buffer} as one datagram: its length, or -errno. */
+    public long send(Errno errno, MemorySegment buffer, int length, MemorySegment destination) {
+        return Syscalls.send(errno, fd, buffer, length, destination);
+    }
+
     @Override
     public synchronized void close() {
         if (!closed) {

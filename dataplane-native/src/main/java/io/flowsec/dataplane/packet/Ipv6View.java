@@ -142,10 +142,10 @@ public final class Ipv6View {
     public long upperLayer(int available) {
         int next = nextHeader();
         int position = HEADER_LENGTH;
-        for (int i = 0; i < MAX_EXTENSION_HEADERS; i++) {
+        for (int i = 0; i <= MAX_EXTENSION_HEADERS; i++) {   // MAX headers skipped, then the upper layer
             switch (next) {
                 case IpProtocol.HOP_BY_HOP, IpProtocol.IPV6_ROUTING, IpProtocol.IPV6_DESTINATION_OPTIONS -> {
-                    if (position + 8 > available) {
+                    if (position + 8 > available || i == MAX_EXTENSION_HEADERS) {
                         return MALFORMED_CHAIN;
                     }
                     int length = (Bytes.u8(buffer, offset + position + 1) + 1) * 8;

@@ -89,15 +89,16 @@ public final class IpPrefix {
         if (!literal) {
             throw new IllegalArgumentException("'" + text + "' is not an IP address");
         }
+        InetAddress address;
         try {
-            InetAddress address = InetAddress.getByName(value);
-            if (value.indexOf(':') < 0 && value.chars().filter(c -> c == '.').count() != 3) {
-                throw new IllegalArgumentException("'" + text + "' is not an IPv4 address (need a.b.c.d)");
-            }
-            return address;
-        } catch (UnknownHostException e) {
+            address = InetAddress.ofLiteral(value); // never a DNS lookup, also for 300.1.1.1 or 1.2.3.4.5
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("'" + text + "' is not an IP address");
         }
+        if (value.indexOf(':') < 0 && value.chars().filter(c -> c == '.').count() != 3) {
+            throw new IllegalArgumentException("'" + text + "' is not an IPv4 address (need a.b.c.d)");
+        }
+        return address;
     }
 
     public int family() {
