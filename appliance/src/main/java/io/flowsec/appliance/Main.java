@@ -1,5 +1,6 @@
 package io.flowsec.appliance;
 
+import io.flowsec.appliance.cli.ModeCommand;
 import io.flowsec.appliance.cli.PcapCommand;
 import io.flowsec.appliance.cli.RunCommand;
 import io.flowsec.appliance.cli.StatusCommand;
@@ -25,6 +26,7 @@ public final class Main {
             Commands:
               run --config FILE                            run an appliance (root; see README "Appliance configuration")
               status --socket PATH                         print a running appliance's counters
+              mode --socket PATH single|flow               change a running appliance's mode, losing nothing
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
               jmh [JMH ARGS]                               run the ESP engine benchmark (launcher command)
@@ -60,6 +62,7 @@ public final class Main {
                 case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
                 case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
                 case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
+                case "mode" -> new ModeCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
         } catch (UsageException e) {

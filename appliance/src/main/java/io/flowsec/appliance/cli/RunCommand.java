@@ -47,7 +47,13 @@ public final class RunCommand {
         }
         ApplianceConfig config = ApplianceConfig.read(Path.of(args.get(1)));
         Appliance appliance = Appliance.start(config, this::log);
-        StatusServer status = StatusServer.start(config.statusSocket(), () -> appliance.status().encodePrettily());
+        StatusServer status;
+        try {
+            status = StatusServer.start(config.statusSocket(), appliance::command);
+        } catch (IOException | RuntimeException e) {
+            appliance.close();
+            throw e;
+        }
         log("status: flowsec status --socket " + config.statusSocket());
 
         ScheduledExecutorService minutely = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().unstarted(r));

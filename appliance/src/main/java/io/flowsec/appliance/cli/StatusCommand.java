@@ -36,11 +36,16 @@ public final class StatusCommand {
         if (!Files.exists(path)) {
             throw new UsageException("no appliance is listening on " + path + " (is it running? see its statusSocket)");
         }
+        String status;
         try {
-            out.print(StatusServer.query(path));
+            status = StatusServer.query(path);
         } catch (SocketException e) {
             throw new UsageException("no appliance answers on " + path + ": " + e.getMessage());
         }
+        if (status.isBlank()) {
+            throw new UsageException("the appliance on " + path + " sent no status (try again)");
+        }
+        out.print(status);
         return 0;
     }
 }

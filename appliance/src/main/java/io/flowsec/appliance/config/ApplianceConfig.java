@@ -81,7 +81,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
                 throw new ConfigException(key, "unknown key (allowed: " + String.join(", ", new TreeSet<>(KEYS)) + ")");
             }
         }
-        String name = json.getValue("name") instanceof String s ? s : "flowsec";
+        String name = string(json, "name", "flowsec");
         int lanes = integer(json, "lanes", Runtime.getRuntime().availableProcessors());
         if (lanes < 1 || lanes > 256) {
             throw new ConfigException("lanes", "must be 1-256, got " + lanes);
@@ -112,7 +112,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
             throw new ConfigException("tunnelMtu", "must be 1280-65535, got " + tunnelMtu);
         }
         Site site = site(json);
-        Path statusSocket = Path.of(json.getValue("statusSocket") instanceof String s ? s : "/run/flowsec/" + name + ".sock");
+        Path statusSocket = Path.of(string(json, "statusSocket", "/run/flowsec/" + name + ".sock"));
         if (!(json.getValue("policies") instanceof JsonArray)) {
             throw new ConfigException("policies", "a list of policies is required (see README, SA definitions)");
         }
@@ -135,8 +135,9 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         List<String> addresses = prefixes(site, "addresses", true);
         List<String> routes = prefixes(site, "routes", false);
-        int mtu = integer(site, "mtu", 0);
-        if (mtu != 0 && (mtu < 576 || mtu > 65535)) {
+        boolean mtuGiven = site.getValue("mtu") != null;
+        int mtu = integer(site, "mtu", "site.mtu", 0);
+        if (mtuGiven && (mtu < 576 || mtu > 65535)) {
             throw new ConfigException("site.mtu", "must be 576-65535 (or left out: computed from tunnelMtu and the suite)");
         }
         return new Site(device, addresses, routes, mtu);
@@ -167,14 +168,29 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
     }
 
     private static int integer(JsonObject json, String key, int fallback) throws ConfigException {
+        return integer(json, key, key, fallback);
+    }
+
+    private static int integer(JsonObject json, String key, String path, int fallback) throws ConfigException {
         Object value = json.getValue(key);
         if (value == null) {
             return fallback;
         }
         if (!(value instanceof Integer i)) {
-            throw new ConfigException(key, "must be an integer");
+            throw new ConfigException(path, "must be an integer");
         }
         return i;
+    }
+
+    private static String string(JsonObject json, String key, String fallback) throws ConfigException {
+        Object value = json.getValue(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!(value instanceof String s) || s.isBlank()) {
+            throw new ConfigException(key, "must be a non-empty string");
+        }
+        return s;
     }
 
     private static <E extends Enum<E>> E choice(JsonObject json, String key, Class<E> type, E fallback) throws ConfigException {

@@ -11,7 +11,6 @@ import io.flowsec.dataplane.flow.ToeplitzHash;
 import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.lane.LaneIo;
 import io.flowsec.dataplane.lane.TunnelPeer;
-import io.flowsec.dataplane.linux.CbpfProgram;
 import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.SocketAddress;
 import io.flowsec.dataplane.linux.SteeringPrograms;
@@ -21,7 +20,6 @@ import io.flowsec.dataplane.linux.UdpSocket;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.netty.channel.IoEventLoop;
-import io.netty.channel.IoRegistration;
 import io.netty.channel.uring.IoUring;
 import io.netty.util.concurrent.EventExecutor;
 import io.vertx.core.Vertx;
@@ -56,12 +54,16 @@ import java.util.function.Consumer;
  * </ol>
  */
 public final class Appliance implements AutoCloseable {
+    /** Socket receive buffers hold what arrives while lanes pause for a hand-over (a few ms at line rate). */
+    private static final int RECEIVE_BUFFER_BYTES = 4 << 20;
+
     private final ApplianceConfig config;
     private final Consumer<String> log;
     private final Arena arena = Arena.ofShared();
     private final List<Lane> lanes = new ArrayList<>();
     private final List<UdpSocket> sockets = new ArrayList<>();
-    private final List<IoRegistration> registrations = new ArrayList<>();
+    private final List<LaneIo> bindings = new ArrayList<>();
+    private UdpSocket[][] socketsByLane;
     private final Map<Integer, Integer> laneByInboundSpi = new LinkedHashMap<>();
     private SaFile.Tables tables;
     private Vertx vertx;
@@ -110,12 +112,13 @@ public final class Appliance implements AutoCloseable {
 
         // 4. tunnel sockets and steering
         List<Endpoint> endpoints = localEndpoints();
-        UdpSocket[][] socketsByLane = new UdpSocket[laneCount][endpoints.size()];
+        socketsByLane = new UdpSocket[laneCount][endpoints.size()];
         for (int e = 0; e < endpoints.size(); e++) {
             Endpoint endpoint = endpoints.get(e);
             for (int lane = 0; lane < laneCount; lane++) {
                 UdpSocket socket = UdpSocket.bind(endpoint.address(), endpoint.port(), true);
                 sockets.add(socket);
+                socket.receiveBufferBytes(RECEIVE_BUFFER_BYTES);
                 socketsByLane[lane][e] = socket;
             }
         }
@@ -136,7 +139,7 @@ public final class Appliance implements AutoCloseable {
                     return null;
                 }).sync();
             }
-            registrations.addAll(LaneIo.attach(lane, loop));
+            bindings.add(LaneIo.attach(lane, loop));
         }
         log.accept(config.name() + ": " + laneCount + " lanes on " + transport + ", mode " + lower(mode) + ", steering "
                 + lower(config.steering()) + ", site " + config.site().device() + " " + config.site().addresses()
@@ -183,15 +186,100 @@ public final class Appliance implements AutoCloseable {
     private void applySteering(UdpSocket[][] socketsByLane) throws NativeException {
         ApplianceConfig.Steering steering = mode == ApplianceConfig.Mode.SINGLE ? ApplianceConfig.Steering.SINGLE : config.steering();
         for (int e = 0; e < socketsByLane[0].length; e++) {
-            CbpfProgram program = switch (steering) {
-                case SINGLE -> SteeringPrograms.single();
-                case DIRECTOR -> SteeringPrograms.bySpi(laneByInboundSpi, 0);
-                case RSS -> null;  // the kernel's 4-tuple hash
-            };
-            if (program != null) {
-                socketsByLane[0][e].attachSteering(program);
+            UdpSocket group = socketsByLane[0][e];
+            switch (steering) {
+                case SINGLE -> group.attachSteering(SteeringPrograms.single());
+                case DIRECTOR -> group.attachSteering(SteeringPrograms.bySpi(laneByInboundSpi, 0));
+                case RSS -> {
+                    try {
+                        group.detachSteering();   // the kernel's 4-tuple hash
+                    } catch (NativeException e2) {
+                        if (e2.errno() != ENOENT) {
+                            throw e2;
+                        }
+                    }
+                }
             }
         }
+    }
+
+    private static final int ENOENT = 2;
+
+    /**
+     * Changes the mode while traffic flows, losing and reordering nothing:
+     * <ol>
+     *   <li>pause every lane after its current batch (arrivals wait in the socket buffers);</li>
+     *   <li>steer new arrivals the new way;</li>
+     *   <li>let the lanes that lose SAs empty their sockets first, then the others, one at a time, so an SA's
+     *       earlier packets are done before its new lane sees its later ones and no two lanes touch one SA;</li>
+     *   <li>resume every lane.</li>
+     * </ol>
+     */
+    public synchronized void setMode(ApplianceConfig.Mode newMode) throws IOException, InterruptedException {
+        if (newMode == ApplianceConfig.Mode.PCRYPT) {
+            throw new IllegalArgumentException("mode pcrypt is not available yet (single and flow are)");
+        }
+        if (newMode == mode) {
+            return;
+        }
+        for (LaneIo binding : bindings) {
+            binding.pause().sync();
+        }
+        try {
+            mode = newMode;
+            applySteering(socketsByLane);
+            List<LaneIo> order = new ArrayList<>(bindings);
+            if (newMode == ApplianceConfig.Mode.SINGLE) {
+                order = order.reversed();   // lanes 1.. lose their SAs to lane 0: they go first
+            }
+            for (LaneIo binding : order) {
+                binding.drainTunnelSockets().sync();
+            }
+        } finally {
+            for (LaneIo binding : bindings) {
+                binding.resume().sync();
+            }
+        }
+        log.accept("mode changed to " + lower(newMode));
+    }
+
+    /** The command interface of the control socket: {@code status}, {@code mode single|flow}. */
+    public String command(String line) {
+        String[] words = line.strip().split("\\s+");
+        try {
+            switch (words[0]) {
+                case "status", "" -> {
+                    return status().encodePrettily();
+                }
+                case "mode" -> {
+                    if (words.length != 2) {
+                        return error("usage: mode single|flow");
+                    }
+                    ApplianceConfig.Mode wanted;
+                    try {
+                        wanted = ApplianceConfig.Mode.valueOf(words[1].toUpperCase(java.util.Locale.ROOT));
+                    } catch (IllegalArgumentException e) {
+                        return error("unknown mode '" + words[1] + "' (single, flow)");
+                    }
+                    setMode(wanted);
+                    return new JsonObject().put("mode", lower(mode)).encode();
+                }
+                default -> {
+                    return error("unknown command '" + words[0] + "' (status, mode)");
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            return error(e.getMessage());
+        } catch (IOException e) {
+            return error("mode change failed: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error("interrupted");
+        }
+    }
+
+    private static String error(String message) {
+        return new JsonObject().put("error", message).encode();
     }
 
     /** For each outbound SA (by SAD index): the lane's socket bound to its local endpoint, and the peer. */
@@ -320,8 +408,8 @@ public final class Appliance implements AutoCloseable {
 
     @Override
     public void close() {
-        for (IoRegistration registration : registrations) {
-            registration.cancel();
+        for (LaneIo binding : bindings) {
+            binding.close();
         }
         if (vertx != null) {
             try {

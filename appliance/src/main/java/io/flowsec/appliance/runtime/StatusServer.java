@@ -1,5 +1,6 @@
 package io.flowsec.appliance.runtime;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -9,39 +10,56 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * A local socket (Unix domain) on which a running appliance answers every connection with its status as JSON and
- * closes it; {@code flowsec status} is its client. Local only: nothing is reachable from the network.
+ * The appliance's local control socket (Unix domain; nothing is reachable from the network). A client sends one
+ * command line ({@code status}, {@code mode flow}, ...) and reads one JSON reply; {@code flowsec status} and
+ * {@code flowsec mode} are its clients, the control API will be another.
  */
 public final class StatusServer implements AutoCloseable {
+    private static final int MAX_COMMAND = 1024;
+
     private final Path path;
     private final ServerSocketChannel server;
     private final Thread thread;
 
-    private StatusServer(Path path, ServerSocketChannel server, Supplier<String> status) {
+    private StatusServer(Path path, ServerSocketChannel server, Function<String, String> commands) {
         this.path = path;
         this.server = server;
-        this.thread = Thread.ofPlatform().daemon().name("flowsec-status").start(() -> serve(status));
+        this.thread = Thread.ofPlatform().daemon().name("flowsec-control").start(() -> serve(commands));
     }
 
+    /** A socket that answers every command with {@code status}. */
     public static StatusServer start(Path path, Supplier<String> status) throws IOException {
+        return start(path, command -> status.get());
+    }
+
+    /** A socket that answers each command line with {@code commands.apply(line)}. */
+    public static StatusServer start(Path path, Function<String, String> commands) throws IOException {
         if (path.getParent() != null) {
             Files.createDirectories(path.getParent());
         }
         Files.deleteIfExists(path);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(path));
-        return new StatusServer(path, server, status);
+        return new StatusServer(path, server, commands);
     }
 
-    private void serve(Supplier<String> status) {
+    private void serve(Function<String, String> commands) {
         while (server.isOpen()) {
             try (SocketChannel client = server.accept()) {
-                ByteBuffer reply = ByteBuffer.wrap((status.get() + "\n").getBytes(StandardCharsets.UTF_8));
-                while (reply.hasRemaining()) {
-                    client.write(reply);
+                String command = readCommand(client);
+                String reply;
+                try {
+                    reply = commands.apply(command);
+                } catch (RuntimeException e) {
+                    reply = "{\"error\":\"" + String.valueOf(e.getMessage()).replace("\"", "'") + "\"}";
+                }
+                ByteBuffer bytes = ByteBuffer.wrap((reply + "\n").getBytes(StandardCharsets.UTF_8));
+                while (bytes.hasRemaining()) {
+                    client.write(bytes);
                 }
             } catch (IOException e) {
                 if (!server.isOpen()) {
@@ -51,21 +69,34 @@ public final class StatusServer implements AutoCloseable {
         }
     }
 
-    /** Reads one status reply from the socket at {@code path}. */
-    public static String query(Path path) throws IOException {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
-            return new String(readAll(channel), StandardCharsets.UTF_8);
+    private static String readCommand(SocketChannel client) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(MAX_COMMAND);
+        while (buffer.hasRemaining() && client.read(buffer) > 0) {
+            if (buffer.get(buffer.position() - 1) == '\n') {
+                break;
+            }
         }
+        return new String(buffer.array(), 0, buffer.position(), StandardCharsets.UTF_8).strip();
     }
 
-    private static byte[] readAll(SocketChannel channel) throws IOException {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        ByteBuffer buffer = ByteBuffer.allocate(16384);
-        while (channel.read(buffer) >= 0) {
-            out.write(buffer.array(), 0, buffer.position());
-            buffer.clear();
+    /** Sends {@code status} and returns the reply. */
+    public static String query(Path path) throws IOException {
+        return query(path, "status");
+    }
+
+    /** Sends one command line and returns the reply. */
+    public static String query(Path path, String command) throws IOException {
+        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+            channel.write(ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8)));
+            channel.shutdownOutput();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteBuffer buffer = ByteBuffer.allocate(16384);
+            while (channel.read(buffer) >= 0) {
+                out.write(buffer.array(), 0, buffer.position());
+                buffer.clear();
+            }
+            return out.toString(StandardCharsets.UTF_8);
         }
-        return out.toByteArray();
     }
 
     @Override

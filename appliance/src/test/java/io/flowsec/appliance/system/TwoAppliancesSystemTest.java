@@ -105,8 +105,14 @@ class TwoAppliancesSystemTest {
         return ApplianceProcess.start(namespace, config, Path.of(json.getString("statusSocket")), log);
     }
 
+    /**
+     * Restarts router B with {@code config}, and router A with its own: with manual keys a restarted sender counts
+     * its sequence numbers from 1 again, which the peer's replay window rightly rejects, so both ends start afresh.
+     */
     private static void restartRouterB(Path config) throws Exception {
         routerB.close();
+        routerA.close();
+        routerA = start(topology.routerA(), config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"));
         routerB = start(topology.routerB(), config);
     }
 
@@ -174,13 +180,13 @@ class TwoAppliancesSystemTest {
         assertTrue(status.getJsonObject("totals").getLong("accepted", 0L) >= 6, status.encodePrettily());
     }
 
-    @Test
-    void b_aTcpTransferArrivesIntactAsChecksummed() throws Exception {
-        byte[] data = new byte[64 << 20];
-        new Random(42).nextBytes(data);
+    /** Sends {@code bytes} random bytes from host A to host B over TCP, running {@code during} meanwhile. */
+    private static void transferAndCompare(int bytes, int port, Callable<Void> during) throws Exception {
+        byte[] data = new byte[bytes];
+        new Random(port).nextBytes(data);
         byte[] expected = MessageDigest.getInstance("SHA-256").digest(data);
         CompletableFuture<byte[]> received = in(topology.hostB(), () -> {
-            try (ServerSocket server = new ServerSocket(5001, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
+            try (ServerSocket server = new ServerSocket(port, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
                 server.setSoTimeout(30000);
                 try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
                     MessageDigest digest = MessageDigest.getInstance("SHA-256");
@@ -197,13 +203,31 @@ class TwoAppliancesSystemTest {
             }
         });
         Thread.sleep(300);
-        in(topology.hostA(), () -> {
-            try (Socket socket = new Socket(Topology.HOST_B_ADDRESS, 5001); OutputStream out = socket.getOutputStream()) {
+        CompletableFuture<Object> sent = in(topology.hostA(), () -> {
+            try (Socket socket = new Socket(Topology.HOST_B_ADDRESS, port); OutputStream out = socket.getOutputStream()) {
                 out.write(data);
             }
             return null;
-        }).get(120, TimeUnit.SECONDS);
+        });
+        during.call();
+        try {
+            sent.get(40, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("transfer stalled; router A: " + status(routerA).encode() + "\nrouter B: "
+                    + status(routerB).encode() + "\nrouter B sockets:\n"
+                    + Topology.run("ip", "netns", "exec", topology.routerB(), "ss", "-uanp")
+                    + Topology.run("ip", "netns", "exec", topology.routerB(), "nstat", "-az", "Udp*")
+                    + Topology.run("ip", "netns", "exec", topology.routerA(), "nstat", "-az", "Udp*")
+                    + Topology.run("ip", "-n", topology.routerA(), "-s", "link", "show", "wan")
+                    + Topology.run("ip", "-n", topology.routerB(), "-s", "link", "show", "wan")
+                    + "\nlogs:\n" + routerA.log() + routerB.log(), e);
+        }
         assertArrayEquals(expected, received.get(120, TimeUnit.SECONDS), "SHA-256 of the transfer");
+    }
+
+    @Test
+    void b_aTcpTransferArrivesIntactAsChecksummed() throws Exception {
+        transferAndCompare(64 << 20, 5001, () -> null);
     }
 
     @Test
@@ -259,5 +283,29 @@ class TwoAppliancesSystemTest {
         } finally {
             restartRouterB(config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
         }
+    }
+
+    @Test
+    void f_modeChangesDuringATcpTransferLoseNothingAndReplayNothing() throws Exception {
+        JsonObject before = status(routerB).getJsonObject("totals");
+        int[] changes = {0};
+        transferAndCompare(128 << 20, 5002, () -> {
+            for (String mode : new String[] {"single", "flow", "single", "flow", "single", "flow"}) {
+                Thread.sleep(150);
+                JsonObject reply = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode " + mode));
+                assertEquals(mode, reply.getString("mode"), reply.encode());
+                changes[0]++;
+            }
+            return null;
+        });
+        assertEquals(6, changes[0]);
+        JsonObject after = status(routerB);
+        assertEquals("flow", after.getString("mode"));
+        for (String reason : new String[] {"replay", "replay-too-old", "authentication-failed", "malformed"}) {
+            assertEquals(before.getLong(reason, 0L), after.getJsonObject("totals").getLong(reason, 0L),
+                    reason + " drops during mode changes: " + after.encodePrettily());
+        }
+        JsonObject refused = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode pcrypt"));
+        assertTrue(refused.getString("error").contains("not available"), refused.encode());
     }
 }

@@ -9,6 +9,7 @@ import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringIoOps;
+import io.netty.util.concurrent.Future;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -22,44 +23,99 @@ import java.util.function.IntSupplier;
  * with epoll a level-triggered {@code EPOLLIN} interest. The lane then reads with plain non-blocking system calls
  * straight into its heap buffers. A drain that filled a whole batch yields to the other descriptors of the loop and
  * continues in a task, so one busy descriptor cannot starve the rest.
+ * <p>
+ * A binding can be paused (readiness is ignored and not re-armed, packets wait in the kernel's queues) and resumed,
+ * which the control plane uses to hand SAs from one lane to another without two lanes touching one SA's state.
  */
 public final class LaneIo {
     private static final byte IORING_OP_POLL_ADD = 6;
     private static final int POLLIN = 0x1;
 
-    private LaneIo() {
+    private final Lane lane;
+    private final IoEventLoop loop;
+    private final List<Readiness> handles = new ArrayList<>();
+    private final List<IoRegistration> registrations = new ArrayList<>();
+    /** Only touched on the lane's loop. */
+    private boolean paused;
+
+    private LaneIo(Lane lane, IoEventLoop loop) {
+        this.lane = lane;
+        this.loop = loop;
     }
 
-    /** Registers every descriptor of {@code lane} on {@code loop} (call from any thread; the loop must be the lane's). */
-    public static List<IoRegistration> attach(Lane lane, IoEventLoop loop) throws InterruptedException {
-        List<IoRegistration> registrations = new ArrayList<>();
-        registrations.add(register(loop, lane.tunQueueFd(), lane::onSiteReadable));
+    /** Registers every descriptor of {@code lane} on {@code loop} and starts serving them. */
+    public static LaneIo attach(Lane lane, IoEventLoop loop) throws InterruptedException {
+        LaneIo io = new LaneIo(lane, loop);
+        io.register(lane.tunQueueFd(), lane::onSiteReadable);
         for (int i = 0; i < lane.sockets().length; i++) {
             int socketIndex = i;
-            registrations.add(register(loop, lane.sockets()[i].fd(), () -> lane.onTunnelReadable(socketIndex)));
+            io.register(lane.sockets()[i].fd(), () -> lane.onTunnelReadable(socketIndex));
         }
-        return registrations;
+        return io;
     }
 
-    private static IoRegistration register(IoEventLoop loop, int fd, IntSupplier drain) throws InterruptedException {
-        IoHandle handle = loop.isCompatible(IoUringReadiness.class)
-                ? new IoUringReadiness(loop, fd, drain)
-                : new EpollReadiness(loop, fd, drain);
-        IoRegistration registration = loop.register(handle).sync().getNow();
-        loop.execute(() -> ((Readiness) handle).arm(registration));
-        return registration;
+    private void register(int fd, IntSupplier drain) throws InterruptedException {
+        Readiness handle = loop.isCompatible(IoUringReadiness.class)
+                ? new IoUringReadiness(this, fd, drain)
+                : new EpollReadiness(this, fd, drain);
+        IoRegistration registration = loop.register((IoHandle) handle).sync().getNow();
+        registrations.add(registration);
+        handles.add(handle);
+        loop.execute(() -> handle.arm(registration));
+    }
+
+    public Lane lane() {
+        return lane;
+    }
+
+    public IoEventLoop loop() {
+        return loop;
+    }
+
+    /** Stops serving after the batch in progress; the returned future completes on the lane's thread. */
+    public Future<?> pause() {
+        return loop.submit(() -> {
+            paused = true;
+        });
+    }
+
+    /** Reads the lane's tunnel sockets until they are empty (used while paused, during a hand-over). */
+    public Future<?> drainTunnelSockets() {
+        return loop.submit(() -> {
+            for (int i = 0; i < lane.sockets().length; i++) {
+                while (lane.onTunnelReadable(i) > 0) {
+                    // keep going: this socket may hold packets of SAs another lane is about to own
+                }
+            }
+        });
+    }
+
+    /** Serves the descriptors again and catches up with what arrived meanwhile. */
+    public Future<?> resume() {
+        return loop.submit(() -> {
+            paused = false;
+            for (Readiness handle : handles) {
+                handle.onReadable();
+            }
+        });
+    }
+
+    public void close() {
+        for (IoRegistration registration : registrations) {
+            registration.cancel();
+        }
     }
 
     /** Common part: drain, and either continue in a task (batch full) or wait for readiness again. */
     private abstract static class Readiness {
-        final IoEventLoop loop;
+        final LaneIo io;
         final int fd;
         final IntSupplier drain;
         private final Runnable continueDrain;
         IoRegistration registration;
 
-        Readiness(IoEventLoop loop, int fd, IntSupplier drain) {
-            this.loop = loop;
+        Readiness(LaneIo io, int fd, IntSupplier drain) {
+            this.io = io;
             this.fd = fd;
             this.drain = drain;
             this.continueDrain = this::onReadable;
@@ -71,21 +127,28 @@ public final class LaneIo {
             if (registration == null || !registration.isValid()) {
                 return;
             }
+            if (io.paused) {
+                pausedInterest();
+                return;
+            }
             if (drain.getAsInt() == Lane.BATCH) {
-                loop.execute(continueDrain);
+                io.loop.execute(continueDrain);
             } else {
                 rearm();
             }
         }
 
         abstract void rearm();
+
+        /** While paused: stop being woken for this descriptor. */
+        abstract void pausedInterest();
     }
 
     private static final class IoUringReadiness extends Readiness implements IoUringIoHandle {
         private final IoUringIoOps pollIn;
 
-        IoUringReadiness(IoEventLoop loop, int fd, IntSupplier drain) {
-            super(loop, fd, drain);
+        IoUringReadiness(LaneIo io, int fd, IntSupplier drain) {
+            super(io, fd, drain);
             this.pollIn = new IoUringIoOps(IORING_OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN,
                     (short) 0, (short) 0, (short) 0, 0, 0L);
         }
@@ -99,6 +162,11 @@ public final class LaneIo {
         @Override
         void rearm() {
             registration.submit(pollIn);
+        }
+
+        @Override
+        void pausedInterest() {
+            // one-shot poll: not re-arming is enough; resume() drains and re-arms
         }
 
         @Override
@@ -116,9 +184,10 @@ public final class LaneIo {
 
     private static final class EpollReadiness extends Readiness implements EpollIoHandle {
         private final FileDescriptor descriptor;
+        private boolean interested;
 
-        EpollReadiness(IoEventLoop loop, int fd, IntSupplier drain) {
-            super(loop, fd, drain);
+        EpollReadiness(LaneIo io, int fd, IntSupplier drain) {
+            super(io, fd, drain);
             this.descriptor = new FileDescriptor(fd);
         }
 
@@ -130,12 +199,24 @@ public final class LaneIo {
         @Override
         void arm(IoRegistration registration) {
             this.registration = registration;
-            registration.submit(EpollIoOps.EPOLLIN);
+            rearm();
         }
 
         @Override
         void rearm() {
-            // level-triggered: epoll reports the descriptor again while it has data
+            // level-triggered: once interested, epoll reports the descriptor again while it has data
+            if (!interested) {
+                registration.submit(EpollIoOps.EPOLLIN);
+                interested = true;
+            }
+        }
+
+        @Override
+        void pausedInterest() {
+            if (interested) {
+                registration.submit(EpollIoOps.NONE);
+                interested = false;
+            }
         }
 
         @Override

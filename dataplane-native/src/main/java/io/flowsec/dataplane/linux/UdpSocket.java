@@ -71,6 +71,11 @@ public final class UdpSocket implements Closeable {
         }
     }
 
+    /** Removes the steering program of this socket's reuseport group: the kernel's 4-tuple hash applies again. */
+    public void detachSteering() throws NativeException {
+        Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_DETACH_REUSEPORT_BPF, 0, "SO_DETACH_REUSEPORT_BPF");
+    }
+
     /** Receives one datagram into {@code buffer} without blocking: its length, or -errno (-EAGAIN: none waiting). */
     public long receive(Errno errno, MemorySegment buffer) {
         return Syscalls.recv(errno, fd, buffer, sourceAddress, sourceAddressLength);

@@ -1,0 +1,483 @@
+package io.flowsec.appliance.config;
+
+import io.flowsec.appliance.TestPaths;
+import io.flowsec.appliance.config.ApplianceConfig.Mode;
+import io.flowsec.appliance.config.ApplianceConfig.Steering;
+import io.flowsec.dataplane.esp.EspSuite;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ApplianceConfigTest {
+    private static final Path SITE_B = TestPaths.examples().resolve("site-b.sa.json");
+    private static final int CPUS = Runtime.getRuntime().availableProcessors();
+    /** Lanes of the full configuration: two where the machine has two CPUs to pin them to, else one. */
+    private static final int FULL_LANES = Math.min(2, CPUS);
+
+    @TempDir
+    Path dir;
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Configurations the tests start from
+
+    /** The policies of examples/site-b.sa.json, exactly as in the file (a fresh copy each time). */
+    private static JsonArray siteBPolicies() {
+        try {
+            return new JsonObject(Files.readString(SITE_B)).getJsonArray("policies");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Every key (hex) in site-b's policies: no message may show any of them. */
+    private static List<String> siteBKeys() {
+        List<String> keys = new ArrayList<>();
+        for (Object policy : siteBPolicies()) {
+            for (String direction : List.of("outbound", "inbound")) {
+                for (Object sa : ((JsonObject) policy).getJsonArray(direction)) {
+                    for (String field : List.of("key", "integrityKey")) {
+                        String key = ((JsonObject) sa).getString(field);
+                        if (key != null) {
+                            keys.add(key.toLowerCase(Locale.ROOT));
+                        }
+                    }
+                }
+            }
+        }
+        return keys;
+    }
+
+    /** Only what has no default: the site's device and addresses, and the policies. */
+    private static JsonObject minimal() {
+        return new JsonObject()
+                .put("site", new JsonObject().put("device", "fs0").put("addresses", new JsonArray().add("10.255.0.2/32")))
+                .put("policies", siteBPolicies());
+    }
+
+    /** Every key set, none to its default (the README's example, with values the defaults cannot produce). */
+    private static JsonObject full() {
+        JsonArray cpus = new JsonArray();
+        IntStream.range(0, FULL_LANES).forEach(cpus::add);
+        return new JsonObject()
+                .put("name", "router-b")
+                .put("lanes", FULL_LANES)
+                .put("cpus", cpus)
+                .put("mode", "single")
+                .put("steering", "rss")
+                .put("tunnelMtu", 1400)
+                .put("site", new JsonObject()
+                        .put("device", "fs-router-b")
+                        .put("addresses", new JsonArray().add("10.255.0.2/32").add("fd00:ff::2/128"))
+                        .put("routes", new JsonArray().add("10.1.0.0/16").add("2001:db8:1::/48"))
+                        .put("mtu", 1300))
+                .put("statusSocket", "/tmp/flowsec-test/router-b.sock")
+                .put("policies", siteBPolicies());
+    }
+
+    private static JsonObject site(JsonObject config) {
+        return config.getJsonObject("site");
+    }
+
+    private static JsonObject policy(JsonObject config, int index) {
+        return config.getJsonArray("policies").getJsonObject(index);
+    }
+
+    private static JsonObject sa(JsonObject config, String direction, int index) {
+        return policy(config, 0).getJsonArray(direction).getJsonObject(index);
+    }
+
+    private Path write(String name, String text) throws IOException {
+        Path file = dir.resolve(name);
+        Files.writeString(file, text);
+        return file;
+    }
+
+    /** Asserts the message shows no key of site-b: no run of 8 hex digits of any of them, in either case. */
+    private static void assertNoKeyMaterial(String message) {
+        String lower = message.toLowerCase(Locale.ROOT);
+        for (String key : siteBKeys()) {
+            for (int i = 0; i + 8 <= key.length(); i++) {
+                String window = key.substring(i, i + 8);
+                assertFalse(lower.contains(window), () -> "message shows key material '" + window + "': " + message);
+            }
+        }
+    }
+
+    private static ConfigException refused(JsonObject config) {
+        JsonObject copy = config.copy();
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.parse(copy),
+                () -> "accepted: " + config.encode());
+        assertNoKeyMaterial(e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), () -> "one line: " + e.getMessage());
+        return e;
+    }
+
+    private static void assertRefused(JsonObject config, String path, String problem) {
+        ConfigException e = refused(config);
+        assertEquals(path, e.path(), () -> "path of: " + e.getMessage());
+        assertTrue(e.getMessage().startsWith(path + ": "), () -> "message should start with the path: " + e.getMessage());
+        assertTrue(e.getMessage().contains(problem), () -> "message should say '" + problem + "': " + e.getMessage());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Good configurations
+
+    @Test
+    void a_full_configuration_file_is_read_with_every_field_as_written() throws Exception {
+        Path file = write("router-b.json", full().encodePrettily());
+
+        ApplianceConfig config = ApplianceConfig.read(file);
+
+        assertEquals("router-b", config.name());
+        assertEquals(FULL_LANES, config.lanes());
+        assertEquals(IntStream.range(0, FULL_LANES).boxed().toList(), config.cpus());
+        assertEquals(Mode.SINGLE, config.mode());
+        assertEquals(Steering.RSS, config.steering());
+        assertEquals(1400, config.tunnelMtu());
+        assertEquals("fs-router-b", config.site().device());
+        assertEquals(List.of("10.255.0.2/32", "fd00:ff::2/128"), config.site().addresses());
+        assertEquals(List.of("10.1.0.0/16", "2001:db8:1::/48"), config.site().routes());
+        assertEquals(1300, config.site().mtu());
+        assertEquals(Path.of("/tmp/flowsec-test/router-b.sock"), config.statusSocket());
+    }
+
+    @Test
+    void the_policies_are_those_of_the_site_b_example_SA_file() throws Exception {
+        ApplianceConfig config = ApplianceConfig.read(write("router-b.json", full().encodePrettily()));
+        SaFile example = SaFile.read(SITE_B);
+
+        assertEquals(1, config.policies().policies().size());
+        PolicyDefinition policy = config.policies().policies().getFirst();
+        PolicyDefinition expected = example.policies().getFirst();
+        assertEquals("site-b-to-site-a", policy.name());
+        assertEquals(expected.selector().toString(), policy.selector().toString());
+        assertEquals(List.of(0xa001), policy.outbound().stream().map(SaDefinition::spi).toList());
+        assertEquals(List.of(0xb001, 0xb002, 0xb003, 0xb004), policy.inbound().stream().map(SaDefinition::spi).toList());
+        SaDefinition out = policy.outbound().getFirst();
+        assertEquals(EspSuite.AES_GCM_128, out.suite());
+        assertTrue(out.udpEncapsulation());
+        assertEquals(InetAddress.getByName("192.0.2.2"), out.localAddress());
+        assertEquals(InetAddress.getByName("192.0.2.1"), out.remoteAddress());
+        assertEquals(4500, out.remotePort());
+        assertEquals(java.util.Arrays.toString(expected.outbound().getFirst().encryptionKey()),
+                java.util.Arrays.toString(out.encryptionKey()));
+    }
+
+    @Test
+    void omitted_keys_take_the_documented_defaults() throws Exception {
+        ApplianceConfig config = ApplianceConfig.parse(minimal());
+
+        assertEquals("flowsec", config.name());
+        assertEquals(CPUS, config.lanes(), "lanes default to the number of CPUs");
+        assertEquals(List.of(), config.cpus(), "not pinned");
+        assertEquals(Mode.FLOW, config.mode());
+        assertEquals(Steering.DIRECTOR, config.steering());
+        assertEquals(1500, config.tunnelMtu());
+        assertEquals(ApplianceConfig.DEFAULT_TUNNEL_MTU, config.tunnelMtu());
+        assertEquals(List.of(), config.site().routes());
+        assertEquals(0, config.site().mtu(), "0: computed from tunnelMtu and the suites");
+        assertEquals(Path.of("/run/flowsec/flowsec.sock"), config.statusSocket());
+    }
+
+    @Test
+    void the_default_status_socket_is_named_after_the_appliance() throws Exception {
+        ApplianceConfig config = ApplianceConfig.parse(minimal().put("name", "router-b"));
+
+        assertEquals(Path.of("/run/flowsec/router-b.sock"), config.statusSocket());
+    }
+
+    @Test
+    void without_lanes_the_CPU_list_must_name_one_CPU_per_CPU() throws Exception {
+        JsonArray cpus = new JsonArray();
+        IntStream.range(0, CPUS).forEach(cpus::add);
+
+        ApplianceConfig config = ApplianceConfig.parse(minimal().put("cpus", cpus));
+
+        assertEquals(CPUS, config.lanes());
+        assertEquals(IntStream.range(0, CPUS).boxed().toList(), config.cpus());
+    }
+
+    @Test
+    void more_lanes_than_CPUs_are_allowed_when_not_pinned() throws Exception {
+        assertEquals(CPUS + 3, ApplianceConfig.parse(minimal().put("lanes", CPUS + 3)).lanes());
+    }
+
+    @ParameterizedTest(name = "lanes {0}")
+    @ValueSource(ints = {1, 256})
+    void the_lane_count_may_be_anything_from_1_to_256(int lanes) throws Exception {
+        assertEquals(lanes, ApplianceConfig.parse(minimal().put("lanes", lanes)).lanes());
+    }
+
+    @ParameterizedTest(name = "tunnelMtu {0}")
+    @ValueSource(ints = {1280, 65535})
+    void the_tunnel_MTU_may_be_anything_from_1280_to_65535(int mtu) throws Exception {
+        assertEquals(mtu, ApplianceConfig.parse(minimal().put("tunnelMtu", mtu)).tunnelMtu());
+    }
+
+    @ParameterizedTest(name = "site.mtu {0}")
+    @ValueSource(ints = {576, 65535})
+    void the_site_MTU_may_be_anything_from_576_to_65535(int mtu) throws Exception {
+        JsonObject json = minimal();
+        site(json).put("mtu", mtu);
+        assertEquals(mtu, ApplianceConfig.parse(json).site().mtu());
+    }
+
+    @Test
+    void both_modes_that_exist_are_accepted() throws Exception {
+        assertEquals(Mode.SINGLE, ApplianceConfig.parse(minimal().put("mode", "single")).mode());
+        assertEquals(Mode.FLOW, ApplianceConfig.parse(minimal().put("mode", "flow")).mode());
+    }
+
+    @Test
+    void every_steering_is_accepted() throws Exception {
+        assertEquals(Steering.DIRECTOR, ApplianceConfig.parse(minimal().put("steering", "director")).steering());
+        assertEquals(Steering.RSS, ApplianceConfig.parse(minimal().put("steering", "rss")).steering());
+        assertEquals(Steering.SINGLE, ApplianceConfig.parse(minimal().put("steering", "single")).steering());
+    }
+
+    @ParameterizedTest(name = "device ''{0}''")
+    @ValueSource(strings = {"f", "fs0", "fs_router.b-2", "abcdefghijklmno"})
+    void device_names_of_1_to_15_letters_digits_underscores_dots_and_dashes_are_accepted(String device) throws Exception {
+        JsonObject json = minimal();
+        site(json).put("device", device);
+        assertEquals(device, ApplianceConfig.parse(json).site().device());
+    }
+
+    @Test
+    void an_empty_list_of_routes_is_the_same_as_none() throws Exception {
+        JsonObject json = minimal();
+        site(json).put("routes", new JsonArray());
+        assertEquals(List.of(), ApplianceConfig.parse(json).site().routes());
+    }
+
+    @Test
+    void the_configuration_the_bad_ones_are_made_from_parses() throws Exception {
+        ApplianceConfig.parse(full());
+        ApplianceConfig.parse(minimal());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Bad files
+
+    @Test
+    void a_file_that_is_not_JSON_is_refused_with_its_name_on_one_line() throws IOException {
+        Path file = write("broken.json", "{\"name\": \"router-b\", \"lanes\": 2,, }");
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertTrue(e.getMessage().contains(file.toString()), e::getMessage);
+        assertTrue(e.getMessage().contains("not valid JSON"), e::getMessage);
+        assertFalse(e.getMessage().contains("\n"), e::getMessage);
+    }
+
+    @Test
+    void an_empty_file_is_refused_as_not_JSON() throws IOException {
+        Path file = write("empty.json", "");
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertTrue(e.getMessage().contains("not valid JSON"), e::getMessage);
+    }
+
+    @Test
+    void a_top_level_array_is_refused_as_such() throws IOException {
+        Path file = write("list.json", new JsonArray().add(full()).encode());
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertTrue(e.getMessage().contains(file.toString()), e::getMessage);
+        assertTrue(e.getMessage().contains("must hold a JSON object at the top level"), e::getMessage);
+        assertNoKeyMaterial(e.getMessage());
+    }
+
+    @Test
+    void a_missing_file_is_refused_with_its_name() {
+        Path file = dir.resolve("nowhere.json");
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertEquals("configuration " + file + " does not exist", e.getMessage());
+    }
+
+    @Test
+    void a_directory_given_as_the_file_is_refused_with_its_name() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(dir));
+        assertTrue(e.getMessage().contains("cannot read configuration " + dir), e::getMessage);
+    }
+
+    /** Each site-b key written without its quotes: whatever the JSON parser says about the token, no key shows. */
+    static Stream<String> siteBKeysForUnquoting() {
+        return siteBKeys().stream();
+    }
+
+    @ParameterizedTest(name = "key {index} unquoted")
+    @MethodSource("siteBKeysForUnquoting")
+    void a_JSON_syntax_error_at_an_unquoted_key_does_not_show_the_key(String key) throws IOException {
+        String text = full().encodePrettily().replace("\"" + key + "\"", key);
+        assertTrue(text.contains(": " + key), "the key is in the text unquoted");
+        Path file = write("unquoted.json", text);
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertTrue(e.getMessage().contains("not valid JSON"), e::getMessage);
+        assertNoKeyMaterial(e.getMessage());
+    }
+
+    static Stream<Arguments> badConfigurations() {
+        return Stream.of(
+                // top level
+                bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
+                        "unknown key (allowed: cpus, lanes, mode, name, policies, site, statusSocket, steering, tunnelMtu)"),
+                bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
+                bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
+                bad("lanes 0", c -> c.put("lanes", 0), "lanes", "must be 1-256, got 0"),
+                bad("lanes 257", c -> c.put("lanes", 257), "lanes", "must be 1-256, got 257"),
+                bad("negative lanes", c -> c.put("lanes", -2), "lanes", "must be 1-256, got -2"),
+                bad("lanes written as a word", c -> c.put("lanes", "two"), "lanes", "must be an integer"),
+                bad("lanes written as a string", c -> c.put("lanes", "2"), "lanes", "must be an integer"),
+                bad("lanes with a fraction", c -> c.put("lanes", 1.5), "lanes", "must be an integer"),
+                bad("lanes beyond 32 bits", c -> c.put("lanes", 4294967297L), "lanes", "must be an integer"),
+                // cpus
+                bad("more CPUs than lanes", c -> c.put("lanes", 1).put("cpus", new JsonArray().add(0).add(0)), "cpus",
+                        "must be a list of 1 CPU numbers, one per lane"),
+                bad("fewer CPUs than lanes", c -> c.put("lanes", 2).put("cpus", new JsonArray().add(0)), "cpus",
+                        "must be a list of 2 CPU numbers, one per lane"),
+                bad("an empty CPU list", c -> c.put("lanes", 1).put("cpus", new JsonArray()), "cpus", "must be a list of 1 CPU"),
+                bad("one CPU more than the default lanes", c -> {
+                    JsonArray cpus = new JsonArray();
+                    IntStream.rangeClosed(0, CPUS).forEach(i -> cpus.add(0));
+                    c.remove("lanes");
+                    c.put("cpus", cpus);
+                }, "cpus", "must be a list of " + CPUS + " CPU numbers"),
+                bad("a CPU list that is a number", c -> c.put("lanes", 1).put("cpus", 0), "cpus", "must be a list of 1 CPU"),
+                bad("a negative CPU", c -> c.put("lanes", 1).put("cpus", new JsonArray().add(-1)), "cpus[0]", "must be a CPU number"),
+                bad("a CPU written as a string", c -> c.put("lanes", 1).put("cpus", new JsonArray().add("0")), "cpus[0]", "must be a CPU number"),
+                bad("a CPU with a fraction", c -> c.put("lanes", 1).put("cpus", new JsonArray().add(0.5)), "cpus[0]", "must be a CPU number"),
+                bad("a bad second CPU", c -> c.put("lanes", 2).put("cpus", new JsonArray().add(0).add(-3)), "cpus[1]", "must be a CPU number"),
+                bad("a CPU that does not exist", c -> c.put("lanes", 1).put("cpus", new JsonArray().add(CPUS)), "cpus[0]",
+                        "CPU " + CPUS + " does not exist here (" + CPUS + " CPUs)"),
+                // mode and steering
+                bad("an unknown mode", c -> c.put("mode", "parallel"), "mode", "must be one of "),
+                bad("a mode that is a number", c -> c.put("mode", 1), "mode", "must be one of "),
+                bad("the pcrypt mode, which does not exist yet", c -> c.put("mode", "pcrypt"), "mode",
+                        "pcrypt is not available yet (single and flow are)"),
+                bad("an unknown steering", c -> c.put("steering", "hash"), "steering", "must be one of director, rss, single"),
+                bad("a steering that is a list", c -> c.put("steering", new JsonArray().add("rss")), "steering", "must be one of director, rss, single"),
+                // tunnelMtu
+                bad("a tunnel MTU of 1279", c -> c.put("tunnelMtu", 1279), "tunnelMtu", "must be 1280-65535, got 1279"),
+                bad("a tunnel MTU of 65536", c -> c.put("tunnelMtu", 65536), "tunnelMtu", "must be 1280-65535, got 65536"),
+                bad("a tunnel MTU of 0", c -> c.put("tunnelMtu", 0), "tunnelMtu", "must be 1280-65535, got 0"),
+                bad("a tunnel MTU written as a string", c -> c.put("tunnelMtu", "1500"), "tunnelMtu", "must be an integer"),
+                // statusSocket
+                bad("a status socket that is not a string", c -> c.put("statusSocket", 5), "statusSocket", "must be a non-empty string"),
+                bad("an empty status socket path", c -> c.put("statusSocket", ""), "statusSocket", "must be a non-empty string"),
+                // site
+                bad("no site", c -> c.remove("site"), "site", "is required"),
+                bad("a site that is a device name", c -> c.put("site", "fs0"), "site", "is required"),
+                bad("an unknown site key", c -> site(c).put("adresses", site(c).remove("addresses")), "site.adresses",
+                        "unknown key (allowed: addresses, device, mtu, routes)"),
+                bad("no device", c -> site(c).remove("device"), "site.device", "must be an interface name of 1-15 letters"),
+                bad("an empty device name", c -> site(c).put("device", ""), "site.device", "must be an interface name of 1-15"),
+                bad("a device name of 16 characters", c -> site(c).put("device", "abcdefghijklmnop"), "site.device", "must be an interface name of 1-15"),
+                bad("a device name with a space", c -> site(c).put("device", "fs 0"), "site.device", "must be an interface name"),
+                bad("a device name with a slash", c -> site(c).put("device", "fs/0"), "site.device", "must be an interface name"),
+                bad("a device name with a colon", c -> site(c).put("device", "fs0:1"), "site.device", "must be an interface name"),
+                bad("a device name that is a number", c -> site(c).put("device", 0), "site.device", "must be an interface name"),
+                bad("no addresses", c -> site(c).remove("addresses"), "site.addresses", "must be a list of prefixes like \"10.1.0.1/24\""),
+                bad("an empty address list", c -> site(c).put("addresses", new JsonArray()), "site.addresses", "must be a list of prefixes"),
+                bad("addresses that are one string", c -> site(c).put("addresses", "10.255.0.2/32"), "site.addresses", "must be a list of prefixes"),
+                bad("an address without its prefix length", c -> site(c).put("addresses", new JsonArray().add("10.255.0.2")),
+                        "site.addresses[0]", "must be a prefix like \"10.1.0.1/24\""),
+                bad("an address that is a number", c -> site(c).put("addresses", new JsonArray().add(10)), "site.addresses[0]", "must be a prefix"),
+                bad("an IPv4 prefix length of 33", c -> site(c).put("addresses", new JsonArray().add("10.255.0.2/33")),
+                        "site.addresses[0]", "prefix length 33 out of range"),
+                bad("a prefix length that is not a number", c -> site(c).put("addresses", new JsonArray().add("10.255.0.2/x")),
+                        "site.addresses[0]", "bad prefix length in '10.255.0.2/x'"),
+                bad("a host name with a prefix length", c -> site(c).put("addresses", new JsonArray().add("router.example/32")),
+                        "site.addresses[0]", "is not an IP address"),
+                bad("a bad second address", c -> site(c).put("addresses", new JsonArray().add("10.255.0.2/32").add("fd00::2/129")),
+                        "site.addresses[1]", "prefix length 129 out of range"),
+                bad("routes that are one string", c -> site(c).put("routes", "10.1.0.0/16"), "site.routes", "must be a list of prefixes"),
+                bad("a route without its prefix length", c -> site(c).put("routes", new JsonArray().add("10.1.0.0")),
+                        "site.routes[0]", "must be a prefix like"),
+                bad("a route with three octets", c -> site(c).put("routes", new JsonArray().add("10.1.0/16")),
+                        "site.routes[0]", "is not an IPv4 address"),
+                bad("a bad second route", c -> site(c).put("routes", new JsonArray().add("10.1.0.0/16").add("10.3.0.0/40")),
+                        "site.routes[1]", "prefix length 40 out of range"),
+                bad("a site MTU of 575", c -> site(c).put("mtu", 575), "site.mtu", "must be 576-65535"),
+                bad("a site MTU of 65536", c -> site(c).put("mtu", 65536), "site.mtu", "must be 576-65535"),
+                bad("a site MTU of 0", c -> site(c).put("mtu", 0), "site.mtu", "must be 576-65535"),
+                bad("a negative site MTU", c -> site(c).put("mtu", -1400), "site.mtu", "must be 576-65535"),
+                bad("a site MTU written as a string", c -> site(c).put("mtu", "1400"), "site.mtu", "must be an integer"),
+                // policies
+                bad("no policies", c -> c.remove("policies"), "policies", "a list of policies is required"),
+                bad("policies that are an object", c -> c.put("policies", policy(c, 0)), "policies", "a list of policies is required"),
+                bad("an empty list of policies", c -> c.put("policies", new JsonArray()), "policies", "at least one policy is required"),
+                bad("a policy that is not an object", c -> c.put("policies", new JsonArray().add("site-b-to-site-a")),
+                        "policies[0]", "must be an object"),
+                bad("a misspelt policy key", c -> policy(c, 0).put("sutie", policy(c, 0).remove("suite")), "policies[0].sutie", "unknown key"),
+                bad("an unknown suite", c -> policy(c, 0).put("suite", "aes-gcm-129"), "policies[0].suite", "unknown suite 'aes-gcm-129'"),
+                bad("an inbound key without its salt", c -> sa(c, "inbound", 2).put("key", sa(c, "inbound", 2).getString("key").substring(0, 32)),
+                        "policies[0].inbound[2]", "needs a 20-byte encryption key (16 key + 4 salt), got 16 bytes"),
+                bad("an outbound key with an odd number of digits", c -> sa(c, "outbound", 0).put("key", sa(c, "outbound", 0).getString("key") + "a"),
+                        "policies[0].outbound[0].key", "odd number of digits"),
+                bad("an outbound key with a non-hex digit", c -> sa(c, "outbound", 0).put("key", sa(c, "outbound", 0).getString("key").substring(0, 38) + "zz"),
+                        "policies[0].outbound[0].key", "not a hex digit at position 38"),
+                bad("an inbound SPI used twice", c -> sa(c, "inbound", 3).put("spi", "0x0000b001"), "policies[0].inbound[3].spi",
+                        "inbound SPI 0xb001 is used twice"),
+                bad("a bad second policy", c -> c.getJsonArray("policies").add(policy(c, 0).copy().put("name", "second")
+                        .put("inbound", new JsonArray().add(new JsonObject().put("spi", 255).put("key", sa(c, "inbound", 0).getString("key"))))),
+                        "policies[1].inbound[0].spi", "reserved"));
+    }
+
+    private static Arguments bad(String what, Consumer<JsonObject> change, String path, String problem) {
+        JsonObject config = full();
+        change.accept(config);
+        return arguments(what, config, path, problem);
+    }
+
+    @ParameterizedTest(name = "{0} is refused, naming its path and the problem")
+    @MethodSource("badConfigurations")
+    void a_bad_configuration_is_refused_with_the_path_and_the_problem_but_never_a_key(String what, JsonObject config,
+                                                                                     String path, String problem) {
+        assertRefused(config, path, problem);
+    }
+
+    @Test
+    void a_bad_configuration_in_a_file_is_refused_the_same_way() throws IOException {
+        JsonObject config = full();
+        site(config).put("device", "a device");
+        Path file = write("bad.json", config.encodePrettily());
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertEquals("site.device", e.path());
+    }
+
+    @Test
+    void an_unknown_key_is_reported_before_any_other_problem() {
+        JsonObject config = full().put("lane", 2);
+        sa(config, "outbound", 0).put("key", "00");
+        assertRefused(config, "lane", "unknown key");
+    }
+}
