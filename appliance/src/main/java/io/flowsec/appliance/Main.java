@@ -1,5 +1,6 @@
 package io.flowsec.appliance;
 
+import io.flowsec.appliance.cli.DemoCommand;
 import io.flowsec.appliance.cli.ModeCommand;
 import io.flowsec.appliance.cli.PcapCommand;
 import io.flowsec.appliance.cli.RunCommand;
@@ -24,6 +25,7 @@ public final class Main {
             Usage: flowsec COMMAND [ARGS]
 
             Commands:
+              demo [OPTIONS]                               the paper's test bed, live (root; 'flowsec demo --help')
               run --config FILE                            run an appliance (root; see README "Appliance configuration")
               status --socket PATH                         print a running appliance's counters
               mode --socket PATH single|flow               change a running appliance's mode, losing nothing
@@ -61,6 +63,7 @@ public final class Main {
                 }
                 case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
                 case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
+                case "demo" -> new DemoCommand(out).run(args.subList(1, args.size()));
                 case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
                 case "mode" -> new ModeCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
@@ -87,6 +90,10 @@ public final class Main {
             return 1;
         } catch (RuntimeException e) {
             err.println("flowsec: internal error: " + e);
+            debug(e, err);
+            return 1;
+        } catch (Exception e) {
+            err.println("flowsec: " + e.getMessage());
             debug(e, err);
             return 1;
         }
