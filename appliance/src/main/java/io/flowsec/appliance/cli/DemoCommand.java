@@ -31,12 +31,12 @@ import java.util.Locale;
 public final class DemoCommand {
     public static final String USAGE = """
             Usage: flowsec demo [--seconds N] [--flows N] [--size BYTES] [--traffic udp|tcp] [--lanes N]
-                                [--modes single,flow] [--steering director|rss]
+                                [--modes single,pcrypt,flow] [--steering director|rss]
 
               As root, builds four namespaces (host A, router A, router B, host B), starts two appliances, pushes
               many flows from host A to host B and shows, per mode, how router B spreads them over its lanes.
               Defaults: --seconds 5 per mode, --flows 64, --size 1400 (UDP payload), --traffic udp, --lanes = CPUs,
-              --modes single,flow, --steering director. Everything it creates is removed at exit, Ctrl-C included.
+              --modes single,pcrypt,flow, --steering director. Everything it creates is removed at exit, Ctrl-C included.
             """;
     private static final String PREFIX = "fsdemo";
 
@@ -246,7 +246,7 @@ public final class DemoCommand {
         int size = 1400;
         TrafficGenerator.Kind traffic = TrafficGenerator.Kind.UDP;
         int lanes = Runtime.getRuntime().availableProcessors();
-        List<String> modes = List.of("single", "flow");
+        List<String> modes = List.of("single", "pcrypt", "flow");
         String steering = "director";
         for (int i = 0; i < args.size(); i++) {
             String option = args.get(i);

@@ -11,10 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-/** {@code flowsec mode --socket PATH single|flow}: changes a running appliance's mode without a restart. */
+/** {@code flowsec mode --socket PATH single|pcrypt|flow}: changes a running appliance's mode without a restart. */
 public final class ModeCommand {
     public static final String USAGE = """
-            Usage: flowsec mode --socket PATH single|flow
+            Usage: flowsec mode --socket PATH single|pcrypt|flow
 
               Changes the receiving mode of the appliance listening on PATH while traffic flows. The lanes pause
               for the hand-over (arrivals wait in socket buffers), so no packet is lost or reordered by the change.
@@ -32,7 +32,7 @@ public final class ModeCommand {
             return 0;
         }
         if (args.size() != 3 || !args.get(0).equals("--socket")) {
-            throw new UsageException("mode needs --socket PATH and single or flow");
+            throw new UsageException("mode needs --socket PATH and single, pcrypt or flow");
         }
         Path path = Path.of(args.get(1));
         if (!Files.exists(path)) {

@@ -104,9 +104,6 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         Mode mode = choice(json, "mode", Mode.class, Mode.FLOW);
         Steering steering = choice(json, "steering", Steering.class, Steering.DIRECTOR);
-        if (mode == Mode.PCRYPT) {
-            throw new ConfigException("mode", "pcrypt is not available yet (single and flow are)");
-        }
         int tunnelMtu = integer(json, "tunnelMtu", DEFAULT_TUNNEL_MTU);
         if (tunnelMtu < 1280 || tunnelMtu > 65535) {
             throw new ConfigException("tunnelMtu", "must be 1280-65535, got " + tunnelMtu);

@@ -141,6 +141,9 @@ public final class Appliance implements AutoCloseable {
             }
             bindings.add(LaneIo.attach(lane, loop));
         }
+        if (mode == ApplianceConfig.Mode.PCRYPT) {
+            usePcrypt(true);
+        }
         log.accept(config.name() + ": " + laneCount + " lanes on " + transport + ", mode " + lower(mode) + ", steering "
                 + lower(config.steering()) + ", site " + config.site().device() + " " + config.site().addresses()
                 + ", tunnel " + endpoints);
@@ -184,7 +187,8 @@ public final class Appliance implements AutoCloseable {
     }
 
     private void applySteering(UdpSocket[][] socketsByLane) throws NativeException {
-        ApplianceConfig.Steering steering = mode == ApplianceConfig.Mode.SINGLE ? ApplianceConfig.Steering.SINGLE : config.steering();
+        // single and pcrypt receive everything on lane 0
+        ApplianceConfig.Steering steering = mode == ApplianceConfig.Mode.FLOW ? config.steering() : ApplianceConfig.Steering.SINGLE;
         for (int e = 0; e < socketsByLane[0].length; e++) {
             UdpSocket group = socketsByLane[0][e];
             switch (steering) {
@@ -210,15 +214,14 @@ public final class Appliance implements AutoCloseable {
      * <ol>
      *   <li>pause every lane after its current batch (arrivals wait in the socket buffers);</li>
      *   <li>steer new arrivals the new way;</li>
-     *   <li>let the lanes that lose SAs empty their sockets first, then the others, one at a time, so an SA's
-     *       earlier packets are done before its new lane sees its later ones and no two lanes touch one SA;</li>
+     *   <li>let the lanes that lose SAs empty their sockets first (pcrypt's receiving lane also waits for the
+     *       packets in its workers' hands), then the others, one at a time, so an SA's earlier packets are done
+     *       before its new lane sees its later ones and no two lanes touch one SA;</li>
+     *   <li>make lane 0 pcrypt's receiving lane, or a lane of its own again;</li>
      *   <li>resume every lane.</li>
      * </ol>
      */
     public synchronized void setMode(ApplianceConfig.Mode newMode) throws IOException, InterruptedException {
-        if (newMode == ApplianceConfig.Mode.PCRYPT) {
-            throw new IllegalArgumentException("mode pcrypt is not available yet (single and flow are)");
-        }
         if (newMode == mode) {
             return;
         }
@@ -229,18 +232,23 @@ public final class Appliance implements AutoCloseable {
             mode = newMode;
             applySteering(socketsByLane);
             List<LaneIo> order = new ArrayList<>(bindings);
-            if (newMode == ApplianceConfig.Mode.SINGLE) {
+            if (newMode != ApplianceConfig.Mode.FLOW) {
                 order = order.reversed();   // lanes 1.. lose their SAs to lane 0: they go first
             }
             for (LaneIo binding : order) {
                 binding.drainTunnelSockets().sync();
             }
+            usePcrypt(newMode == ApplianceConfig.Mode.PCRYPT);
         } finally {
             for (LaneIo binding : bindings) {
                 binding.resume().sync();
             }
         }
         log.accept("mode changed to " + lower(newMode));
+    }
+
+    private void usePcrypt(boolean on) throws InterruptedException {
+        bindings.getFirst().usePcrypt(on ? bindings.toArray(new LaneIo[0]) : new LaneIo[0]).sync();
     }
 
     /** The command interface of the control socket: {@code status}, {@code mode single|flow}. */
@@ -253,13 +261,13 @@ public final class Appliance implements AutoCloseable {
                 }
                 case "mode" -> {
                     if (words.length != 2) {
-                        return error("usage: mode single|flow");
+                        return error("usage: mode single|pcrypt|flow");
                     }
                     ApplianceConfig.Mode wanted;
                     try {
                         wanted = ApplianceConfig.Mode.valueOf(words[1].toUpperCase(java.util.Locale.ROOT));
                     } catch (IllegalArgumentException e) {
-                        return error("unknown mode '" + words[1] + "' (single, flow)");
+                        return error("unknown mode '" + words[1] + "' (single, pcrypt, flow)");
                     }
                     setMode(wanted);
                     return new JsonObject().put("mode", lower(mode)).encode();

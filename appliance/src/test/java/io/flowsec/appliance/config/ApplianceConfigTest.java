@@ -251,6 +251,7 @@ class ApplianceConfigTest {
     @Test
     void both_modes_that_exist_are_accepted() throws Exception {
         assertEquals(Mode.SINGLE, ApplianceConfig.parse(minimal().put("mode", "single")).mode());
+        assertEquals(Mode.PCRYPT, ApplianceConfig.parse(minimal().put("mode", "pcrypt")).mode());
         assertEquals(Mode.FLOW, ApplianceConfig.parse(minimal().put("mode", "flow")).mode());
     }
 
@@ -380,8 +381,6 @@ class ApplianceConfigTest {
                 // mode and steering
                 bad("an unknown mode", c -> c.put("mode", "parallel"), "mode", "must be one of "),
                 bad("a mode that is a number", c -> c.put("mode", 1), "mode", "must be one of "),
-                bad("the pcrypt mode, which does not exist yet", c -> c.put("mode", "pcrypt"), "mode",
-                        "pcrypt is not available yet (single and flow are)"),
                 bad("an unknown steering", c -> c.put("steering", "hash"), "steering", "must be one of director, rss, single"),
                 bad("a steering that is a list", c -> c.put("steering", new JsonArray().add("rss")), "steering", "must be one of director, rss, single"),
                 // tunnelMtu

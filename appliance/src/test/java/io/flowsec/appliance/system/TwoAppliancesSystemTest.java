@@ -286,11 +286,11 @@ class TwoAppliancesSystemTest {
     }
 
     @Test
-    void f_modeChangesDuringATcpTransferLoseNothingAndReplayNothing() throws Exception {
+    void f_modeChangesThroughEveryModeDuringATcpTransferLoseNothingAndReplayNothing() throws Exception {
         JsonObject before = status(routerB).getJsonObject("totals");
         int[] changes = {0};
         transferAndCompare(128 << 20, 5002, () -> {
-            for (String mode : new String[] {"single", "flow", "single", "flow", "single", "flow"}) {
+            for (String mode : new String[] {"single", "pcrypt", "flow", "pcrypt", "single", "flow"}) {
                 Thread.sleep(150);
                 JsonObject reply = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode " + mode));
                 assertEquals(mode, reply.getString("mode"), reply.encode());
@@ -305,7 +305,28 @@ class TwoAppliancesSystemTest {
             assertEquals(before.getLong(reason, 0L), after.getJsonObject("totals").getLong(reason, 0L),
                     reason + " drops during mode changes: " + after.encodePrettily());
         }
-        JsonObject refused = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode pcrypt"));
-        assertTrue(refused.getString("error").contains("not available"), refused.encode());
+        JsonObject refused = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode turbo"));
+        assertTrue(refused.getString("error").contains("unknown mode"), refused.encode());
+    }
+
+    @Test
+    void g_pcryptReceivesOnLaneZeroButSpreadsTheCryptographyOverEveryLaneInOrder() throws Exception {
+        JsonObject reply = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode pcrypt"));
+        assertEquals("pcrypt", reply.getString("mode"), reply.encode());
+        try {
+            JsonObject before = status(routerB);
+            int received = sendUdpFlows(20, 6004);
+            JsonObject after = status(routerB);
+            assertTrue(received >= FLOWS * 20 * 9 / 10, "host B received only " + received);
+            assertEquals(laneCounter(before, 1, "tunnel-datagrams-received"), laneCounter(after, 1, "tunnel-datagrams-received"),
+                    "only lane 0 receives in pcrypt mode");
+            assertTrue(laneCounter(after, 1, "busy-nanos") > laneCounter(before, 1, "busy-nanos"),
+                    "lane 1 does cryptography for lane 0: " + after.encodePrettily());
+            for (String reason : new String[] {"replay", "authentication-failed", "malformed"}) {
+                assertEquals(before.getJsonObject("totals").getLong(reason, 0L), after.getJsonObject("totals").getLong(reason, 0L), reason);
+            }
+        } finally {
+            StatusServer.query(routerB.statusSocket(), "mode flow");
+        }
     }
 }

@@ -300,8 +300,38 @@ public final class EspProcessor {
         return decapsulateEsp(packet, payloadOffset, payloadLength);
     }
 
+    /**
+     * {@link #prepareInbound} for a datagram received on the NAT-T port held in the slot: NAT-keepalives and IKE
+     * leave first (RFC 3948 §2.2). Returns the drop outcome, or null when the packet goes on to the cryptography.
+     */
+    public Outcome prepareUdpPayload(Packet packet) {
+        byte[] buffer = packet.buffer();
+        int offset = packet.offset();
+        int length = packet.length();
+        if (length == 1 && buffer[offset] == (byte) 0xFF) {
+            return drop(LaneCounters.NO_SA, Outcome.NAT_KEEPALIVE);
+        }
+        if (length >= 4 && Bytes.i32(buffer, offset) == 0) {
+            return drop(LaneCounters.NO_SA, Outcome.NON_ESP_MARKER);
+        }
+        return prepareInbound(packet, offset, length);
+    }
+
     /** Decapsulates one ESP packet found at {@code [espOffset, espOffset + espLength)} of the slot's buffer. */
     public Outcome decapsulateEsp(Packet packet, int espOffset, int espLength) {
+        Outcome early = prepareInbound(packet, espOffset, espLength);
+        if (early != null) {
+            return early;
+        }
+        return finishInbound(packet, openPrepared(packet));
+    }
+
+    /**
+     * Inbound steps 2 and 3, on the lane that owns the SA's replay window: SA by SPI, length checks, sequence number
+     * and replay pre-check. Returns the drop outcome, or null when the packet goes on to {@link #openPrepared}; the
+     * packet then records its SA, sequence number and ESP position.
+     */
+    public Outcome prepareInbound(Packet packet, int espOffset, int espLength) {
         byte[] buffer = packet.buffer();
         packet.recordSa(0, 0, 0);
 
@@ -315,7 +345,6 @@ public final class EspProcessor {
         }
         int saIndex = sa.index();
         EspSuite suite = sa.suite();
-        int payloadOffset = espOffset + EspView.HEADER_LENGTH + suite.ivLength();
         int ciphertextLength = espLength - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
         if (ciphertextLength < EspView.TRAILER_LENGTH || ciphertextLength % suite.alignment() != 0) {
             return drop(saIndex, Outcome.MALFORMED);
@@ -332,12 +361,46 @@ public final class EspProcessor {
         if (replay == ReplayWindow.TOO_OLD) {
             return drop(saIndex, Outcome.REPLAY_TOO_OLD);
         }
+        packet.recordSa(saIndex, sequence, 0);
+        packet.recordEsp(espOffset, espLength);
+        return null;
+    }
 
-        // 4. ICV, decrypt, then commit
-        if (!transformFor(sa).open(buffer, espOffset, payloadOffset, ciphertextLength, (int) (sequence >>> 32))) {
+    /**
+     * Inbound step 4, the cryptography alone: verifies the ICV and decrypts a packet {@link #prepareInbound} let
+     * through. Touches no SA state but this processor's cipher contexts, so in {@code pcrypt} mode any lane runs it.
+     */
+    public boolean openPrepared(Packet packet) {
+        SecurityAssociation sa = sad.byIndex(packet.saIndex());
+        EspSuite suite = sa.suite();
+        int espOffset = packet.espOffset();
+        int payloadOffset = espOffset + EspView.HEADER_LENGTH + suite.ivLength();
+        int ciphertextLength = packet.espLength() - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
+        return transformFor(sa).open(packet.buffer(), espOffset, payloadOffset, ciphertextLength,
+                (int) (packet.sequenceNumber() >>> 32));
+    }
+
+    /**
+     * Inbound steps 4 (commit) to 6, back on the lane of {@link #prepareInbound}, in arrival order: commit the
+     * sequence number of an authentic packet, check trailer, inner header and selectors, expose the inner packet.
+     */
+    public Outcome finishInbound(Packet packet, boolean authentic) {
+        byte[] buffer = packet.buffer();
+        int saIndex = packet.saIndex();
+        SecurityAssociation sa = sad.byIndex(saIndex);
+        if (!authentic) {
             return drop(saIndex, Outcome.AUTHENTICATION_FAILED);
         }
+        long sequence = packet.sequenceNumber();
+        ReplayWindow window = sa.replayWindow();
+        if (window.check(sequence) != ReplayWindow.ACCEPTABLE) {
+            // pcrypt: a duplicate that authenticated while its twin was in flight
+            return drop(saIndex, Outcome.REPLAY);
+        }
         window.commit(sequence);
+        EspSuite suite = sa.suite();
+        int payloadOffset = packet.espOffset() + EspView.HEADER_LENGTH + suite.ivLength();
+        int ciphertextLength = packet.espLength() - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
 
         // 5. trailer and inner header
         int trailerOffset = payloadOffset + ciphertextLength - EspView.TRAILER_LENGTH;
@@ -369,7 +432,6 @@ public final class EspProcessor {
             return drop(saIndex, Outcome.POLICY_MISMATCH);
         }
         packet.set(payloadOffset, flowKey.totalLength);
-        packet.recordSa(saIndex, sequence, 0);
         counters.count(saIndex, Outcome.ACCEPTED, flowKey.totalLength);
         return Outcome.ACCEPTED;
     }

@@ -33,7 +33,7 @@ import java.lang.invoke.VarHandle;
 public final class Lane {
     /** Packets per batch, as wireguard-go's IdealBatchSize order of magnitude. */
     public static final int BATCH = 64;
-    private static final int MAX_PACKET = 65535;
+    static final int MAX_PACKET = 65535;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
     /** Lane-level I/O counters (packet outcomes live in the processor's {@link io.flowsec.dataplane.esp.LaneCounters}). */
@@ -56,7 +56,9 @@ public final class Lane {
      * beyond), made the first time an offset is used: handing a packet to a system call then allocates nothing.
      */
     private final MemorySegment[][] segmentsByOffset = new MemorySegment[BATCH][];
-    private static final int SEGMENT_OFFSETS = Packet.DEFAULT_HEADROOM + 64;
+    static final int SEGMENT_OFFSETS = Packet.DEFAULT_HEADROOM + 64;
+    /** Set on this lane's thread when it is the receiving lane of {@code pcrypt} mode; null otherwise. */
+    private PcryptInbound pcrypt;
     private final long[] ioCounters = new long[IoCounter.values().length];
 
     /**
@@ -125,6 +127,11 @@ public final class Lane {
     public int onTunnelReadable(int socketIndex) {
         long startNs = System.nanoTime();
         UdpSocket socket = sockets[socketIndex];
+        if (pcrypt != null) {
+            int received = pcrypt.onTunnelReadable(socket);
+            finishBatch(startNs, received);
+            return received;
+        }
         // 1. receive a batch
         int count = 0;
         while (count < BATCH) {
@@ -142,11 +149,34 @@ public final class Lane {
             if (processor.decapsulateUdpPayload(packet, packet.offset(), packet.length()) != Outcome.ACCEPTED) {
                 continue;
             }
-            long written = tun.write(errno, queue, segmentAt(i, packet.offset()), packet.length());
-            add(written >= 0 ? IoCounter.SITE_PACKETS_WRITTEN : IoCounter.TUN_WRITE_ERRORS, 1);
+            deliverToSite(segmentAt(i, packet.offset()), packet.length());
         }
         finishBatch(startNs, count);
         return count;
+    }
+
+    /** Writes one inner packet to this lane's TUN queue. */
+    void deliverToSite(MemorySegment packet, int length) {
+        long written = tun.write(errno, queue, packet, length);
+        add(written >= 0 ? IoCounter.SITE_PACKETS_WRITTEN : IoCounter.TUN_WRITE_ERRORS, 1);
+    }
+
+    void countTunnelReceived(int count) {
+        add(IoCounter.TUNNEL_DATAGRAMS_RECEIVED, count);
+    }
+
+    /** Time spent in work handed to this lane by another (pcrypt's cryptography). */
+    void addBusyNanos(long nanos) {
+        add(IoCounter.BUSY_NANOS, nanos);
+    }
+
+    /** Makes this lane the receiving lane of pcrypt mode, or (null) a lane of its own again. Call on its thread. */
+    void usePcrypt(PcryptInbound inbound) {
+        this.pcrypt = inbound;
+    }
+
+    PcryptInbound pcrypt() {
+        return pcrypt;
     }
 
     /** A segment of slot {@code slot}'s buffer starting at {@code offset}, cached after its first use. */

@@ -37,6 +37,7 @@ public final class LaneIo {
     private final List<IoRegistration> registrations = new ArrayList<>();
     /** Only touched on the lane's loop. */
     private boolean paused;
+    private PcryptInbound pcryptInbound;
 
     private LaneIo(Lane lane, IoEventLoop loop) {
         this.lane = lane;
@@ -79,7 +80,10 @@ public final class LaneIo {
         });
     }
 
-    /** Reads the lane's tunnel sockets until they are empty (used while paused, during a hand-over). */
+    /**
+     * Reads the lane's tunnel sockets until they are empty and, for pcrypt's receiving lane, until every packet in
+     * the workers' hands is back and written (used while paused, during a hand-over).
+     */
     public Future<?> drainTunnelSockets() {
         return loop.submit(() -> {
             for (int i = 0; i < lane.sockets().length; i++) {
@@ -87,6 +91,34 @@ public final class LaneIo {
                     // keep going: this socket may hold packets of SAs another lane is about to own
                 }
             }
+            PcryptInbound pcrypt = lane.pcrypt();
+            while (pcrypt != null && !pcrypt.isIdle()) {
+                pcrypt.completeInOrder();   // workers keep running tasks while paused
+                Thread.onSpinWait();
+            }
+        });
+    }
+
+    /**
+     * Makes this lane pcrypt's receiving lane, handing cryptography to {@code workers} (this lane included), or
+     * with an empty array makes it a lane of its own again. Use while paused and drained.
+     */
+    public Future<?> usePcrypt(LaneIo[] workers) {
+        return loop.submit(() -> {
+            if (workers.length == 0) {
+                lane.usePcrypt(null);
+                return;
+            }
+            Lane[] lanes = new Lane[workers.length];
+            IoEventLoop[] loops = new IoEventLoop[workers.length];
+            for (int i = 0; i < workers.length; i++) {
+                lanes[i] = workers[i].lane;
+                loops[i] = workers[i].loop;
+            }
+            if (pcryptInbound == null) {
+                pcryptInbound = new PcryptInbound(lane, loop, lanes, loops);   // its ring is kept for later switches
+            }
+            lane.usePcrypt(pcryptInbound);
         });
     }
 

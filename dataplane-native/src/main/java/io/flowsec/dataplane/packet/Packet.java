@@ -19,6 +19,8 @@ public final class Packet {
     private int saIndex;
     private long sequenceNumber;
     private int flowId;
+    private int espOffset;
+    private int espLength;
 
     public Packet(int capacity) {
         this.buffer = new byte[capacity];
@@ -77,6 +79,20 @@ public final class Packet {
 
     public int flowId() {
         return flowId;
+    }
+
+    /** Where the ESP packet lies in the buffer, between the inbound phases. */
+    public void recordEsp(int espOffset, int espLength) {
+        this.espOffset = espOffset;
+        this.espLength = espLength;
+    }
+
+    public int espOffset() {
+        return espOffset;
+    }
+
+    public int espLength() {
+        return espLength;
     }
 
     public void recordSa(int saIndex, long sequenceNumber, int flowId) {
