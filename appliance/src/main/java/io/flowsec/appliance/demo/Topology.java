@@ -9,18 +9,28 @@ import java.util.concurrent.TimeUnit;
  * The paper's test bed (Fig. 4) in four network namespaces: host A — router A ⇒ tunnel ⇒ router B — host B, joined
  * by veth pairs. Site A is 10.1.0.0/24, site B 10.2.0.0/24, the tunnel link 192.0.2.0/24 (TEST-NET-1, only inside
  * these namespaces). {@link #close} deletes every namespace it made, which also removes their links and devices.
+ *
+ * <p>{@link #create(String, boolean)} with {@code ipv6} also gives the sites IPv6 (dual stack): site A fd00:1::/64,
+ * site B fd00:2::/64 (unique local addresses, RFC 4193), default routes via the routers, IPv6 forwarding on the
+ * routers. Addresses skip duplicate address detection, so they are usable at once. The tunnel link stays IPv4.
  */
 public final class Topology implements AutoCloseable {
     public static final String HOST_A_ADDRESS = "10.1.0.10";
     public static final String HOST_B_ADDRESS = "10.2.0.20";
     public static final String ROUTER_A_TUNNEL_ADDRESS = "192.0.2.1";
     public static final String ROUTER_B_TUNNEL_ADDRESS = "192.0.2.2";
+    public static final String HOST_A_ADDRESS6 = "fd00:1::10";
+    public static final String HOST_B_ADDRESS6 = "fd00:2::20";
+    public static final String ROUTER_A_SITE_ADDRESS6 = "fd00:1::1";
+    public static final String ROUTER_B_SITE_ADDRESS6 = "fd00:2::1";
 
     private final String prefix;
+    private final boolean ipv6;
     private final List<String> created = new ArrayList<>();
 
-    private Topology(String prefix) {
+    private Topology(String prefix, boolean ipv6) {
         this.prefix = prefix;
+        this.ipv6 = ipv6;
     }
 
     public String hostA() {
@@ -53,7 +63,12 @@ public final class Topology implements AutoCloseable {
 
     /** Builds the four namespaces with addresses, routes and forwarding; on any failure removes what it made. */
     public static Topology create(String prefix) throws IOException, InterruptedException {
-        Topology topology = new Topology(prefix);
+        return create(prefix, false);
+    }
+
+    /** As {@link #create(String)}; with {@code ipv6} the sites also get IPv6 addresses, routes and forwarding. */
+    public static Topology create(String prefix, boolean ipv6) throws IOException, InterruptedException {
+        Topology topology = new Topology(prefix, ipv6);
         try {
             topology.build();
             return topology;
@@ -84,6 +99,22 @@ public final class Topology implements AutoCloseable {
             run("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1",
                     "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0");
         }
+        if (ipv6) {
+            buildIpv6();
+        }
+    }
+
+    private void buildIpv6() throws IOException, InterruptedException {
+        for (String router : List.of(routerA(), routerB())) {
+            // all.forwarding also sets default.forwarding, so a TUN device made later forwards too
+            run("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+        }
+        address6(hostA(), "eth0", HOST_A_ADDRESS6 + "/64");
+        address6(routerA(), "site", ROUTER_A_SITE_ADDRESS6 + "/64");
+        address6(routerB(), "site", ROUTER_B_SITE_ADDRESS6 + "/64");
+        address6(hostB(), "eth0", HOST_B_ADDRESS6 + "/64");
+        ip(hostA(), "-6", "route", "add", "default", "via", ROUTER_A_SITE_ADDRESS6);
+        ip(hostB(), "-6", "route", "add", "default", "via", ROUTER_B_SITE_ADDRESS6);
     }
 
     private void link(String leftNamespace, String leftName, String rightNamespace, String rightName)
@@ -106,6 +137,11 @@ public final class Topology implements AutoCloseable {
 
     private void address(String namespace, String device, String prefixText) throws IOException, InterruptedException {
         ip(namespace, "addr", "add", prefixText, "dev", device);
+    }
+
+    /** An IPv6 address without duplicate address detection: usable at once, not tentative for a second or two. */
+    private void address6(String namespace, String device, String prefixText) throws IOException, InterruptedException {
+        ip(namespace, "-6", "addr", "add", prefixText, "dev", device, "nodad");
     }
 
     /** {@code ip -n NAMESPACE ARGS...}. */

@@ -5,11 +5,15 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.net.SocketTimeoutException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -20,6 +24,8 @@ import java.util.function.Supplier;
  */
 public final class StatusServer implements AutoCloseable {
     private static final int MAX_COMMAND = 1024;
+    /** How long a client waits for a reply: a mode change drains the lanes, which takes milliseconds. */
+    public static final long REPLY_TIMEOUT_MS = 30_000;
 
     private final Path path;
     private final ServerSocketChannel server;
@@ -84,18 +90,31 @@ public final class StatusServer implements AutoCloseable {
         return query(path, "status");
     }
 
-    /** Sends one command line and returns the reply. */
+    /** Sends one command line and returns the reply; gives up after {@link #REPLY_TIMEOUT_MS} (a stuck appliance). */
     public static String query(Path path, String command) throws IOException {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(path));
+             Selector selector = Selector.open()) {
             channel.write(ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8)));
             channel.shutdownOutput();
+            channel.configureBlocking(false);
+            channel.register(selector, SelectionKey.OP_READ);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteBuffer buffer = ByteBuffer.allocate(16384);
-            while (channel.read(buffer) >= 0) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REPLY_TIMEOUT_MS);
+            while (true) {
+                long leftMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (leftMs <= 0) {
+                    throw new SocketTimeoutException("no reply from " + path + " within " + REPLY_TIMEOUT_MS / 1000 + " s");
+                }
+                selector.select(leftMs);
+                selector.selectedKeys().clear();
+                int read = channel.read(buffer);
+                if (read < 0) {
+                    return out.toString(StandardCharsets.UTF_8);
+                }
                 out.write(buffer.array(), 0, buffer.position());
                 buffer.clear();
             }
-            return out.toString(StandardCharsets.UTF_8);
         }
     }
 
