@@ -56,6 +56,8 @@ import java.util.function.Consumer;
 public final class Appliance implements AutoCloseable {
     /** Socket receive buffers hold what arrives while lanes pause for a hand-over (a few ms at line rate). */
     private static final int RECEIVE_BUFFER_BYTES = 4 << 20;
+    /** More than a full receive buffer holds: what a lane drains of its sockets at most during a hand-over. */
+    private static final int MAX_HANDOVER_DATAGRAMS = 1 << 16;
 
     private final ApplianceConfig config;
     private final Consumer<String> log;
@@ -236,7 +238,7 @@ public final class Appliance implements AutoCloseable {
                 order = order.reversed();   // lanes 1.. lose their SAs to lane 0: they go first
             }
             for (LaneIo binding : order) {
-                binding.drainTunnelSockets().sync();
+                binding.drainTunnelSockets(MAX_HANDOVER_DATAGRAMS).sync();
             }
             usePcrypt(newMode == ApplianceConfig.Mode.PCRYPT);
         } finally {

@@ -33,6 +33,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -227,7 +229,7 @@ class TwoAppliancesSystemTest {
 
     @Test
     void b_aTcpTransferArrivesIntactAsChecksummed() throws Exception {
-        transferAndCompare(64 << 20, 5001, () -> null);
+        transferAndCompare(256 << 20, 5001, () -> null);
     }
 
     @Test
@@ -328,5 +330,53 @@ class TwoAppliancesSystemTest {
         } finally {
             StatusServer.query(routerB.statusSocket(), "mode flow");
         }
+    }
+
+    /** Restarts both routers with the given configurations (both, for the replay windows' sake). */
+    private static void restartBoth(Path configA, Path configB) throws Exception {
+        routerB.close();
+        routerA.close();
+        routerA = start(topology.routerA(), configA);
+        routerB = start(topology.routerB(), configB);
+    }
+
+    @Test
+    void h_rssSteeringWithTheSpiEncodingLeavesTheWholeTunnelOnOneLaneThePapersProblem() throws Exception {
+        JsonObject configA = new JsonObject(Files.readString(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director")));
+        JsonObject policy = configA.getJsonArray("policies").getJsonObject(0).put("encoding", "spi");
+        JsonArray outbound = policy.getJsonArray("outbound");
+        for (int i = 0; i < outbound.size(); i++) {
+            outbound.getJsonObject(i).remove("sourcePort");   // every SA on one outer 4-tuple
+        }
+        Path spiEncoding = directory.resolve("router-a-spi-encoding.json");
+        Files.writeString(spiEncoding, configA.encodePrettily());
+        restartBoth(spiEncoding, config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "rss"));
+        try {
+            int received = sendUdpFlows(10, 6005);
+            JsonObject status = status(routerB);
+            assertTrue(received >= FLOWS * 10 * 9 / 10, "host B received only " + received);
+            long lane0 = laneCounter(status, 0, "tunnel-datagrams-received");
+            long lane1 = laneCounter(status, 1, "tunnel-datagrams-received");
+            assertTrue(lane0 == 0 || lane1 == 0, "one 4-tuple hashes to one lane: " + lane0 + " / " + lane1);
+            assertTrue(lane0 + lane1 >= received, status.encodePrettily());
+        } finally {
+            restartBoth(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"),
+                    config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+        }
+    }
+
+    @Test
+    void i_aPacketTooBigForTheTunnelWithDontFragmentGetsTheIcmpAnswerAndOneThatFitsPasses() throws Exception {
+        Process tooBig = new ProcessBuilder("ip", "netns", "exec", topology.hostA(), "ping", "-M", "do", "-s", "1472",
+                "-c", "1", "-W", "2", Topology.HOST_B_ADDRESS).redirectErrorStream(true).start();
+        String output = new String(tooBig.getInputStream().readAllBytes());
+        tooBig.waitFor();
+        Matcher mtu = Pattern.compile("mtu ?= ?(\\d+)").matcher(output);
+        assertTrue(mtu.find(), "host A is told the tunnel's MTU: " + output);
+        int tunnelMtu = Integer.parseInt(mtu.group(1));
+        assertTrue(tunnelMtu < 1500 && tunnelMtu >= 1400, output);
+        String fits = Topology.run("ip", "netns", "exec", topology.hostA(), "ping", "-M", "do", "-s",
+                Integer.toString(tunnelMtu - 28), "-c", "2", "-W", "2", Topology.HOST_B_ADDRESS);
+        assertTrue(fits.contains("2 received"), fits);
     }
 }

@@ -81,19 +81,31 @@ public final class LaneIo {
     }
 
     /**
-     * Reads the lane's tunnel sockets until they are empty and, for pcrypt's receiving lane, until every packet in
-     * the workers' hands is back and written (used while paused, during a hand-over).
+     * Reads the lane's tunnel sockets until they are empty, at most {@code maxDatagrams} from each (packets of SAs
+     * the lane keeps may go on arriving), and, for pcrypt's receiving lane, until every packet in the workers' hands
+     * is back and written. Used while paused, during a hand-over.
      */
-    public Future<?> drainTunnelSockets() {
+    public Future<?> drainTunnelSockets(int maxDatagrams) {
         return loop.submit(() -> {
             for (int i = 0; i < lane.sockets().length; i++) {
-                while (lane.onTunnelReadable(i) > 0) {
-                    // keep going: this socket may hold packets of SAs another lane is about to own
+                int drained = 0;
+                while (drained < maxDatagrams) {
+                    int received = lane.onTunnelReadable(i);
+                    drained += received;
+                    if (received > 0) {
+                        continue;
+                    }
+                    PcryptInbound pcrypt = lane.pcrypt();
+                    if (pcrypt == null || pcrypt.isIdle()) {
+                        break;                      // socket empty, nothing in flight
+                    }
+                    pcrypt.completeInOrder();       // ring full or results pending: workers keep running tasks
+                    Thread.onSpinWait();
                 }
             }
             PcryptInbound pcrypt = lane.pcrypt();
             while (pcrypt != null && !pcrypt.isIdle()) {
-                pcrypt.completeInOrder();   // workers keep running tasks while paused
+                pcrypt.completeInOrder();
                 Thread.onSpinWait();
             }
         });

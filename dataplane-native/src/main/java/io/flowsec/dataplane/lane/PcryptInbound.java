@@ -45,7 +45,8 @@ final class PcryptInbound {
     private final MemorySegment[][] segmentsByOffset = new MemorySegment[RING][];
     private final Runnable[] cryptoJobs = new Runnable[RING];
     private final AtomicIntegerArray results = new AtomicIntegerArray(RING);
-    private final Runnable completeInOrder = this::completeInOrder;
+    /** Completion woken by a worker: counted as the receiving lane's busy time, as its batches are. */
+    private final Runnable completeInOrder;
     private final Errno errno = new Errno();
     /** Next slot to receive into, and next slot to complete: both only advanced on the receiving lane. */
     private long head;
@@ -56,6 +57,11 @@ final class PcryptInbound {
         this.receiverLoop = receiverLoop;
         this.workers = workers;
         this.workerLoops = workerLoops;
+        this.completeInOrder = () -> {
+            long startNs = System.nanoTime();
+            completeInOrder();
+            receiver.addBusyNanos(System.nanoTime() - startNs);
+        };
         for (int i = 0; i < RING; i++) {
             ring[i] = Packet.withRoomFor(SLOT_PACKET);
             receiveTargets[i] = MemorySegment.ofArray(ring[i].buffer()).asSlice(Packet.DEFAULT_HEADROOM, SLOT_PACKET);
@@ -64,7 +70,12 @@ final class PcryptInbound {
             Lane worker = workers[i % workers.length];
             cryptoJobs[i] = worker == receiver ? null : () -> {
                 long startNs = System.nanoTime();
-                boolean authentic = worker.processor().openPrepared(ring[slot]);
+                boolean authentic;
+                try {
+                    authentic = worker.processor().openPrepared(ring[slot]);
+                } catch (RuntimeException unexpected) {
+                    authentic = false;   // never leave a slot pending: the receiving lane waits for it in order
+                }
                 worker.addBusyNanos(System.nanoTime() - startNs);
                 results.set(slot, authentic ? AUTHENTIC : FORGED);
                 receiverLoop.execute(completeInOrder);

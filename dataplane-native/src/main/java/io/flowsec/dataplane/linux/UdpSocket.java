@@ -59,8 +59,13 @@ public final class UdpSocket implements Closeable {
         }
     }
 
+    /** Sets the receive buffer, beyond net.core.rmem_max when allowed (root: SO_RCVBUFFORCE). */
     public void receiveBufferBytes(int bytes) throws NativeException {
-        Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF, bytes, "SO_RCVBUF");
+        try {
+            Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUFFORCE, bytes, "SO_RCVBUFFORCE");
+        } catch (NativeException notPrivileged) {
+            Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF, bytes, "SO_RCVBUF");
+        }
     }
 
     /** Attaches a classic-BPF program choosing the socket of this port's reuseport group for each datagram. */
