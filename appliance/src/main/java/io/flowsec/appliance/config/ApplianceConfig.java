@@ -1,14 +1,9 @@
 package io.flowsec.appliance.config;
 
 import io.flowsec.dataplane.policy.IpPrefix;
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,25 +49,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
 
     public static ApplianceConfig read(Path path) throws ConfigException {
-        String text;
-        try {
-            text = Files.readString(path);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException("", "configuration " + path + " does not exist");
-        } catch (IOException e) {
-            throw new ConfigException("", "cannot read configuration " + path + ": " + e.getMessage());
-        }
-        Object decoded;
-        try {
-            decoded = Json.decodeValue(text);
-        } catch (DecodeException e) {
-            String message = e.getMessage() == null ? "malformed" : e.getMessage().lines().findFirst().orElse("malformed");
-            throw new ConfigException("", path + " is not valid JSON: " + message.replaceAll("Unrecognized token '[^']*'", "Unrecognized token"));
-        }
-        if (!(decoded instanceof JsonObject root)) {
-            throw new ConfigException("", path + " must hold a JSON object at the top level");
-        }
-        return parse(root);
+        return parse(JsonFiles.readObject(path, "configuration"));
     }
 
     public static ApplianceConfig parse(JsonObject json) throws ConfigException {

@@ -15,15 +15,10 @@ import io.flowsec.dataplane.sa.OuterEndpoints;
 import io.flowsec.dataplane.sa.SaGroup;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -56,34 +51,7 @@ public final class SaFile {
     }
 
     public static SaFile read(Path path) throws ConfigException {
-        String text;
-        try {
-            text = Files.readString(path);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException("", "SA file " + path + " does not exist");
-        } catch (IOException e) {
-            throw new ConfigException("", "cannot read SA file " + path + ": " + e.getMessage());
-        }
-        Object decoded;
-        try {
-            decoded = Json.decodeValue(text);
-        } catch (DecodeException e) {
-            // the parser quotes the token it choked on, which may be an unquoted key: leave it out
-            throw new ConfigException("", path + " is not valid JSON: "
-                    + firstLine(e.getMessage()).replaceAll("Unrecognized token '[^']*'", "Unrecognized token"));
-        }
-        if (!(decoded instanceof JsonObject root)) {
-            throw new ConfigException("", path + " must hold a JSON object at the top level");
-        }
-        return parse(root);
-    }
-
-    private static String firstLine(String message) {
-        if (message == null) {
-            return "malformed";
-        }
-        int newline = message.indexOf('\n');
-        return newline < 0 ? message : message.substring(0, newline);
+        return parse(JsonFiles.readObject(path, "SA file"));
     }
 
     public static SaFile parse(JsonObject root) throws ConfigException {

@@ -74,23 +74,14 @@ final class CbcHmacTransform extends EspTransform {
         if (!encryptInPlace(buffer, payloadOffset - BLOCK, payloadOffset, paddedLength)) {
             return false;
         }
-        hmac.update(buffer, espOffset, payloadOffset + paddedLength - espOffset);
-        if (extendedSequenceNumbers) {
-            storeSequenceHigh(sequenceHigh);
-            hmac.update(sequenceHighBytes, 0, 4);
-        }
-        hmac.finish(buffer, payloadOffset + paddedLength, suite.icvLength());
+        hmac.signEsp(buffer, espOffset, payloadOffset + paddedLength, extendedSequenceNumbers, sequenceHigh, suite.icvLength());
         return true;
     }
 
     @Override
     public boolean open(byte[] buffer, int espOffset, int payloadOffset, int ciphertextLength, int sequenceHigh) {
-        hmac.update(buffer, espOffset, payloadOffset + ciphertextLength - espOffset);
-        if (extendedSequenceNumbers) {
-            storeSequenceHigh(sequenceHigh);
-            hmac.update(sequenceHighBytes, 0, 4);
-        }
-        if (!hmac.finishAndVerify(buffer, payloadOffset + ciphertextLength, suite.icvLength())) {
+        if (!hmac.verifyEsp(buffer, espOffset, payloadOffset + ciphertextLength, extendedSequenceNumbers, sequenceHigh,
+                suite.icvLength())) {
             return false;
         }
         return decryptInPlace(buffer, payloadOffset - BLOCK, payloadOffset, ciphertextLength);

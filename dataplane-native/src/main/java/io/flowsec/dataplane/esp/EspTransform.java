@@ -1,8 +1,5 @@
 package io.flowsec.dataplane.esp;
 
-import io.flowsec.dataplane.packet.Bytes;
-import io.flowsec.dataplane.packet.EspView;
-
 /**
  * One SA's cipher state on one lane: the JCE objects are not thread-safe, so every lane builds its own.
  * <p>
@@ -15,8 +12,6 @@ import io.flowsec.dataplane.packet.EspView;
 public abstract sealed class EspTransform permits AeadTransform, CbcHmacTransform, NullHmacTransform {
     protected final EspSuite suite;
     protected final boolean extendedSequenceNumbers;
-    /** Scratch for the ESN high half that RFC 4303 §2.2.1 authenticates but does not send. */
-    protected final byte[] sequenceHighBytes = new byte[4];
 
     protected EspTransform(EspSuite suite, boolean extendedSequenceNumbers) {
         this.suite = suite;
@@ -52,11 +47,5 @@ public abstract sealed class EspTransform permits AeadTransform, CbcHmacTransfor
      */
     public abstract boolean open(byte[] buffer, int espOffset, int payloadOffset, int ciphertextLength, int sequenceHigh);
 
-    protected final int espHeaderAndIvLength() {
-        return EspView.HEADER_LENGTH + suite.ivLength();
-    }
 
-    protected final void storeSequenceHigh(int sequenceHigh) {
-        Bytes.i32(sequenceHighBytes, 0, sequenceHigh);
-    }
 }

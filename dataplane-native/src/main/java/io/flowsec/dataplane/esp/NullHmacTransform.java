@@ -16,23 +16,14 @@ final class NullHmacTransform extends EspTransform {
 
     @Override
     public boolean seal(byte[] buffer, int espOffset, int payloadOffset, int paddedLength, int sequenceHigh) {
-        hmac.update(buffer, espOffset, payloadOffset + paddedLength - espOffset);
-        if (extendedSequenceNumbers) {
-            storeSequenceHigh(sequenceHigh);
-            hmac.update(sequenceHighBytes, 0, 4);
-        }
-        hmac.finish(buffer, payloadOffset + paddedLength, suite.icvLength());
+        hmac.signEsp(buffer, espOffset, payloadOffset + paddedLength, extendedSequenceNumbers, sequenceHigh, suite.icvLength());
         return true;
     }
 
     @Override
     public boolean open(byte[] buffer, int espOffset, int payloadOffset, int ciphertextLength, int sequenceHigh) {
-        hmac.update(buffer, espOffset, payloadOffset + ciphertextLength - espOffset);
-        if (extendedSequenceNumbers) {
-            storeSequenceHigh(sequenceHigh);
-            hmac.update(sequenceHighBytes, 0, 4);
-        }
-        return hmac.finishAndVerify(buffer, payloadOffset + ciphertextLength, suite.icvLength());
+        return hmac.verifyEsp(buffer, espOffset, payloadOffset + ciphertextLength, extendedSequenceNumbers, sequenceHigh,
+                suite.icvLength());
     }
 
     @Override

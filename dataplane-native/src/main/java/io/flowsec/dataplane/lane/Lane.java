@@ -51,12 +51,7 @@ public final class Lane {
     private final Errno errno = new Errno();
     private final Packet[] slots = new Packet[BATCH];
     private final MemorySegment[] receiveTargets = new MemorySegment[BATCH];
-    /**
-     * Per slot, segments starting at each offset a processed packet can start at (inside the headroom and a little
-     * beyond), made the first time an offset is used: handing a packet to a system call then allocates nothing.
-     */
-    private final MemorySegment[][] segmentsByOffset = new MemorySegment[BATCH][];
-    static final int SEGMENT_OFFSETS = Packet.DEFAULT_HEADROOM + 64;
+    private final SlotSegments[] segments = new SlotSegments[BATCH];
     /** Set on this lane's thread when it is the receiving lane of {@code pcrypt} mode; null otherwise. */
     private PcryptInbound pcrypt;
     private final long[] ioCounters = new long[IoCounter.values().length];
@@ -75,7 +70,7 @@ public final class Lane {
             slots[i] = Packet.withRoomFor(MAX_PACKET);
             // reads land at the default headroom so ESP (outbound) or the outer headers (inbound) fit around them
             receiveTargets[i] = MemorySegment.ofArray(slots[i].buffer()).asSlice(Packet.DEFAULT_HEADROOM, MAX_PACKET);
-            segmentsByOffset[i] = new MemorySegment[SEGMENT_OFFSETS];
+            segments[i] = new SlotSegments(slots[i]);
         }
     }
 
@@ -116,7 +111,7 @@ public final class Lane {
                 continue;
             }
             TunnelPeer peer = peerBySaIndex[packet.saIndex()];
-            long sent = peer.socket().send(errno, segmentAt(i, packet.offset()), packet.length(), peer.destination());
+            long sent = peer.socket().send(errno, segments[i].at(packet.offset()), packet.length(), peer.destination());
             add(sent >= 0 ? IoCounter.TUNNEL_DATAGRAMS_SENT : IoCounter.SEND_ERRORS, 1);
         }
         finishBatch(startNs, count);
@@ -149,7 +144,7 @@ public final class Lane {
             if (processor.decapsulateUdpPayload(packet, packet.offset(), packet.length()) != Outcome.ACCEPTED) {
                 continue;
             }
-            deliverToSite(segmentAt(i, packet.offset()), packet.length());
+            deliverToSite(segments[i].at(packet.offset()), packet.length());
         }
         finishBatch(startNs, count);
         return count;
@@ -177,19 +172,6 @@ public final class Lane {
 
     PcryptInbound pcrypt() {
         return pcrypt;
-    }
-
-    /** A segment of slot {@code slot}'s buffer starting at {@code offset}, cached after its first use. */
-    private MemorySegment segmentAt(int slot, int offset) {
-        if (offset >= SEGMENT_OFFSETS) {
-            return MemorySegment.ofArray(slots[slot].buffer()).asSlice(offset); // not reached by ESP's layouts
-        }
-        MemorySegment segment = segmentsByOffset[slot][offset];
-        if (segment == null) {
-            segment = MemorySegment.ofArray(slots[slot].buffer()).asSlice(offset);
-            segmentsByOffset[slot][offset] = segment;
-        }
-        return segment;
     }
 
     private void finishBatch(long startNs, int count) {

@@ -186,6 +186,13 @@ public final class LaneIo {
 
         /** While paused: stop being woken for this descriptor. */
         abstract void pausedInterest();
+
+        /** The handle's {@code close()}: stop being woken. */
+        public void close() {
+            if (registration != null) {
+                registration.cancel();
+            }
+        }
     }
 
     private static final class IoUringReadiness extends Readiness implements IoUringIoHandle {
@@ -216,13 +223,6 @@ public final class LaneIo {
         @Override
         public void handle(IoRegistration registration, IoEvent event) {
             onReadable();
-        }
-
-        @Override
-        public void close() {
-            if (registration != null) {
-                registration.cancel();
-            }
         }
     }
 
@@ -266,13 +266,6 @@ public final class LaneIo {
         @Override
         public void handle(IoRegistration registration, IoEvent event) {
             onReadable();
-        }
-
-        @Override
-        public void close() {
-            if (registration != null) {
-                registration.cancel();
-            }
         }
     }
 }

@@ -42,7 +42,7 @@ final class PcryptInbound {
     private final IoEventLoop[] workerLoops;
     private final Packet[] ring = new Packet[RING];
     private final MemorySegment[] receiveTargets = new MemorySegment[RING];
-    private final MemorySegment[][] segmentsByOffset = new MemorySegment[RING][];
+    private final SlotSegments[] segments = new SlotSegments[RING];
     private final Runnable[] cryptoJobs = new Runnable[RING];
     private final AtomicIntegerArray results = new AtomicIntegerArray(RING);
     /** Completion woken by a worker: counted as the receiving lane's busy time, as its batches are. */
@@ -65,7 +65,7 @@ final class PcryptInbound {
         for (int i = 0; i < RING; i++) {
             ring[i] = Packet.withRoomFor(SLOT_PACKET);
             receiveTargets[i] = MemorySegment.ofArray(ring[i].buffer()).asSlice(Packet.DEFAULT_HEADROOM, SLOT_PACKET);
-            segmentsByOffset[i] = new MemorySegment[Lane.SEGMENT_OFFSETS];
+            segments[i] = new SlotSegments(ring[i]);
             int slot = i;
             Lane worker = workers[i % workers.length];
             cryptoJobs[i] = worker == receiver ? null : () -> {
@@ -130,7 +130,7 @@ final class PcryptInbound {
             }
             Packet packet = ring[slot];
             if (processor.finishInbound(packet, result == AUTHENTIC) == Outcome.ACCEPTED) {
-                receiver.deliverToSite(segmentAt(slot, packet.offset()), packet.length());
+                receiver.deliverToSite(segments[slot].at(packet.offset()), packet.length());
             }
         }
     }
@@ -140,15 +140,4 @@ final class PcryptInbound {
         return head == tail;
     }
 
-    private MemorySegment segmentAt(int slot, int offset) {
-        if (offset >= Lane.SEGMENT_OFFSETS) {
-            return MemorySegment.ofArray(ring[slot].buffer()).asSlice(offset);
-        }
-        MemorySegment segment = segmentsByOffset[slot][offset];
-        if (segment == null) {
-            segment = MemorySegment.ofArray(ring[slot].buffer()).asSlice(offset);
-            segmentsByOffset[slot][offset] = segment;
-        }
-        return segment;
-    }
 }
