@@ -28,7 +28,7 @@ public final class Main {
               demo [OPTIONS]                               the paper's test bed, live (root; 'flowsec demo --help')
               run --config FILE                            run an appliance (root; see README "Appliance configuration")
               status --socket PATH                         print a running appliance's counters
-              mode --socket PATH single|pcrypt|flow               change a running appliance's mode, losing nothing
+              mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
               jmh [JMH ARGS]                               run the ESP engine benchmark (launcher command)
