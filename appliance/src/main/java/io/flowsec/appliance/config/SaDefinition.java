@@ -10,8 +10,10 @@ import java.net.InetAddress;
  *
  * @param localAddress  outer address on this appliance's side
  * @param remoteAddress outer address on the peer's side
- * @param localPort     this side's UDP port (the source port of outbound SAs; the udp-port encoding varies it)
- * @param remotePort    the peer's UDP port
+ * @param localPort     this side's UDP port: the source port of an outbound SA (the udp-port encoding varies it), the
+ *                      port an inbound SA arrives on
+ * @param remotePort    the peer's UDP port: where an outbound SA sends to, the source port the peer sends an inbound
+ *                      SA from (what {@code director} steering reads under the udp-port encoding)
  */
 public record SaDefinition(String name, int spi, boolean inbound, EspSuite suite, byte[] encryptionKey,
                            byte[] integrityKey, boolean extendedSequenceNumbers, int replayWindow,

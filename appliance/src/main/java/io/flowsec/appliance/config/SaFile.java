@@ -186,7 +186,9 @@ public final class SaFile {
                 throw new ConfigException(path + ".spi", "inbound SPI 0x" + Integer.toHexString(spi) + " is used twice");
             }
             SaDefinition definition = new SaDefinition(name, spi, inbound, suite, key1, key2, esn, window, selector,
-                    d.udp(), local, remote, inbound ? port : sourcePort, port);
+                    d.udp(), local, remote,
+                    inbound ? port : sourcePort,      // local: where we receive, or the source port we send from
+                    inbound ? sourcePort : port);     // remote: the peer's source port for this SA, or its port
             try {
                 build(definition); // runs the data plane's own validation (key lengths, window, families)
             } catch (IllegalArgumentException e) {

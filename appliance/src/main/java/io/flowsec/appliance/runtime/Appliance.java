@@ -11,6 +11,7 @@ import io.flowsec.dataplane.flow.ToeplitzHash;
 import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.lane.LaneIo;
 import io.flowsec.dataplane.lane.TunnelPeer;
+import io.flowsec.dataplane.linux.CbpfProgram;
 import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.SocketAddress;
 import io.flowsec.dataplane.linux.SteeringPrograms;
@@ -18,6 +19,7 @@ import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
 import io.flowsec.dataplane.linux.UdpSocket;
 import io.flowsec.dataplane.packet.IpProtocol;
+import io.flowsec.dataplane.sa.FlowEncoding;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.uring.IoUring;
@@ -66,6 +68,9 @@ public final class Appliance implements AutoCloseable {
     private final List<UdpSocket> sockets = new ArrayList<>();
     private final List<LaneIo> bindings = new ArrayList<>();
     private UdpSocket[][] socketsByLane;
+    private List<Endpoint> endpoints;
+    /** What director steering reads at each local endpoint, for status. */
+    private final Map<String, String> steeringFields = new LinkedHashMap<>();
     private final Map<Integer, Integer> laneByInboundSpi = new LinkedHashMap<>();
     private SaFile.Tables tables;
     private Vertx vertx;
@@ -113,7 +118,7 @@ public final class Appliance implements AutoCloseable {
         configureSite();
 
         // 4. tunnel sockets and steering
-        List<Endpoint> endpoints = localEndpoints();
+        endpoints = localEndpoints();
         socketsByLane = new UdpSocket[laneCount][endpoints.size()];
         for (int e = 0; e < endpoints.size(); e++) {
             Endpoint endpoint = endpoints.get(e);
@@ -189,13 +194,14 @@ public final class Appliance implements AutoCloseable {
     }
 
     private void applySteering(UdpSocket[][] socketsByLane) throws NativeException {
+        steeringFields.clear();
         // single and pcrypt receive everything on lane 0
         ApplianceConfig.Steering steering = mode == ApplianceConfig.Mode.FLOW ? config.steering() : ApplianceConfig.Steering.SINGLE;
         for (int e = 0; e < socketsByLane[0].length; e++) {
             UdpSocket group = socketsByLane[0][e];
             switch (steering) {
                 case SINGLE -> group.attachSteering(SteeringPrograms.single());
-                case DIRECTOR -> group.attachSteering(SteeringPrograms.bySpi(laneByInboundSpi, 0));
+                case DIRECTOR -> group.attachSteering(directorProgram(endpoints.get(e)));
                 case RSS -> {
                     try {
                         group.detachSteering();   // the kernel's 4-tuple hash
@@ -210,6 +216,47 @@ public final class Appliance implements AutoCloseable {
     }
 
     private static final int ENOENT = 2;
+
+    /**
+     * The director program for one local endpoint reads the field the peer's SA group encodes the flow ID in, as a
+     * NIC's Flow Director filter would: the UDP source port for {@code udp-port}, the outer source address for
+     * {@code address} (IPv4), else the SPI. It falls back to the SPI when the inbound SAs arriving here mix
+     * encodings or share a value, so steering stays exact.
+     */
+    private CbpfProgram directorProgram(Endpoint endpoint) {
+        Map<Integer, Integer> byPort = new LinkedHashMap<>();
+        Map<Integer, Integer> byAddress = new LinkedHashMap<>();
+        boolean allPort = true;
+        boolean allAddress = true;
+        for (PolicyDefinition policy : config.policies().policies()) {
+            for (SaDefinition sa : policy.inbound()) {
+                if (!new Endpoint(sa.localAddress(), sa.localPort()).equals(endpoint)) {
+                    continue;
+                }
+                int lane = laneByInboundSpi.get(sa.spi());
+                allPort &= policy.encoding() == FlowEncoding.UDP_PORT && sa.udpEncapsulation()
+                        && byPort.putIfAbsent(sa.remotePort(), lane) == null;
+                allAddress &= policy.encoding() == FlowEncoding.ADDRESS && sa.remoteAddress() instanceof Inet4Address
+                        && byAddress.putIfAbsent(ipv4(sa.remoteAddress()), lane) == null;
+            }
+        }
+        boolean ipv6 = !(endpoint.address() instanceof Inet4Address);
+        if (allPort && !byPort.isEmpty()) {
+            steeringFields.put(endpoint.toString(), "udp-source-port");
+            return SteeringPrograms.byUdpSourcePort(byPort, 0, ipv6);
+        }
+        if (allAddress && !byAddress.isEmpty()) {
+            steeringFields.put(endpoint.toString(), "outer-source-address");
+            return SteeringPrograms.byIpv4SourceAddress(byAddress, 0);
+        }
+        steeringFields.put(endpoint.toString(), "spi");
+        return SteeringPrograms.bySpi(laneByInboundSpi, 0);
+    }
+
+    private static int ipv4(InetAddress address) {
+        byte[] bytes = address.getAddress();
+        return ((bytes[0] & 0xFF) << 24) | ((bytes[1] & 0xFF) << 16) | ((bytes[2] & 0xFF) << 8) | (bytes[3] & 0xFF);
+    }
 
     /**
      * Changes the mode while traffic flows, losing and reordering nothing:
@@ -413,7 +460,8 @@ public final class Appliance implements AutoCloseable {
             }
         }
         return new JsonObject().put("name", config.name()).put("transport", transport).put("mode", lower(mode))
-                .put("steering", lower(config.steering())).put("lanes", laneArray).put("sas", saArray).put("totals", totals);
+                .put("steering", lower(config.steering())).put("steeringFields", new JsonObject(new LinkedHashMap<>(steeringFields)))
+                .put("lanes", laneArray).put("sas", saArray).put("totals", totals);
     }
 
     @Override

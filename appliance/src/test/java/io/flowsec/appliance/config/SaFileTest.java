@@ -156,10 +156,13 @@ class SaFileTest {
         SaFile file = SaFile.read(TestPaths.examples().resolve("site-b.sa.json"));
 
         PolicyDefinition p = file.policies().getFirst();
-        assertEquals(FlowEncoding.SPI, p.encoding());
+        assertEquals(FlowEncoding.UDP_PORT, p.encoding());
         assertEquals("10.2.0.0/16", p.selector().local().toString());
         assertEquals(List.of(0xa001), p.outbound().stream().map(SaDefinition::spi).toList());
         assertEquals(List.of(0xb001, 0xb002, 0xb003, 0xb004), p.inbound().stream().map(SaDefinition::spi).toList());
+        // an inbound SA's sourcePort is the port the peer sends it from: what director steering reads
+        assertEquals(List.of(4501, 4502, 4503, 4504), p.inbound().stream().map(SaDefinition::remotePort).toList());
+        assertEquals(List.of(4500, 4500, 4500, 4500), p.inbound().stream().map(SaDefinition::localPort).toList());
     }
 
     @Test

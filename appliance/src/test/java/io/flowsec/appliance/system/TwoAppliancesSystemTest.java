@@ -241,6 +241,8 @@ class TwoAppliancesSystemTest {
         long lane0 = laneCounter(after, 0, "tunnel-datagrams-received") - laneCounter(before, 0, "tunnel-datagrams-received");
         long lane1 = laneCounter(after, 1, "tunnel-datagrams-received") - laneCounter(before, 1, "tunnel-datagrams-received");
         assertTrue(lane0 > 0 && lane1 > 0, "both lanes serve traffic: " + lane0 + " / " + lane1);
+        assertEquals("udp-source-port", after.getJsonObject("steeringFields").getString("192.0.2.2:4500"),
+                "director reads the field the peer encodes the flow ID in (udp-port encoding): " + after.encode());
         long total = lane0 + lane1;
         assertTrue(Math.max(lane0, lane1) <= total * 0.8, "no lane carries most of it: " + lane0 + " / " + lane1);
     }
