@@ -26,15 +26,23 @@ public final class ApplianceProcess implements AutoCloseable {
     /** Starts the appliance and waits until it answers on its status socket (or fails with its log). */
     public static ApplianceProcess start(String namespace, Path config, Path statusSocket, Path log)
             throws IOException, InterruptedException {
+        return start(namespace, config, statusSocket, log, java.util.Map.of());
+    }
+
+    /** As {@link #start(String, Path, Path, Path)}, with extra environment variables (e.g. FLOWSEC_TRANSPORT=epoll). */
+    public static ApplianceProcess start(String namespace, Path config, Path statusSocket, Path log,
+                                         java.util.Map<String, String> environment) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, java,
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 "io.flowsec.appliance.Main", "run", "--config", config.toString()));
         Files.deleteIfExists(statusSocket);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().putAll(environment);
+        Process process = builder.start();
         ApplianceProcess appliance = new ApplianceProcess(process, log, statusSocket);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.exists(statusSocket)) {
+        while (!answers(statusSocket)) {
             if (!process.isAlive() || System.nanoTime() > deadline) {
                 appliance.close();
                 throw new IOException("appliance in " + namespace + " did not start: " + Files.readString(log));
@@ -42,6 +50,18 @@ public final class ApplianceProcess implements AutoCloseable {
             Thread.sleep(50);
         }
         return appliance;
+    }
+
+    /** Started means answering on the control socket, not merely having created it. */
+    private static boolean answers(Path statusSocket) {
+        if (!Files.exists(statusSocket)) {
+            return false;
+        }
+        try {
+            return !io.flowsec.appliance.runtime.StatusServer.query(statusSocket).isBlank();
+        } catch (IOException notYet) {
+            return false;
+        }
     }
 
     public Path statusSocket() {

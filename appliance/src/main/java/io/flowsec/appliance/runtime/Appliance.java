@@ -101,9 +101,12 @@ public final class Appliance implements AutoCloseable {
         int laneCount = config.lanes();
 
         // 2. event loops
-        boolean ioUring = IoUring.isAvailable();
+        boolean forceEpoll = "epoll".equals(System.getenv("FLOWSEC_TRANSPORT"));
+        boolean ioUring = !forceEpoll && IoUring.isAvailable();
         transport = ioUring ? "io_uring" : "epoll";
-        if (!ioUring) {
+        if (forceEpoll) {
+            log.accept("FLOWSEC_TRANSPORT=epoll: lanes run on epoll");
+        } else if (!ioUring) {
             log.accept("io_uring is unavailable (" + IoUring.unavailabilityCause() + "); lanes run on epoll");
         }
         vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(laneCount))

@@ -102,9 +102,14 @@ class TwoAppliancesSystemTest {
     }
 
     private static ApplianceProcess start(String namespace, Path config) throws Exception {
+        return start(namespace, config, java.util.Map.of());
+    }
+
+    private static ApplianceProcess start(String namespace, Path config, java.util.Map<String, String> environment)
+            throws Exception {
         JsonObject json = new JsonObject(Files.readString(config));
         Path log = directory.resolve(json.getString("name") + ".log");
-        return ApplianceProcess.start(namespace, config, Path.of(json.getString("statusSocket")), log);
+        return ApplianceProcess.start(namespace, config, Path.of(json.getString("statusSocket")), log, environment);
     }
 
     /**
@@ -380,5 +385,28 @@ class TwoAppliancesSystemTest {
         String fits = Topology.run("ip", "netns", "exec", topology.hostA(), "ping", "-M", "do", "-s",
                 Integer.toString(tunnelMtu - 28), "-c", "2", "-W", "2", Topology.HOST_B_ADDRESS);
         assertTrue(fits.contains("2 received"), fits);
+    }
+
+    @Test
+    void j_theEpollFallbackCarriesTrafficInEveryModeAndAcrossModeChanges() throws Exception {
+        java.util.Map<String, String> epoll = java.util.Map.of("FLOWSEC_TRANSPORT", "epoll");
+        routerB.close();
+        routerA.close();
+        routerA = start(topology.routerA(), config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"), epoll);
+        routerB = start(topology.routerB(), config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"), epoll);
+        try {
+            assertTrue(routerB.isAlive(), "router B on epoll died: " + routerB.log());
+            assertEquals("epoll", status(routerB).getString("transport"), routerB.log());
+            int port = 6010;
+            for (String mode : new String[] {"single", "pcrypt", "flow"}) {
+                JsonObject reply = new JsonObject(StatusServer.query(routerB.statusSocket(), "mode " + mode));
+                assertEquals(mode, reply.getString("mode"), reply.encode());
+                int received = sendUdpFlows(10, port++);
+                assertTrue(received >= FLOWS * 10 * 9 / 10, mode + " on epoll: host B received only " + received);
+            }
+        } finally {
+            restartBoth(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"),
+                    config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+        }
     }
 }

@@ -258,7 +258,8 @@ public final class LaneIo {
         @Override
         void pausedInterest() {
             if (interested) {
-                registration.submit(EpollIoOps.NONE);
+                // not NONE: Netty then removes the descriptor from epoll, and re-arming it would fail with ENOENT
+                registration.submit(EpollIoOps.EPOLLERR);
                 interested = false;
             }
         }
