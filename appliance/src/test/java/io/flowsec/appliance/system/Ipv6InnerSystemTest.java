@@ -4,7 +4,6 @@ import io.flowsec.appliance.TestPaths;
 import io.flowsec.appliance.demo.ApplianceProcess;
 import io.flowsec.appliance.demo.Topology;
 import io.flowsec.appliance.runtime.StatusServer;
-import io.flowsec.dataplane.linux.NetworkNamespace;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -27,10 +26,10 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static io.flowsec.appliance.system.InNamespace.in;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -158,20 +157,6 @@ class Ipv6InnerSystemTest {
             }
         }
         return sum;
-    }
-
-    /** Runs {@code body} on a thread inside {@code namespace}. */
-    private static <T> CompletableFuture<T> in(String namespace, Callable<T> body) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("in-" + namespace).start(() -> {
-            try {
-                NetworkNamespace.enter(namespace);
-                result.complete(body.call());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-            }
-        });
-        return result;
     }
 
     @Test

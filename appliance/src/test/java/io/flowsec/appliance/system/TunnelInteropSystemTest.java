@@ -4,7 +4,6 @@ import io.flowsec.appliance.TestPaths;
 import io.flowsec.appliance.demo.ApplianceProcess;
 import io.flowsec.appliance.demo.Topology;
 import io.flowsec.appliance.runtime.StatusServer;
-import io.flowsec.dataplane.linux.NetworkNamespace;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -31,10 +30,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static io.flowsec.appliance.system.InNamespace.in;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -169,20 +168,6 @@ class TunnelInteropSystemTest {
             }
         }
         throw new AssertionError("no " + direction + " SA " + text + " in " + status.encodePrettily());
-    }
-
-    /** Runs {@code body} on a thread inside {@code namespace}. */
-    private static <T> CompletableFuture<T> in(String namespace, Callable<T> body) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("in-" + namespace).start(() -> {
-            try {
-                NetworkNamespace.enter(namespace);
-                result.complete(body.call());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-            }
-        });
-        return result;
     }
 
     /** One UDP datagram as an application sees it: source port, destination port, payload. */

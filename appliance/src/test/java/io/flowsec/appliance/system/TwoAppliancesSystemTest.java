@@ -4,7 +4,6 @@ import io.flowsec.appliance.TestPaths;
 import io.flowsec.appliance.demo.ApplianceProcess;
 import io.flowsec.appliance.demo.Topology;
 import io.flowsec.appliance.runtime.StatusServer;
-import io.flowsec.dataplane.linux.NetworkNamespace;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -30,12 +29,11 @@ import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.flowsec.appliance.system.InNamespace.in;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -129,20 +127,6 @@ class TwoAppliancesSystemTest {
 
     private static long laneCounter(JsonObject status, int lane, String counter) {
         return status.getJsonArray("lanes").getJsonObject(lane).getJsonObject("io").getLong(counter);
-    }
-
-    /** Runs {@code body} on a thread inside {@code namespace}. */
-    private static <T> CompletableFuture<T> in(String namespace, Callable<T> body) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("in-" + namespace).start(() -> {
-            try {
-                NetworkNamespace.enter(namespace);
-                result.complete(body.call());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-            }
-        });
-        return result;
     }
 
     /** Sends {@code perFlow} datagrams on each of {@link #FLOWS} flows from host A; returns how many host B got. */
