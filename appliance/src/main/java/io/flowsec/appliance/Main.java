@@ -1,5 +1,6 @@
 package io.flowsec.appliance;
 
+import io.flowsec.appliance.cli.BenchCommand;
 import io.flowsec.appliance.cli.DemoCommand;
 import io.flowsec.appliance.cli.ModeCommand;
 import io.flowsec.appliance.cli.PcapCommand;
@@ -26,6 +27,8 @@ public final class Main {
 
             Commands:
               demo [OPTIONS]                               the paper's test bed, live (root; 'flowsec demo --help')
+              bench micro|app|receiver [OPTIONS]           the paper's evaluation as CSV, chart and summary (root;
+                                                           'flowsec bench --help')
               run --config FILE                            run an appliance (root; see README "Appliance configuration")
               status --socket PATH                         print a running appliance's counters
               mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
@@ -64,6 +67,7 @@ public final class Main {
                 case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
                 case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
                 case "demo" -> new DemoCommand(out).run(args.subList(1, args.size()));
+                case "bench" -> new BenchCommand(out, err).run(args.subList(1, args.size()));
                 case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
                 case "mode" -> new ModeCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");

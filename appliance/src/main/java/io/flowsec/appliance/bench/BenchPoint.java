@@ -19,7 +19,7 @@ import java.util.List;
  * @param cpuPerLane            each lane's busy share of the time, 0..1 (lane order)
  * @param cpuNanosPerPacket     router B's process CPU time (user + system) per packet written towards host B
  * @param drops                 packets router B dropped in the measured time (all reasons)
- * @param dropReasons           the drop reasons with their counts, e.g. "replay-too-old=3 authentication-failed=1"
+ * @param dropReasons           the drop reasons with their counts, sorted, e.g. "authentication-failed=1 replay-too-old=3"
  */
 public record BenchPoint(String mode, String steering, int size, int lanes, double seconds, double throughputGbps,
                          double applicationGbps, double packetsPerSecond, double requestsPerSecond,

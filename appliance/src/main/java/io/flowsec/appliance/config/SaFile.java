@@ -175,6 +175,10 @@ public final class SaFile {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException(path, e.getMessage());
             }
+            if (esn && window == ReplayWindow.DISABLED) {
+                throw new ConfigException(path + ".replayWindow",
+                        "0 (no anti-replay) cannot go with esn: the receiver infers the high 32 bits from the window");
+            }
             InetAddress local = json.containsKey("localAddress") ? address(json, "localAddress", path) : d.localAddress();
             InetAddress remote = json.containsKey("remoteAddress") ? address(json, "remoteAddress", path) : d.remoteAddress();
             if (local == null || remote == null) {

@@ -72,6 +72,11 @@ public final class ApplianceProcess implements AutoCloseable {
         return Files.readString(log);
     }
 
+    /** CPU time (user + system) the appliance has used so far; 0 when the platform cannot tell. */
+    public long cpuNanos() {
+        return process.toHandle().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }

@@ -166,6 +166,16 @@ class SaFileTest {
     }
 
     @Test
+    void a_replay_window_of_0_turns_anti_replay_off() throws Exception {
+        JsonObject root = validRoot();
+        inbound(root, 0).put("replayWindow", 0);
+
+        SaDefinition in = SaFile.parse(root).policies().getFirst().inbound().getFirst();
+        assertEquals(ReplayWindow.DISABLED, in.replayWindow());
+        assertFalse(new ReplayWindow(in.replayWindow()).enabled());
+    }
+
+    @Test
     void SAs_inherit_the_policy_level_defaults() throws Exception {
         JsonObject root = validRoot();
         policy(root, 0).put("esn", true).put("replayWindow", 2048).put("port", 4600).put("encapsulation", "esp");
@@ -407,8 +417,12 @@ class SaFileTest {
                     policy(r, 0).put("encoding", "address");
                     policy(r, 0).getJsonArray("outbound").add(new JsonObject().put("spi", "0x1002").put("key", key(20, 50)));
                 }, "policies[0].outbound", "needs a distinct outer address pair per SA (192.0.2.1>192.0.2.2 used twice)"),
-                bad("a replay window of 1000 on an inbound SA", r -> inbound(r, 0).put("replayWindow", 1000), "policies[0].inbound[0]", "replay window must be a multiple of 64 between 64 and 65536, got 1000"),
-                bad("a replay window of 0", r -> inbound(r, 0).put("replayWindow", 0), "policies[0].inbound[0]", "replay window must be a multiple of 64"),
+                bad("a replay window of 1000 on an inbound SA", r -> inbound(r, 0).put("replayWindow", 1000), "policies[0].inbound[0]", "replay window must be a multiple of 64 between 64 and 65536, or 0 for no anti-replay, got 1000"),
+                bad("a replay window of 32", r -> inbound(r, 0).put("replayWindow", 32), "policies[0].inbound[0]", "replay window must be a multiple of 64"),
+                bad("no anti-replay (window 0) with ESN", r -> {
+                    policy(r, 0).put("esn", true);
+                    inbound(r, 0).put("replayWindow", 0);
+                }, "policies[0].inbound[0].replayWindow", "0 (no anti-replay) cannot go with esn"),
                 bad("a replay window above 65536", r -> inbound(r, 0).put("replayWindow", 65536 + 64), "policies[0].inbound[0]", "replay window must be a multiple of 64"),
                 bad("outer addresses of different families", r -> policy(r, 0).put("remoteAddress", "2001:db8::2"), "policies[0].outbound[0]", "are of different families"),
                 bad("outer addresses of different families on one SA", r -> inbound(r, 0).put("localAddress", "2001:db8::1"), "policies[0].inbound[0]", "are of different families"),

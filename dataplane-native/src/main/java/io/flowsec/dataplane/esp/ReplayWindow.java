@@ -7,11 +7,17 @@ package io.flowsec.dataplane.esp;
  * The inbound path calls {@link #check} before decrypting and {@link #commit} only after the ICV verified, so a
  * forged packet never marks a number as seen. With ESN, {@link #inferSequence} rebuilds the 64-bit number from
  * the 32 bits on the wire (RFC 4303 Appendix A2). Owned by the one lane that receives the SA: not thread-safe.
+ * <p>
+ * Size {@link #DISABLED} turns anti-replay off, which RFC 4303 §3.4.3 leaves to the receiver: every authentic
+ * packet is accepted, duplicates included. {@code flowsec bench receiver} needs it to replay one set of pre-built
+ * packets many times; ESN needs the window, so the configuration refuses ESN without it.
  */
 public final class ReplayWindow {
     public static final int DEFAULT_SIZE = 1024;
     public static final int MIN_SIZE = 64;
     public static final int MAX_SIZE = 65536;
+    /** The size that means "anti-replay off". */
+    public static final int DISABLED = 0;
 
     /** Outcomes of {@link #check}: plain ints so the hot path compares without a lookup. */
     public static final int ACCEPTABLE = 0;
@@ -28,9 +34,9 @@ public final class ReplayWindow {
     private long highest;
 
     public ReplayWindow(int size) {
-        if (size < MIN_SIZE || size > MAX_SIZE || size % BLOCK_BITS != 0) {
+        if (size != DISABLED && (size < MIN_SIZE || size > MAX_SIZE || size % BLOCK_BITS != 0)) {
             throw new IllegalArgumentException("replay window must be a multiple of 64 between " + MIN_SIZE
-                    + " and " + MAX_SIZE + ", got " + size);
+                    + " and " + MAX_SIZE + ", or 0 for no anti-replay, got " + size);
         }
         this.size = size;
         int blockCount = Integer.highestOneBit(size / BLOCK_BITS + 1);
@@ -43,6 +49,10 @@ public final class ReplayWindow {
 
     public int size() {
         return size;
+    }
+
+    public boolean enabled() {
+        return size != DISABLED;
     }
 
     public long highest() {
@@ -84,7 +94,7 @@ public final class ReplayWindow {
         if (sequence == 0) {
             return TOO_OLD;
         }
-        if (Long.compareUnsigned(sequence, highest) > 0) {
+        if (size == DISABLED || Long.compareUnsigned(sequence, highest) > 0) {
             return ACCEPTABLE;
         }
         if (Long.compareUnsigned(highest - sequence, size) >= 0) {
@@ -96,6 +106,10 @@ public final class ReplayWindow {
 
     /** Marks an authenticated sequence number as seen, sliding the window forward if it is the new highest. */
     public void commit(long sequence) {
+        if (size == DISABLED) {
+            highest = Long.compareUnsigned(sequence, highest) > 0 ? sequence : highest;
+            return;
+        }
         if (Long.compareUnsigned(sequence, highest) > 0) {
             long currentBlock = highest >>> BLOCK_SHIFT;
             long newBlock = sequence >>> BLOCK_SHIFT;

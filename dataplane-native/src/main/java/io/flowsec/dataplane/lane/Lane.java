@@ -38,7 +38,7 @@ public final class Lane {
 
     /** Lane-level I/O counters (packet outcomes live in the processor's {@link io.flowsec.dataplane.esp.LaneCounters}). */
     public enum IoCounter {
-        SITE_PACKETS_READ, TUNNEL_DATAGRAMS_RECEIVED, TUNNEL_DATAGRAMS_SENT, SITE_PACKETS_WRITTEN,
+        SITE_PACKETS_READ, TUNNEL_DATAGRAMS_RECEIVED, TUNNEL_DATAGRAMS_SENT, SITE_PACKETS_WRITTEN, SITE_BYTES_WRITTEN,
         SEND_ERRORS, TUN_WRITE_ERRORS, BUSY_NANOS, BATCHES
     }
 
@@ -153,7 +153,12 @@ public final class Lane {
     /** Writes one inner packet to this lane's TUN queue. */
     void deliverToSite(MemorySegment packet, int length) {
         long written = tun.write(errno, queue, packet, length);
-        add(written >= 0 ? IoCounter.SITE_PACKETS_WRITTEN : IoCounter.TUN_WRITE_ERRORS, 1);
+        if (written >= 0) {
+            add(IoCounter.SITE_PACKETS_WRITTEN, 1);
+            add(IoCounter.SITE_BYTES_WRITTEN, written);
+        } else {
+            add(IoCounter.TUN_WRITE_ERRORS, 1);
+        }
     }
 
     void countTunnelReceived(int count) {

@@ -208,7 +208,7 @@ class ReplayWindowTest {
     }
 
     @ParameterizedTest(name = "size {0}")
-    @ValueSource(ints = {0, -64, 32, 63, 65, 100, 1000, 65536 + 64, Integer.MAX_VALUE})
+    @ValueSource(ints = {-64, 32, 63, 65, 100, 1000, 65536 + 64, Integer.MAX_VALUE}) // 0 means off: its own test
     void shouldRejectAnInvalidSizeWithAMessageThatSaysWhy(int size) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ReplayWindow(size));
         assertTrue(e.getMessage().contains("multiple of 64"), e.getMessage());
@@ -303,5 +303,17 @@ class ReplayWindowTest {
             window.commit(inferred);
         }
         assertTrue(sequence >>> 32 > 50, "went through many wraps");
+    }
+
+    @Test
+    void shouldAcceptDuplicatesAndOldNumbersWhenAntiReplayIsOff() {
+        ReplayWindow window = new ReplayWindow(ReplayWindow.DISABLED);
+        window.commit(5000);
+        window.commit(7);
+        assertEquals(ACCEPTABLE, window.check(5000), "a duplicate");
+        assertEquals(ACCEPTABLE, window.check(7), "far behind the highest");
+        assertEquals(TOO_OLD, window.check(0), "0 is never a valid sequence number");
+        assertEquals(5000, window.highest());
+        assertTrue(!window.enabled());
     }
 }
