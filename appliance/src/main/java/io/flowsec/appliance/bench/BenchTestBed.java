@@ -225,19 +225,23 @@ public final class BenchTestBed implements AutoCloseable {
      * Router B's counters at one instant: per lane busy time and packets/bytes written towards host B, drops by
      * reason, and the process's CPU time.
      */
-    public record Snapshot(long nanos, long[] laneBusyNanos, long sitePackets, long siteBytes, Map<String, Long> drops,
-                           long cpuNanos) {
+    public record Snapshot(long nanos, long[] laneBusyNanos, long sitePackets, long siteBytes, long tunnelDatagrams,
+                           long batches, Map<String, Long> drops, long cpuNanos) {
 
         static Snapshot of(JsonObject status, long nanos, long cpuNanos) {
             JsonArray lanes = status.getJsonArray("lanes");
             long[] busy = new long[lanes.size()];
             long packets = 0;
             long bytes = 0;
+            long datagrams = 0;
+            long batches = 0;
             for (int i = 0; i < lanes.size(); i++) {
                 JsonObject io = lanes.getJsonObject(i).getJsonObject("io");
                 busy[i] = io.getLong("busy-nanos");
                 packets += io.getLong("site-packets-written");
                 bytes += io.getLong("site-bytes-written");
+                datagrams += io.getLong("tunnel-datagrams-received", 0L);
+                batches += io.getLong("batches", 0L);
             }
             Map<String, Long> drops = new TreeMap<>();
             JsonObject totals = status.getJsonObject("totals");
@@ -246,7 +250,7 @@ public final class BenchTestBed implements AutoCloseable {
                     drops.put(outcome.label(), totals.getLong(outcome.label()));
                 }
             }
-            return new Snapshot(nanos, busy, packets, bytes, drops, cpuNanos);
+            return new Snapshot(nanos, busy, packets, bytes, datagrams, batches, drops, cpuNanos);
         }
 
         public double secondsUntil(Snapshot later) {
@@ -269,6 +273,15 @@ public final class BenchTestBed implements AutoCloseable {
 
         public long siteBytesUntil(Snapshot later) {
             return later.siteBytes - siteBytes;
+        }
+
+        /**
+         * Tunnel datagrams router B read per batch (a lane's wake-up): 64 when saturated, near 1 when every packet
+         * costs a wake-up of its own.
+         */
+        public double datagramsPerBatchUntil(Snapshot later) {
+            long batchCount = later.batches - batches;
+            return batchCount == 0 ? Double.NaN : (double) (later.tunnelDatagrams - tunnelDatagrams) / batchCount;
         }
 
         public long cpuNanosUntil(Snapshot later) {

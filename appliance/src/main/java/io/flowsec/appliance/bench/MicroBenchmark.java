@@ -66,8 +66,9 @@ public final class MicroBenchmark {
                         Double.NaN, received * 8 / seconds / 1e9, Double.NaN, "");
                 points.add(point);
                 progress.printf("micro %6d B  %-6s  router B -> host B %7.3f Gbit/s %,9.0f pkt/s | server %7.3f Gbit/s"
-                                + " | lanes busy %s | %s%n", size, mode, point.throughputGbps(), point.packetsPerSecond(),
-                        point.applicationGbps(), Percent.of(point.cpuPerLane()),
+                                + " | %,6.0f ns CPU/pkt, %4.1f datagrams/batch | lanes busy %s | %s%n", size, mode,
+                        point.throughputGbps(), point.packetsPerSecond(), point.applicationGbps(),
+                        point.cpuNanosPerPacket(), before.datagramsPerBatchUntil(after), Percent.of(point.cpuPerLane()),
                         point.drops() == 0 ? "no drops" : point.drops() + " drops " + point.dropReasons());
             }
             cleanup.closeNow(client);

@@ -82,9 +82,9 @@ public final class ReceiverBenchmark {
                             : (double) before.cpuNanosUntil(after) / delivered, measured.drops(), measured.dropReasons());
                     points.add(point);
                     progress.printf("receiver %d lanes %5d B  %-6s  host B receives %,9.0f pkt/s (%.3f Gbit/s) of %,9.0f"
-                                    + " sent/s | router B %,6.0f ns CPU/pkt | lanes busy %s | %s%n", lanes, size, mode,
-                            point.packetsPerSecond(), point.throughputGbps(), sent / seconds, point.cpuNanosPerPacket(),
-                            Percent.of(point.cpuPerLane()),
+                                    + " sent/s | router B %,6.0f ns CPU/pkt, %4.1f datagrams/batch | lanes busy %s | %s%n",
+                            lanes, size, mode, point.packetsPerSecond(), point.throughputGbps(), sent / seconds,
+                            point.cpuNanosPerPacket(), before.datagramsPerBatchUntil(after), Percent.of(point.cpuPerLane()),
                             point.drops() == 0 ? "no drops" : point.drops() + " drops " + point.dropReasons());
                 }
             }

@@ -124,6 +124,10 @@ public final class BenchCommand {
             ensureInstalled("nginx", "nginx");
             ensureInstalled("ab", "apache2-utils");
         }
+        ensureInstalled("fc-list", "fontconfig"); // the chart's text needs fontconfig and a font
+        if (onPath.test("fc-list") && !Files.isDirectory(Path.of("/usr/share/fonts/truetype/dejavu"))) {
+            install("fonts-dejavu-core");
+        }
 
         // 2. the sweep
         String machine = MachineInfo.describe();
@@ -306,10 +310,17 @@ public final class BenchCommand {
             return;
         }
         out.println("flowsec bench: " + tool + " is missing, installing " + debianPackage + " with apt-get");
+        install(debianPackage);
+        if (!onPath.test(tool)) {
+            throw new IOException("installed " + debianPackage + " but " + tool + " is still missing");
+        }
+    }
+
+    private void install(String debianPackage) throws IOException, InterruptedException {
         Process process = new ProcessBuilder("apt-get", "install", "-y", "-q", "--no-install-recommends", debianPackage)
                 .redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes());
-        if (process.waitFor() != 0 || !onPath.test(tool)) {
+        if (process.waitFor() != 0) {
             throw new IOException("could not install " + debianPackage + " (apt-get install " + debianPackage + "): "
                     + output.strip().lines().reduce((a, b) -> b).orElse(""));
         }

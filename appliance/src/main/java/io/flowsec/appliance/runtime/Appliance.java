@@ -360,6 +360,9 @@ public final class Appliance implements AutoCloseable {
     private void configureSite() throws IOException, InterruptedException {
         String device = config.site().device();
         int mtu = config.site().mtu() != 0 ? config.site().mtu() : siteMtu();
+        // no IPv6 link-local address: the kernel would otherwise send router solicitations and MLD reports into
+        // the TUN device, which no policy covers (they showed as no-policy drops); configured addresses still apply
+        ip("link", "set", "dev", device, "addrgenmode", "none");
         ip("link", "set", "dev", device, "mtu", Integer.toString(mtu), "up");
         for (String address : config.site().addresses()) {
             ip("addr", "add", address, "dev", device);
