@@ -6,7 +6,7 @@
 #
 # Runs the benchmark with 12-second points (JIT symbols for perf: -XX:+DumpPerfMapAtExit), and inside each
 # point samples every CPU for 6 s (perf record -a -g) and counts router B's context switches (perf stat). Then
-# prints, per mode: router B's context switches per second, the CPU share of each thread, router B's kernel
+# prints, per mode: router B's context switches, the CPU share of each thread, router B's kernel
 # paths (inclusive), the share of the cryptography (the JIT's AES/SHA stubs), and what the sending thread of the
 # receiver benchmark spends waking router B's lanes. Needs perf (Debian linux-perf) and root.
 set -eu
@@ -46,8 +46,6 @@ for mode in "$@"; do
   echo "=== $mode: router B context switches in 6 s: $(awk '/context-switches/ {print $1}' "$work/$mode.stat")"
   echo "--- CPU samples by thread (all CPUs; vert.x-eventloo = appliance lanes)"
   perf report -i "$data" --no-children --sort pid --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -6
-  echo "--- router B by object: kernel, JIT-compiled Java (incl. AES/SHA stubs), libraries"
-  perf report -i "$data" --pid "$pid" --no-children --sort dso --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -4
   echo "--- router B: kernel paths, inclusive, % of all samples"
   perf report -i "$data" --pid "$pid" --children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' \
     | grep -E '\] (tun_get_user|__x64_sys_recvfrom|__x64_sys_io_uring_enter|net_rx_action|tcp_v4_rcv|ip_forward|udp_recvmsg|schedule)$' | head -8

@@ -35,7 +35,7 @@ public final class AppBenchmark {
 
         // 2. nginx, its files in memory (tmpfs)
         Path www = Files.createTempDirectory(Path.of("/dev/shm"), "flowsec-bench-nginx");
-        cleanup.add(() -> deleteRecursively(www));
+        cleanup.addDirectory(www);
         NginxServer nginx = cleanup.add(NginxServer.start(topology.hostB(), Topology.HOST_B_ADDRESS, HTTP_PORT,
                 options.serverThreads(), options.sizes(), www));
 
@@ -64,16 +64,5 @@ public final class AppBenchmark {
         cleanup.closeNow(nginx);
         cleanup.closeNow(bed);
         return points;
-    }
-
-    static void deleteRecursively(Path directory) throws IOException {
-        if (!Files.exists(directory)) {
-            return;
-        }
-        try (var paths = Files.walk(directory)) {
-            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
-        }
     }
 }

@@ -140,7 +140,7 @@ public final class BenchCommand {
         Path work = Files.createTempDirectory("flowsec-bench");
         List<BenchPoint> points;
         try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench", err)) {
-            cleanup.add(() -> deleteRecursively(work));
+            cleanup.addDirectory(work);
             points = switch (benchmark) {
                 case "micro" -> MicroBenchmark.run(options, work, cleanup, out);
                 case "app" -> AppBenchmark.run(options, work, cleanup, out);
@@ -333,13 +333,5 @@ public final class BenchCommand {
             }
         }
         return false;
-    }
-
-    private static void deleteRecursively(Path directory) throws IOException {
-        try (var paths = Files.walk(directory)) {
-            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
-        }
     }
 }

@@ -1,6 +1,7 @@
 package io.flowsec.appliance.cli;
 
 import io.flowsec.appliance.demo.ApplianceProcess;
+import io.flowsec.appliance.demo.CleanupOnExit;
 import io.flowsec.appliance.demo.Topology;
 import io.flowsec.appliance.demo.TrafficGenerator;
 import io.flowsec.appliance.runtime.StatusServer;
@@ -70,32 +71,27 @@ public final class DemoCommand {
         }
 
         Path directory = Files.createTempDirectory("flowsec-demo");
-        List<AutoCloseable> cleanup = new ArrayList<>();
-        Thread onInterrupt = Thread.ofPlatform().unstarted(() -> closeAll(cleanup));
-        Runtime.getRuntime().addShutdownHook(onInterrupt);
-        try {
+        try (CleanupOnExit cleanup = new CleanupOnExit("flowsec demo", System.err)) {
+            cleanup.addDirectory(directory);
             // 1. test bed
             out.println("flowsec demo: building host A - router A => tunnel => router B - host B in namespaces " + PREFIX + "-*");
-            Topology topology = Topology.create(PREFIX);
-            cleanup.add(topology);
+            Topology topology = cleanup.add(Topology.create(PREFIX));
 
             // 2. appliances
-            ApplianceProcess routerA = ApplianceProcess.start(topology.routerA(),
+            cleanup.add(ApplianceProcess.start(topology.routerA(),
                     config(directory, "router-a", "site-a.sa.json", "10.255.0.1/32", "10.2.0.0/16", options),
-                    directory.resolve("router-a.sock"), directory.resolve("router-a.log"));
-            cleanup.add(routerA);
-            ApplianceProcess routerB = ApplianceProcess.start(topology.routerB(),
+                    directory.resolve("router-a.sock"), directory.resolve("router-a.log")));
+            ApplianceProcess routerB = cleanup.add(ApplianceProcess.start(topology.routerB(),
                     config(directory, "router-b", "site-b.sa.json", "10.255.0.2/32", "10.1.0.0/16", options),
-                    directory.resolve("router-b.sock"), directory.resolve("router-b.log"));
-            cleanup.add(routerB);
+                    directory.resolve("router-b.sock"), directory.resolve("router-b.log")));
             out.printf("flowsec demo: router B has %d lanes, steering %s; traffic: %d %s flows of %d-byte payloads%n",
                     options.lanes(), options.steering(), options.flows(), options.traffic().name().toLowerCase(Locale.ROOT),
                     options.size());
 
             // 3. traffic
-            TrafficGenerator traffic = TrafficGenerator.start(options.traffic(), topology.hostA(), topology.hostB(),
-                    Topology.HOST_A_ADDRESS, Topology.HOST_B_ADDRESS, 7000, options.flows(), options.size(), 2);
-            cleanup.addFirst(traffic);
+            TrafficGenerator traffic = cleanup.add(TrafficGenerator.start(options.traffic(), topology.hostA(),
+                    topology.hostB(), Topology.HOST_A_ADDRESS, Topology.HOST_B_ADDRESS, 7000, options.flows(),
+                    options.size(), 2));
 
             // 4. each mode
             List<ModeResult> results = new ArrayList<>();
@@ -119,14 +115,6 @@ public final class DemoCommand {
             out.println("(pkt/s: " + (options.traffic() == TrafficGenerator.Kind.UDP ? "UDP datagrams" : "TCP reads")
                     + " received by host B; share: router B's tunnel datagrams per lane; busy: lane time in batches)");
             return 0;
-        } finally {
-            closeAll(cleanup);
-            try {
-                Runtime.getRuntime().removeShutdownHook(onInterrupt);
-            } catch (IllegalStateException shuttingDown) {
-                // Ctrl-C: the hook is running the cleanup
-            }
-            deleteRecursively(directory);
         }
     }
 
@@ -295,25 +283,6 @@ public final class DemoCommand {
             return number;
         } catch (NumberFormatException e) {
             throw new UsageException(option + " must be a number");
-        }
-    }
-
-    private static synchronized void closeAll(List<AutoCloseable> cleanup) {
-        for (AutoCloseable closeable : cleanup.reversed()) {
-            try {
-                closeable.close();
-            } catch (Exception e) {
-                System.err.println("flowsec demo: cleanup: " + e.getMessage());
-            }
-        }
-        cleanup.clear();
-    }
-
-    private static void deleteRecursively(Path directory) {
-        try (var paths = Files.walk(directory)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        } catch (IOException ignored) {
-            // a temporary directory; nothing else depends on it
         }
     }
 }

@@ -1,7 +1,11 @@
 package io.flowsec.appliance.demo;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -25,6 +29,23 @@ public final class CleanupOnExit implements AutoCloseable {
     public synchronized <T extends AutoCloseable> T add(T resource) {
         resources.add(resource);
         return resource;
+    }
+
+    /** Registers a directory to be deleted with everything in it (a command's temporary files). */
+    public void addDirectory(Path directory) {
+        add(() -> deleteTree(directory));
+    }
+
+    /** Deletes {@code directory} and everything below it; nothing when it does not exist. */
+    public static void deleteTree(Path directory) throws IOException {
+        if (!Files.exists(directory)) {
+            return;
+        }
+        try (var paths = Files.walk(directory)) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(path);
+            }
+        }
     }
 
     /** Closes {@code resource} now (if still registered) and forgets it. */
