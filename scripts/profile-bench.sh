@@ -16,6 +16,17 @@ command -v perf >/dev/null || { echo "profile-bench: needs perf (apt-get install
 bench=$1; options=$2; shift 2
 cd "$(dirname "$(readlink -f "$0")")/.."
 work=$(mktemp -d /tmp/flowsec-profile.XXXXXX)
+runner=
+cleanup() {
+  [ -n "$runner" ] && kill -TERM "$runner" 2>/dev/null && wait "$runner" 2>/dev/null
+  rm -rf "$work"
+  for map in /tmp/perf-*.map; do   # the JIT symbol maps of the processes that have ended (ours)
+    [ -e "$map" ] || continue
+    pid=${map#/tmp/perf-}; kill -0 "${pid%.map}" 2>/dev/null || rm -f "$map"
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 log=$work/bench.log
 modes=$(IFS=,; echo "$*")
 JDK_JAVA_OPTIONS="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit" \
@@ -32,6 +43,7 @@ for mode in "$@"; do
     sleep 4   # the mode change and the warm-up
   fi
   pid=$(pgrep -f 'router-b.json' | head -n 1)
+  [ -n "$pid" ] || { echo "profile-bench: router B is not running" >&2; cat "$log"; exit 1; }
   perf stat -e context-switches,task-clock -p "$pid" -o "$work/$mode.stat" -- sleep 6 &
   perf record -q -a -g -F 499 -o "$work/$mode.data" -- sleep 6 >/dev/null 2>&1
   wait $! 2>/dev/null || true
@@ -39,6 +51,7 @@ for mode in "$@"; do
   i=$((i+1))
 done
 wait $runner
+runner=
 grep -E '^[a-z]+ .* B  [a-z]+ ' "$log"
 for mode in "$@"; do
   data=$work/$mode.data; pid=$(cat "$work/$mode.pid")
@@ -56,8 +69,4 @@ for mode in "$@"; do
     perf report -i "$data" --comm bench-generator --children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' \
       | grep -E '\] (__x64_sys_sendto|sock_def_readable)$'
   fi
-done
-rm -rf "$work"
-for map in /tmp/perf-*.map; do   # the JIT symbol maps of the processes that have ended (ours)
-  pid=${map#/tmp/perf-}; kill -0 "${pid%.map}" 2>/dev/null || rm -f "$map"
 done

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -25,8 +24,9 @@ public final class AppBenchmark {
     private AppBenchmark() {
     }
 
-    public static List<BenchPoint> run(BenchOptions options, Path work, CleanupOnExit cleanup, PrintStream progress)
-            throws IOException, InterruptedException {
+    /** Runs the sweep, adding each point to {@code points} as soon as it is measured. */
+    public static void run(BenchOptions options, Path work, CleanupOnExit cleanup, PrintStream progress,
+                           List<BenchPoint> points) throws IOException, InterruptedException {
         // 1. test bed
         int lanes = options.lanes().getFirst();
         BenchTestBed bed = cleanup.add(BenchTestBed.start(new BenchTestBed.Settings(options.suite(), options.saCount(),
@@ -40,7 +40,6 @@ public final class AppBenchmark {
                 options.serverThreads(), options.sizes(), www));
 
         // 3. each point
-        List<BenchPoint> points = new ArrayList<>();
         for (int size : options.sizes()) {
             for (String mode : options.modes()) {
                 bed.mode(mode, true);
@@ -63,6 +62,5 @@ public final class AppBenchmark {
         }
         cleanup.closeNow(nginx);
         cleanup.closeNow(bed);
-        return points;
     }
 }

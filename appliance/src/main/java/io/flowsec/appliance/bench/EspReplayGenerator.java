@@ -54,6 +54,7 @@ public final class EspReplayGenerator implements AutoCloseable {
     private final LongAdder sent = new LongAdder();
     private final LongAdder sendErrors = new LongAdder();
     private volatile boolean running = true;
+    private final AtomicReference<Exception> failure = new AtomicReference<>();
 
     private EspReplayGenerator() {
     }
@@ -127,7 +128,7 @@ public final class EspReplayGenerator implements AutoCloseable {
         EspReplayGenerator generator = new EspReplayGenerator();
         threads = Math.min(threads, datagrams.count()); // a thread with nothing to send would spin
         CountDownLatch bound = new CountDownLatch(threads);
-        AtomicReference<Exception> failure = new AtomicReference<>();
+        AtomicReference<Exception> failure = generator.failure;
         int stride = threads;
         for (int t = 0; t < threads; t++) {
             int first = t;
@@ -202,6 +203,11 @@ public final class EspReplayGenerator implements AutoCloseable {
 
     public long sent() {
         return sent.sum();
+    }
+
+    /** Why a sending thread stopped before {@link #close}, or null: a point with a dead sender is not valid. */
+    public Exception failure() {
+        return failure.get();
     }
 
     public long sendErrors() {

@@ -8,7 +8,6 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -28,8 +27,9 @@ public final class MicroBenchmark {
     private MicroBenchmark() {
     }
 
-    public static List<BenchPoint> run(BenchOptions options, Path work, CleanupOnExit cleanup, PrintStream progress)
-            throws IOException, InterruptedException {
+    /** Runs the sweep, adding each point to {@code points} as soon as it is measured. */
+    public static void run(BenchOptions options, Path work, CleanupOnExit cleanup, PrintStream progress,
+                           List<BenchPoint> points) throws IOException, InterruptedException {
         // 1. test bed
         int lanes = options.lanes().getFirst();
         BenchTestBed bed = cleanup.add(BenchTestBed.start(new BenchTestBed.Settings(options.suite(), options.saCount(),
@@ -45,7 +45,6 @@ public final class MicroBenchmark {
         MessageServer server = cleanup.add(MessageServer.start(topology.hostB(), serverAddress, SERVER_PORT,
                 options.serverThreads()));
 
-        List<BenchPoint> points = new ArrayList<>();
         for (int size : options.sizes()) {
             // 3. client for this size
             // no bind before connect: connect() picks the port and may reuse one in TIME_WAIT, bind() never does
@@ -78,6 +77,5 @@ public final class MicroBenchmark {
         }
         cleanup.closeNow(server);
         cleanup.closeNow(bed);
-        return points;
     }
 }

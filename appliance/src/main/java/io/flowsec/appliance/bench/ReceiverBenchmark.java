@@ -11,7 +11,6 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -34,13 +33,13 @@ public final class ReceiverBenchmark {
     private ReceiverBenchmark() {
     }
 
-    public static List<BenchPoint> run(BenchOptions options, Path work, CleanupOnExit cleanup, PrintStream progress)
-            throws IOException, InterruptedException {
+    /** Runs the sweep, adding each point to {@code points} as soon as it is measured. */
+    public static void run(BenchOptions options, Path work, CleanupOnExit cleanup, PrintStream progress,
+                           List<BenchPoint> points) throws IOException, InterruptedException {
         InetAddress hostA = InetAddress.getByName(Topology.HOST_A_ADDRESS);
         InetAddress hostB = InetAddress.getByName(Topology.HOST_B_ADDRESS);
         InetAddress routerA = InetAddress.getByName(Topology.ROUTER_A_TUNNEL_ADDRESS);
         InetSocketAddress routerB = new InetSocketAddress(Topology.ROUTER_B_TUNNEL_ADDRESS, BenchTestBed.TUNNEL_PORT);
-        List<BenchPoint> points = new ArrayList<>();
         for (int lanes : options.lanes()) {
             // 1. test bed
             BenchTestBed bed = cleanup.add(BenchTestBed.start(new BenchTestBed.Settings(options.suite(),
@@ -59,8 +58,9 @@ public final class ReceiverBenchmark {
                     throw new IOException("the generator's SA file: " + e.getMessage(), e);
                 }
                 for (String mode : options.modes()) {
-                    // 4. one point
+                    // 4. one point: rates over the measured seconds; losses over the whole point, drained
                     bed.mode(mode, false);
+                    BenchTestBed.Snapshot atStart = bed.snapshotB();
                     long deliveredAtStart = bed.hostBReceivedPackets();
                     EspReplayGenerator generator = cleanup.add(EspReplayGenerator.start(bed.topology().routerA(),
                             datagrams, routerA, routerB, options.generators()));
@@ -73,22 +73,31 @@ public final class ReceiverBenchmark {
                     long delivered = bed.hostBReceivedPackets() - deliveredBefore;
                     long sent = generator.sent() - sentBefore;
                     cleanup.closeNow(generator);
+                    if (generator.failure() != null) {
+                        throw new IOException("the generator stopped: " + generator.failure().getMessage());
+                    }
                     Thread.sleep(300); // router B drains what its socket still holds
-                    long lost = Math.max(0, generator.sent() - (bed.hostBReceivedPackets() - deliveredAtStart));
+                    BenchTestBed.Snapshot drained = bed.snapshotB();
+                    long deliveredInPoint = bed.hostBReceivedPackets() - deliveredAtStart;
+
                     BenchPoint measured = before.pointUntil(after, mode, options.steering(), size, Double.NaN,
                             Double.NaN, Double.NaN, "");
                     double seconds = measured.seconds();
-                    // the headline is what host B received; CPU per packet is per delivered packet; what the
-                    // generator sent in the whole point (warm-up included) but host B never received was lost where
-                    // router B cannot count it: its socket's receive queue was full
-                    String reasons = measured.dropReasons();
+                    // what the generator sent but host B never received and router B did not count as a drop was
+                    // lost where router B cannot count it: its socket's receive queue was full
+                    BenchPoint wholePoint = atStart.pointUntil(drained, mode, options.steering(), size, Double.NaN,
+                            Double.NaN, Double.NaN, "");
+                    long lost = Math.max(0, generator.sent() - deliveredInPoint - wholePoint.drops());
+                    String reasons = wholePoint.dropReasons();
                     if (lost > 0) {
                         reasons = (reasons.isEmpty() ? "" : reasons + " ") + "sent-not-delivered=" + lost;
                     }
-                    BenchPoint point = new BenchPoint(mode, options.steering(), size, lanes, seconds,
-                            measured.throughputGbps(), Double.NaN, delivered / seconds, Double.NaN,
-                            measured.cpuPerLane(), delivered == 0 ? Double.NaN
-                            : (double) before.cpuNanosUntil(after) / delivered, measured.drops() + lost, reasons);
+                    // the headline is what host B received (inner IPv4/UDP bytes); CPU per delivered packet
+                    double deliveredGbps = delivered * (28.0 + size) * 8 / seconds / 1e9;
+                    BenchPoint point = new BenchPoint(mode, options.steering(), size, lanes, seconds, deliveredGbps,
+                            Double.NaN, delivered / seconds, Double.NaN, measured.cpuPerLane(), delivered == 0
+                            ? Double.NaN : (double) before.cpuNanosUntil(after) / delivered,
+                            wholePoint.drops() + lost, reasons);
                     points.add(point);
                     progress.printf("receiver %d lanes %5d B  %-6s  host B receives %,9.0f pkt/s (%.3f Gbit/s) of %,9.0f"
                                     + " sent/s | router B %,6.0f ns CPU/pkt, %4.1f datagrams/batch | lanes busy %s | %s%n",
@@ -100,7 +109,6 @@ public final class ReceiverBenchmark {
             cleanup.closeNow(sink);
             cleanup.closeNow(bed);
         }
-        return points;
     }
 
     /** A UDP socket bound inside {@code namespace} (a socket stays in the namespace it was made in). */

@@ -19,7 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
@@ -74,6 +76,9 @@ public final class BenchCommand {
     private static final Set<String> OPTIONS = Set.of("--sizes", "--modes", "--seconds", "--warmup", "--lanes",
             "--steering", "--suite", "--sas", "--clients", "--connections", "--messages", "--servers", "--flows",
             "--generators", "--out");
+    /** Options that only one benchmark reads ({@code --connections} and {@code --servers}: micro and app). */
+    private static final Map<String, String> ONLY_FOR = Map.of("--clients", "micro", "--messages", "micro",
+            "--flows", "receiver", "--generators", "receiver");
     private static final List<Integer> TCP_SIZES = List.of(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384);
     /** The tunnel link's MTU: receiver datagrams must fit it unfragmented. */
     private static final int TUNNEL_LINK_MTU = 1500;
@@ -138,22 +143,32 @@ public final class BenchCommand {
                 options.suite().configName(), options.saCount(), options.steering());
         Files.createDirectories(options.out());
         Path work = Files.createTempDirectory("flowsec-bench");
-        List<BenchPoint> points;
+        List<BenchPoint> points = new ArrayList<>();
+        Exception failure = null;
         try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench", err)) {
+            cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX)); // last: a test bed Ctrl-C caught half-built
             cleanup.addDirectory(work);
-            points = switch (benchmark) {
-                case "micro" -> MicroBenchmark.run(options, work, cleanup, out);
-                case "app" -> AppBenchmark.run(options, work, cleanup, out);
-                default -> ReceiverBenchmark.run(options, work, cleanup, out);
-            };
+            switch (benchmark) {
+                case "micro" -> MicroBenchmark.run(options, work, cleanup, out, points);
+                case "app" -> AppBenchmark.run(options, work, cleanup, out, points);
+                default -> ReceiverBenchmark.run(options, work, cleanup, out, points);
+            }
+        } catch (Exception e) {
+            failure = e;
         }
 
-        // 3. results
-        String summary = new ResultsWriter(options.out(), machine, commandLine).write(benchmark, title(benchmark),
-                headline(benchmark), points);
-        out.println();
-        out.print(summary);
-        out.println("flowsec bench " + benchmark + ": results in " + options.out().toAbsolutePath());
+        // 3. results, also the points measured before a failure
+        if (!points.isEmpty()) {
+            String summary = new ResultsWriter(options.out(), machine, commandLine).write(benchmark, title(benchmark),
+                    headline(benchmark), points);
+            out.println();
+            out.print(summary);
+            out.println("flowsec bench " + benchmark + ": " + (failure == null ? "" : "partial ") + "results in "
+                    + options.out().toAbsolutePath());
+        }
+        if (failure != null) {
+            throw failure;
+        }
         return 0;
     }
 
@@ -209,6 +224,12 @@ public final class BenchCommand {
             String option = args.get(i);
             if (!OPTIONS.contains(option)) {
                 throw new UsageException(option.startsWith("-") ? "unknown option " + option : "unexpected argument " + option);
+            }
+            if (!ONLY_FOR.getOrDefault(option, benchmark).equals(benchmark)) {
+                throw new UsageException(option + " applies to " + ONLY_FOR.get(option) + " only");
+            }
+            if ((option.equals("--connections") || option.equals("--servers")) && receiver) {
+                throw new UsageException(option + " applies to micro and app only");
             }
             if (i + 1 >= args.size()) {
                 throw new UsageException(option + " needs a value");
@@ -317,12 +338,25 @@ public final class BenchCommand {
     }
 
     private void install(String debianPackage) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder("apt-get", "install", "-y", "-q", "--no-install-recommends", debianPackage)
-                .redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes());
-        if (process.waitFor() != 0) {
-            throw new IOException("could not install " + debianPackage + " (apt-get install " + debianPackage + "): "
-                    + output.strip().lines().reduce((a, b) -> b).orElse(""));
+        // never waits for an answer: no terminal, no debconf questions, bounded in time
+        Path log = Files.createTempFile("flowsec-apt", ".log");
+        try {
+            ProcessBuilder builder = new ProcessBuilder("apt-get", "install", "-y", "-q", "--no-install-recommends",
+                    debianPackage).redirectErrorStream(true).redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            builder.environment().put("DEBIAN_FRONTEND", "noninteractive");
+            Process process = builder.start();
+            boolean finished = process.waitFor(10, TimeUnit.MINUTES);
+            if (!finished) {
+                process.destroyForcibly();
+            }
+            if (!finished || process.exitValue() != 0) {
+                String last = Files.readString(log).strip().lines().reduce((a, b) -> b).orElse("");
+                throw new IOException("could not install " + debianPackage + " (apt-get install " + debianPackage + "): "
+                        + (finished ? last : "apt-get did not finish in 10 minutes"));
+            }
+        } finally {
+            Files.deleteIfExists(log);
         }
     }
 

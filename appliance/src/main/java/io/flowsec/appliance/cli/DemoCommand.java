@@ -72,6 +72,7 @@ public final class DemoCommand {
 
         Path directory = Files.createTempDirectory("flowsec-demo");
         try (CleanupOnExit cleanup = new CleanupOnExit("flowsec demo", System.err)) {
+            cleanup.add(() -> Topology.removeAll(PREFIX)); // last: a test bed Ctrl-C caught half-built
             cleanup.addDirectory(directory);
             // 1. test bed
             out.println("flowsec demo: building host A - router A => tunnel => router B - host B in namespaces " + PREFIX + "-*");

@@ -17,6 +17,8 @@ public final class CleanupOnExit implements AutoCloseable {
     private final PrintStream err;
     private final List<AutoCloseable> resources = new ArrayList<>();
     private final Thread hook;
+    /** Set once everything was closed: what is added later (a step still finishing) is closed at once. */
+    private boolean closed;
 
     public CleanupOnExit(String command, PrintStream err) {
         this.command = command;
@@ -27,6 +29,10 @@ public final class CleanupOnExit implements AutoCloseable {
 
     /** Registers {@code resource} to be closed before everything registered earlier. */
     public synchronized <T extends AutoCloseable> T add(T resource) {
+        if (closed) {
+            closeQuietly(resource);
+            throw new IllegalStateException(command + " is shutting down");
+        }
         resources.add(resource);
         return resource;
     }
@@ -59,6 +65,7 @@ public final class CleanupOnExit implements AutoCloseable {
     }
 
     private synchronized void closeAll() {
+        closed = true;
         for (AutoCloseable resource : resources.reversed()) {
             closeQuietly(resource);
         }

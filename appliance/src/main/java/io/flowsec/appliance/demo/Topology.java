@@ -61,6 +61,31 @@ public final class Topology implements AutoCloseable {
         return found;
     }
 
+    /**
+     * Removes every namespace named {@code prefix-*} after ending the processes inside it (SIGTERM, then SIGKILL
+     * after 5 s). The last step of a command's cleanup: it also catches a test bed that was still being built
+     * when Ctrl-C came, which no handle yet pointed to. Only for prefixes the command checked were free at start.
+     */
+    public static void removeAll(String prefix) throws IOException, InterruptedException {
+        for (String namespace : leftovers(prefix)) {
+            List<ProcessHandle> inside = new ArrayList<>();
+            for (String pid : run("ip", "netns", "pids", namespace).split("\\s+")) {
+                if (!pid.isBlank()) {
+                    ProcessHandle.of(Long.parseLong(pid.strip())).ifPresent(inside::add);
+                }
+            }
+            inside.forEach(ProcessHandle::destroy);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            for (ProcessHandle process : inside) {
+                while (process.isAlive() && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                process.destroyForcibly();
+            }
+            run("ip", "netns", "del", namespace);
+        }
+    }
+
     /** Builds the four namespaces with addresses, routes and forwarding; on any failure removes what it made. */
     public static Topology create(String prefix) throws IOException, InterruptedException {
         return create(prefix, false);

@@ -175,7 +175,7 @@ class BenchCommandTest {
         BenchOptions o = BenchCommand.parse("micro", List.of("--sizes", "100, 200", "--modes", "flow,single",
                 "--seconds", "7", "--warmup", "0", "--lanes", "3", "--steering", "rss", "--suite", "aes-gcm-128",
                 "--sas", "9", "--clients", "2", "--connections", "5", "--messages", "6", "--servers", "7",
-                "--flows", "8", "--generators", "2", "--out", "/tmp/bench-x"));
+                "--out", "/tmp/bench-x"));
         assertEquals(List.of(100, 200), o.sizes());
         assertEquals(List.of("flow", "single"), o.modes());
         assertEquals(7, o.seconds());
@@ -188,9 +188,27 @@ class BenchCommandTest {
         assertEquals(5, o.connections());
         assertEquals(6, o.messagesPerConnection());
         assertEquals(7, o.serverThreads());
-        assertEquals(8, o.flows());
-        assertEquals(2, o.generators());
         assertEquals(Path.of("/tmp/bench-x"), o.out());
+
+        BenchOptions r = BenchCommand.parse("receiver", List.of("--flows", "8", "--generators", "2"));
+        assertEquals(8, r.flows());
+        assertEquals(2, r.generators());
+    }
+
+    @Test
+    void an_option_of_another_benchmark_is_refused_not_ignored() {
+        assertEquals("--flows applies to receiver only", assertThrows(UsageException.class,
+                () -> BenchCommand.parse("micro", List.of("--flows", "8"))).getMessage());
+        assertEquals("--generators applies to receiver only", assertThrows(UsageException.class,
+                () -> BenchCommand.parse("app", List.of("--generators", "2"))).getMessage());
+        assertEquals("--clients applies to micro only", assertThrows(UsageException.class,
+                () -> BenchCommand.parse("receiver", List.of("--clients", "2"))).getMessage());
+        assertEquals("--messages applies to micro only", assertThrows(UsageException.class,
+                () -> BenchCommand.parse("app", List.of("--messages", "2"))).getMessage());
+        assertEquals("--connections applies to micro and app only", assertThrows(UsageException.class,
+                () -> BenchCommand.parse("receiver", List.of("--connections", "2"))).getMessage());
+        assertEquals("--servers applies to micro and app only", assertThrows(UsageException.class,
+                () -> BenchCommand.parse("receiver", List.of("--servers", "2"))).getMessage());
     }
 
     @Test
