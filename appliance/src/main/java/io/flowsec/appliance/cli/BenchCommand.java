@@ -70,7 +70,8 @@ public final class BenchCommand {
               --out DIR          where the results go [bench-results/NAME]
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
-            and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit.
+            and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
+            sweep fails, the points measured so far are still written.
             """;
     private static final List<String> BENCHMARKS = List.of("micro", "app", "receiver");
     private static final Set<String> OPTIONS = Set.of("--sizes", "--modes", "--seconds", "--warmup", "--lanes",
