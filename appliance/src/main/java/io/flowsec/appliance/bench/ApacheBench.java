@@ -59,7 +59,7 @@ public final class ApacheBench {
         // 1. find ab and build the command (-n after -t: -t alone caps the run at 50000 requests)
         // 2. run it, reading its output on a thread of its own so the time limit holds even if it stops talking
         // 3. check its status and parse the report
-        Path ab = executable("ab", Path.of("/usr/bin/ab"))
+        Path ab = Executables.find("ab")
                 .orElseThrow(() -> new IOException("ab not installed (apt-get install apache2-utils)"));
         if (concurrency < 1 || seconds < 1) {
             throw new IllegalArgumentException("need concurrency >= 1 and seconds >= 1");
@@ -144,18 +144,5 @@ public final class ApacheBench {
             return "(no output)";
         }
         return String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
-    }
-
-    /** {@code preferred} if executable, else {@code name} found on PATH. */
-    private static Optional<Path> executable(String name, Path preferred) {
-        if (Files.isExecutable(preferred)) {
-            return Optional.of(preferred);
-        }
-        for (String entry : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (!entry.isEmpty() && Files.isExecutable(Path.of(entry, name))) {
-                return Optional.of(Path.of(entry, name));
-            }
-        }
-        return Optional.empty();
     }
 }

@@ -13,9 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -68,7 +66,7 @@ public final class NginxServer implements AutoCloseable {
         // 2. write the files to serve and the private configuration
         // 3. start the master in the foreground (ip netns exec execs nginx, so the process is the master)
         // 4. wait until the port accepts connections; on failure stop it and report its logs
-        Path nginx = executable("nginx", Path.of("/usr/sbin/nginx"))
+        Path nginx = Executables.find("nginx")
                 .orElseThrow(() -> new IOException("nginx not installed (apt-get install nginx-light)"));
         if (workers < 1 || port < 1 || port > 65535 || fileSizes.isEmpty()) {
             throw new IllegalArgumentException("need workers >= 1, a port 1..65535 and at least one file size");
@@ -244,35 +242,18 @@ public final class NginxServer implements AutoCloseable {
         }
     }
 
-    private interface Call<T> {
-        T call() throws IOException;
-    }
-
-    /**
-     * Runs {@code body} inside the namespace: on a fresh platform thread that enters it (setns is per thread, and the
-     * thread stays there for good, so it is used once); with no namespace, on the calling thread.
-     */
-    private <T> T inNamespace(Call<T> body) throws IOException, InterruptedException {
+    /** Runs {@code body} inside the namespace (see {@link NetworkNamespace#callInside}); with none, right here. */
+    private <T> T inNamespace(Callable<T> body) throws IOException, InterruptedException {
         if (namespace == null) {
-            return body.call();
-        }
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("nginx-probe-" + namespace).start(() -> {
             try {
-                NetworkNamespace.enter(namespace);
-                result.complete(body.call());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
+                return body.call();
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
             }
-        });
-        try {
-            return result.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException("in namespace " + namespace + ": " + e.getCause(), e.getCause());
         }
+        return NetworkNamespace.callInside(namespace, body);
     }
 
     /** The ends of nginx's error log and of its output, for failure messages. */
@@ -293,20 +274,6 @@ public final class NginxServer implements AutoCloseable {
     /** An IPv6 address in brackets, as URLs and nginx's listen want it. */
     private static String hostPart(String address) {
         return address.contains(":") && !address.startsWith("[") ? "[" + address + "]" : address;
-    }
-
-    /** {@code preferred} if executable, else {@code name} found on PATH. */
-    private static Optional<Path> executable(String name, Path preferred) {
-        if (Files.isExecutable(preferred)) {
-            return Optional.of(preferred);
-        }
-        String path = System.getenv().getOrDefault("PATH", "");
-        for (String entry : path.split(":")) {
-            if (!entry.isEmpty() && Files.isExecutable(Path.of(entry, name))) {
-                return Optional.of(Path.of(entry, name));
-            }
-        }
-        return Optional.empty();
     }
 
     /**

@@ -12,7 +12,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code flowsec bench receiver}: router B alone, so its decryption and forwarding cost is seen apart from router A's
@@ -46,7 +45,8 @@ public final class ReceiverBenchmark {
                     options.saCount(), lanes, lanes, options.steering(), BenchTestBed.ReturnPath.PLAIN, false), work));
 
             // 2. sink
-            UdpSocket sink = cleanup.add(bindIn(bed.topology().hostB(), hostB, EspReplayGenerator.SINK_PORT));
+            UdpSocket sink = cleanup.add(NetworkNamespace.callInside(bed.topology().hostB(),
+                    () -> UdpSocket.bind(hostB, EspReplayGenerator.SINK_PORT, false)));
 
             for (int size : options.sizes()) {
                 // 3. datagrams
@@ -109,23 +109,5 @@ public final class ReceiverBenchmark {
             cleanup.closeNow(sink);
             cleanup.closeNow(bed);
         }
-    }
-
-    /** A UDP socket bound inside {@code namespace} (a socket stays in the namespace it was made in). */
-    private static UdpSocket bindIn(String namespace, InetAddress address, int port) throws IOException, InterruptedException {
-        AtomicReference<Object> result = new AtomicReference<>();
-        Thread binder = Thread.ofPlatform().start(() -> {
-            try {
-                NetworkNamespace.enter(namespace);
-                result.set(UdpSocket.bind(address, port, false));
-            } catch (IOException e) {
-                result.set(e);
-            }
-        });
-        binder.join();
-        if (result.get() instanceof IOException e) {
-            throw e;
-        }
-        return (UdpSocket) result.get();
     }
 }

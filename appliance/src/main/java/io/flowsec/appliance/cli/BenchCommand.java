@@ -4,6 +4,7 @@ import io.flowsec.appliance.bench.AppBenchmark;
 import io.flowsec.appliance.bench.BenchOptions;
 import io.flowsec.appliance.bench.BenchPoint;
 import io.flowsec.appliance.bench.BenchTestBed;
+import io.flowsec.appliance.bench.Executables;
 import io.flowsec.appliance.bench.Headline;
 import io.flowsec.appliance.bench.MachineInfo;
 import io.flowsec.appliance.bench.MicroBenchmark;
@@ -90,7 +91,7 @@ public final class BenchCommand {
     private final String user;
 
     public BenchCommand(PrintStream out, PrintStream err) {
-        this(out, err, BenchCommand::installed, System.getProperty("user.name"));
+        this(out, err, tool -> Executables.find(tool).isPresent(), System.getProperty("user.name"));
     }
 
     /** For tests: how to tell a tool is installed, and who runs the command. */
@@ -359,14 +360,5 @@ public final class BenchCommand {
         } finally {
             Files.deleteIfExists(log);
         }
-    }
-
-    private static boolean installed(String tool) {
-        for (String directory : List.of("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin", "/usr/local/sbin")) {
-            if (Files.isExecutable(Path.of(directory, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -165,7 +165,11 @@ public final class LaneIo {
             this.continueDrain = this::onReadable;
         }
 
-        abstract void arm(IoRegistration registration);
+        /** Takes the registration the event loop gave this handle and starts waiting for readiness. */
+        final void arm(IoRegistration registration) {
+            this.registration = registration;
+            rearm();
+        }
 
         final void onReadable() {
             if (registration == null || !registration.isValid()) {
@@ -205,12 +209,6 @@ public final class LaneIo {
         }
 
         @Override
-        void arm(IoRegistration registration) {
-            this.registration = registration;
-            rearm();
-        }
-
-        @Override
         void rearm() {
             registration.submit(pollIn);
         }
@@ -238,12 +236,6 @@ public final class LaneIo {
         @Override
         public FileDescriptor fd() {
             return descriptor;
-        }
-
-        @Override
-        void arm(IoRegistration registration) {
-            this.registration = registration;
-            rearm();
         }
 
         @Override
