@@ -1,6 +1,6 @@
 package io.flowsec.appliance.bench;
 
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 
 import java.nio.file.Path;
 import java.util.List;

@@ -3,7 +3,7 @@ package io.flowsec.appliance.bench;
 import io.flowsec.appliance.demo.ApplianceProcess;
 import io.flowsec.appliance.demo.Topology;
 import io.flowsec.appliance.runtime.StatusServer;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.esp.Outcome;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

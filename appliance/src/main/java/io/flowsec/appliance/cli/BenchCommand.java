@@ -12,7 +12,7 @@ import io.flowsec.appliance.bench.ReceiverBenchmark;
 import io.flowsec.appliance.bench.ResultsWriter;
 import io.flowsec.appliance.demo.CleanupOnExit;
 import io.flowsec.appliance.demo.Topology;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 
 import java.io.IOException;
 import java.io.PrintStream;

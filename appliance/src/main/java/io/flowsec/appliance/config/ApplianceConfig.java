@@ -1,6 +1,6 @@
 package io.flowsec.appliance.config;
 
-import io.flowsec.dataplane.policy.IpPrefix;
+import io.flowsec.dataplane.selector.IpPrefix;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 

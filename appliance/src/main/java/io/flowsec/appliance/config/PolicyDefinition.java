@@ -1,7 +1,7 @@
 package io.flowsec.appliance.config;
 
 import io.flowsec.dataplane.policy.PolicyAction;
-import io.flowsec.dataplane.policy.TrafficSelector;
+import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.sa.FlowEncoding;
 
 import java.util.List;

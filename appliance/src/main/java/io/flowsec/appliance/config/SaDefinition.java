@@ -1,7 +1,7 @@
 package io.flowsec.appliance.config;
 
-import io.flowsec.dataplane.esp.EspSuite;
-import io.flowsec.dataplane.policy.TrafficSelector;
+import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.dataplane.selector.TrafficSelector;
 
 import java.net.InetAddress;
 

@@ -2,7 +2,7 @@ package io.flowsec.appliance.bench;
 
 import io.flowsec.appliance.config.SaFile;
 import io.flowsec.dataplane.esp.EspProcessor;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.Packet;

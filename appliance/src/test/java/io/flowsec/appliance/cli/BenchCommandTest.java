@@ -2,7 +2,7 @@ package io.flowsec.appliance.cli;
 
 import io.flowsec.appliance.bench.BenchOptions;
 import io.flowsec.appliance.bench.EspReplayGenerator;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.DisplayNameGeneration;

@@ -3,7 +3,7 @@ package io.flowsec.appliance.config;
 import io.flowsec.appliance.TestPaths;
 import io.flowsec.appliance.config.ApplianceConfig.Mode;
 import io.flowsec.appliance.config.ApplianceConfig.Steering;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.DisplayNameGeneration;

@@ -1,8 +1,8 @@
 package io.flowsec.appliance.config;
 
 import io.flowsec.appliance.TestPaths;
-import io.flowsec.dataplane.esp.EspSuite;
-import io.flowsec.dataplane.esp.ReplayWindow;
+import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.dataplane.sa.ReplayWindow;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.policy.PolicyAction;
 import io.flowsec.dataplane.policy.SecurityPolicy;

@@ -3,7 +3,7 @@ package io.flowsec.appliance.system;
 import io.flowsec.appliance.Main;
 import io.flowsec.appliance.bench.BenchTestBed;
 import io.flowsec.appliance.demo.Topology;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

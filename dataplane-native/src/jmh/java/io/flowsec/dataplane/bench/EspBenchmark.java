@@ -1,20 +1,20 @@
 package io.flowsec.dataplane.bench;
 
 import io.flowsec.dataplane.esp.EspProcessor;
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.esp.LaneCounters;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.esp.ReplayWindow;
+import io.flowsec.dataplane.sa.ReplayWindow;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.packet.Packet;
-import io.flowsec.dataplane.policy.IpPrefix;
+import io.flowsec.dataplane.selector.IpPrefix;
 import io.flowsec.dataplane.policy.PolicyAction;
-import io.flowsec.dataplane.policy.PortRange;
+import io.flowsec.dataplane.selector.PortRange;
 import io.flowsec.dataplane.policy.SecurityPolicy;
 import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
-import io.flowsec.dataplane.policy.TrafficSelector;
+import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.sa.FlowEncoding;
 import io.flowsec.dataplane.sa.OuterEndpoints;
 import io.flowsec.dataplane.sa.SaGroup;

@@ -1,5 +1,8 @@
 package io.flowsec.dataplane.esp;
 
+import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.dataplane.crypto.EspTransform;
+import io.flowsec.dataplane.sa.ReplayWindow;
 import io.flowsec.dataplane.flow.ToeplitzHash;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;

@@ -1,5 +1,6 @@
 package io.flowsec.dataplane.policy;
 
+import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.sa.SaGroup;
 
 /**

@@ -1,9 +1,9 @@
 package io.flowsec.dataplane.sa;
 
-import io.flowsec.dataplane.esp.EspSuite;
-import io.flowsec.dataplane.esp.EspTransform;
-import io.flowsec.dataplane.esp.ReplayWindow;
-import io.flowsec.dataplane.policy.TrafficSelector;
+import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.dataplane.crypto.EspTransform;
+import io.flowsec.dataplane.sa.ReplayWindow;
+import io.flowsec.dataplane.selector.TrafficSelector;
 
 import java.util.concurrent.atomic.AtomicLong;
 

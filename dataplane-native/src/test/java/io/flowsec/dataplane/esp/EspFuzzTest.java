@@ -1,5 +1,6 @@
 package io.flowsec.dataplane.esp;
 
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.Packet;
 import io.flowsec.dataplane.testing.TestPackets;

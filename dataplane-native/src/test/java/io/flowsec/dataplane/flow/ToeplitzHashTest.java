@@ -5,7 +5,7 @@ import io.flowsec.dataplane.packet.FlowKey;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.packet.Ipv4View;
 import io.flowsec.dataplane.packet.Ipv6View;
-import io.flowsec.dataplane.policy.IpPrefix;
+import io.flowsec.dataplane.selector.IpPrefix;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

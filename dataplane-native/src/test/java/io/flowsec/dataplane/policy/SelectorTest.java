@@ -1,5 +1,8 @@
 package io.flowsec.dataplane.policy;
 
+import io.flowsec.dataplane.selector.IpPrefix;
+import io.flowsec.dataplane.selector.PortRange;
+import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.packet.FlowKey;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.testing.TestPackets;

@@ -1,6 +1,6 @@
 package io.flowsec.dataplane.sa;
 
-import io.flowsec.dataplane.esp.EspSuite;
+import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.flow.ToeplitzHash;
 import io.flowsec.dataplane.packet.FlowKey;
 import io.flowsec.dataplane.testing.TestPackets;

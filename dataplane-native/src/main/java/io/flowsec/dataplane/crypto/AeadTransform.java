@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;

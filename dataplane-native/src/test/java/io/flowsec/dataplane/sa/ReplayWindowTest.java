@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.sa;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -10,9 +10,9 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 
-import static io.flowsec.dataplane.esp.ReplayWindow.ACCEPTABLE;
-import static io.flowsec.dataplane.esp.ReplayWindow.DUPLICATE;
-import static io.flowsec.dataplane.esp.ReplayWindow.TOO_OLD;
+import static io.flowsec.dataplane.sa.ReplayWindow.ACCEPTABLE;
+import static io.flowsec.dataplane.sa.ReplayWindow.DUPLICATE;
+import static io.flowsec.dataplane.sa.ReplayWindow.TOO_OLD;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

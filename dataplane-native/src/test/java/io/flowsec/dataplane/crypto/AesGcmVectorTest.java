@@ -1,5 +1,6 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
+import io.flowsec.dataplane.esp.TestVectors;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;

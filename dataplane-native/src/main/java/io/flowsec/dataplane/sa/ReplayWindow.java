@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.sa;
 
 /**
  * Anti-replay window (RFC 4303 §3.4.3) as a ring of 64-bit blocks (RFC 6479): sliding forward clears whole blocks

@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.policy;
+package io.flowsec.dataplane.selector;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;

@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.policy;
+package io.flowsec.dataplane.selector;
 
 /** An inclusive port range; {@link #ANY} also matches packets without ports. */
 public record PortRange(int first, int last) {

@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
 /** NULL encryption (RFC 2410) with HMAC-SHA-256-128: the payload travels in clear, authenticated. */
 final class NullHmacTransform extends EspTransform {

@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
 import java.security.DigestException;
 import java.security.MessageDigest;

@@ -1,14 +1,17 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
+import io.flowsec.dataplane.esp.EspProcessor;
+import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.esp.TestVectors;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.packet.Ipv4View;
 import io.flowsec.dataplane.packet.Packet;
-import io.flowsec.dataplane.policy.IpPrefix;
+import io.flowsec.dataplane.selector.IpPrefix;
 import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
-import io.flowsec.dataplane.policy.TrafficSelector;
+import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.sa.OuterEndpoints;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;

@@ -1,11 +1,12 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
+import io.flowsec.dataplane.esp.TestVectors;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.packet.Ipv4View;
-import io.flowsec.dataplane.policy.IpPrefix;
+import io.flowsec.dataplane.selector.IpPrefix;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

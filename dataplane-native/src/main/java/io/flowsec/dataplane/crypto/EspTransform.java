@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.esp;
+package io.flowsec.dataplane.crypto;
 
 /**
  * One SA's cipher state on one lane: the JCE objects are not thread-safe, so every lane builds its own.

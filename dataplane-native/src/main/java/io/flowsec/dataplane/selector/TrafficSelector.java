@@ -1,4 +1,4 @@
-package io.flowsec.dataplane.policy;
+package io.flowsec.dataplane.selector;
 
 import io.flowsec.dataplane.packet.FlowKey;
 
