@@ -3,6 +3,7 @@ package io.flowsec.appliance.cli;
 import io.flowsec.appliance.config.ApplianceConfig;
 import io.flowsec.appliance.config.ConfigException;
 import io.flowsec.appliance.runtime.Appliance;
+import io.flowsec.appliance.runtime.ControlCommands;
 import io.flowsec.appliance.runtime.StatusServer;
 import io.vertx.core.json.JsonObject;
 
@@ -47,9 +48,11 @@ public final class RunCommand {
         }
         ApplianceConfig config = ApplianceConfig.read(Path.of(args.get(1)));
         Appliance appliance = Appliance.start(config, this::log);
+        ControlCommands commands = ControlCommands.of(appliance);
+        appliance.dataplane().addListener(event -> log("event " + event));
         StatusServer status;
         try {
-            status = StatusServer.start(config.statusSocket(), appliance::command);
+            status = StatusServer.start(config.statusSocket(), commands::execute);
         } catch (IOException | RuntimeException e) {
             appliance.close();
             throw e;
@@ -57,7 +60,7 @@ public final class RunCommand {
         log("status: flowsec status --socket " + config.statusSocket());
 
         ScheduledExecutorService minutely = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().unstarted(r));
-        minutely.scheduleAtFixedRate(() -> log("totals " + appliance.status().getJsonObject("totals").encode()), 1, 1, TimeUnit.MINUTES);
+        minutely.scheduleAtFixedRate(() -> log("totals " + commands.status().getJsonObject("totals").encode()), 1, 1, TimeUnit.MINUTES);
 
         CountDownLatch stopped = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
@@ -71,7 +74,7 @@ public final class RunCommand {
         }));
         stopped.await();
         minutely.shutdownNow();
-        JsonObject totals = appliance.status().getJsonObject("totals");
+        JsonObject totals = commands.status().getJsonObject("totals");
         status.close();
         appliance.close();
         log("stopped; totals " + totals.encode());

@@ -1,5 +1,9 @@
 package io.flowsec.appliance.config;
 
+import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.runtime.Mode;
+import io.flowsec.dataplane.sa.SaGroup;
+import io.flowsec.dataplane.runtime.Steering;
 import io.flowsec.dataplane.selector.IpPrefix;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -18,26 +22,6 @@ import java.util.TreeSet;
  */
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
                               Site site, int tunnelMtu, Path statusSocket, SaFile policies) {
-
-    /** How the receiver runs (the paper's three ways). */
-    public enum Mode {
-        /** All inbound processing on lane 0: the paper's "default". */
-        SINGLE,
-        /** One lane receives, crypto spread over lanes and re-serialised: Linux pcrypt. */
-        PCRYPT,
-        /** Everything per flow, per lane: the paper's proposal. */
-        FLOW
-    }
-
-    /** How arriving tunnel datagrams are spread over the lanes' sockets. */
-    public enum Steering {
-        /** Exact: a steering program maps each inbound SA to the lane the receiver assigned it. */
-        DIRECTOR,
-        /** The kernel's reuseport hash of the outer 4-tuple, collisions included. */
-        RSS,
-        /** Everything to lane 0. */
-        SINGLE
-    }
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -60,8 +44,9 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         String name = string(json, "name", "flowsec");
         int lanes = integer(json, "lanes", Runtime.getRuntime().availableProcessors());
-        if (lanes < 1 || lanes > 256) {
-            throw new ConfigException("lanes", "must be 1-256, got " + lanes);
+        // each lane owns at least one SA of every group, and a group holds at most 128
+        if (lanes < 1 || lanes > SaGroup.INDIRECTION_TABLE_SIZE) {
+            throw new ConfigException("lanes", "must be 1-" + SaGroup.INDIRECTION_TABLE_SIZE + ", got " + lanes);
         }
         List<Integer> cpus = new ArrayList<>();
         if (json.containsKey("cpus")) {
@@ -91,7 +76,25 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
             throw new ConfigException("policies", "a list of policies is required (see README, SA definitions)");
         }
         SaFile policies = SaFile.parse(new JsonObject().put("policies", json.getValue("policies")));
+        checkOutboundSasPerLane(policies, lanes);
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket, policies);
+    }
+
+    /**
+     * Each lane encrypts only with SAs it owns (no two lanes share a sequence counter), so a protect policy needs at
+     * least as many outbound SAs as there are lanes.
+     */
+    private static void checkOutboundSasPerLane(SaFile policies, int lanes) throws ConfigException {
+        List<PolicyDefinition> list = policies.policies();
+        for (int i = 0; i < list.size(); i++) {
+            PolicyDefinition policy = list.get(i);
+            int outbound = policy.outbound().size();
+            if (policy.action() == PolicyAction.PROTECT && outbound > 0 && outbound < lanes) {
+                throw new ConfigException("policies[" + i + "].outbound", policy.name() + " has " + outbound
+                        + " outbound SA(s) for " + lanes + " lanes: each lane sends on SAs of its own, so give it at least "
+                        + lanes + " (one per lane), or set lanes to " + outbound);
+            }
+        }
     }
 
     private static Site site(JsonObject json) throws ConfigException {

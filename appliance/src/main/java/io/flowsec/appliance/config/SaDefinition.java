@@ -1,6 +1,7 @@
 package io.flowsec.appliance.config;
 
 import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.dataplane.sa.SaLifetime;
 import io.flowsec.dataplane.selector.TrafficSelector;
 
 import java.net.InetAddress;
@@ -14,11 +15,12 @@ import java.net.InetAddress;
  *                      port an inbound SA arrives on
  * @param remotePort    the peer's UDP port: where an outbound SA sends to, the source port the peer sends an inbound
  *                      SA from (what {@code director} steering reads under the udp-port encoding)
+ * @param lifetime      soft and hard limits (RFC 4301 §4.4.2.1); {@link SaLifetime#NONE} when not configured
  */
 public record SaDefinition(String name, int spi, boolean inbound, EspSuite suite, byte[] encryptionKey,
                            byte[] integrityKey, boolean extendedSequenceNumbers, int replayWindow,
                            TrafficSelector selector, boolean udpEncapsulation, InetAddress localAddress,
-                           InetAddress remoteAddress, int localPort, int remotePort) {
+                           InetAddress remoteAddress, int localPort, int remotePort, SaLifetime lifetime) {
 
     @Override
     public String toString() {

@@ -13,6 +13,7 @@ import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.sa.FlowEncoding;
 import io.flowsec.dataplane.sa.OuterEndpoints;
 import io.flowsec.dataplane.sa.SaGroup;
+import io.flowsec.dataplane.sa.SaLifetime;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
 import io.vertx.core.json.JsonArray;
@@ -38,7 +39,9 @@ public final class SaFile {
             "remotePorts", "action", "suite", "esn", "replayWindow", "encapsulation", "localAddress", "remoteAddress",
             "port", "encoding", "outbound", "inbound");
     private static final Set<String> SA_KEYS = Set.of("name", "spi", "key", "integrityKey", "suite", "esn",
-            "replayWindow", "localAddress", "remoteAddress", "sourcePort", "port");
+            "replayWindow", "localAddress", "remoteAddress", "sourcePort", "port", "lifetime");
+    private static final Set<String> LIFETIME_KEYS = Set.of("softBytes", "hardBytes", "softPackets", "hardPackets",
+            "softSeconds", "hardSeconds");
 
     private final List<PolicyDefinition> policies;
 
@@ -192,7 +195,8 @@ public final class SaFile {
             SaDefinition definition = new SaDefinition(name, spi, inbound, suite, key1, key2, esn, window, selector,
                     d.udp(), local, remote,
                     inbound ? port : sourcePort,      // local: where we receive, or the source port we send from
-                    inbound ? sourcePort : port);     // remote: the peer's source port for this SA, or its port
+                    inbound ? sourcePort : port,      // remote: the peer's source port for this SA, or its port
+                    lifetime(json, path));
             try {
                 build(definition); // runs the data plane's own validation (key lengths, window, families)
             } catch (IllegalArgumentException e) {
@@ -208,6 +212,11 @@ public final class SaFile {
 
     /** The runtime SA of a definition, as this appliance uses it. */
     public static SecurityAssociation build(SaDefinition d) {
+        return build(d, FlowEncoding.SPI);
+    }
+
+    /** The runtime SA of a definition; an inbound SA learns how its peer encodes the flow ID (director steering). */
+    public static SecurityAssociation build(SaDefinition d, FlowEncoding peerEncoding) {
         OuterEndpoints outer = new OuterEndpoints(d.localAddress(), d.remoteAddress(), d.udpEncapsulation(),
                 d.localPort(), d.remotePort());
         return SecurityAssociation.builder()
@@ -221,6 +230,8 @@ public final class SaFile {
                 .replayWindowSize(d.replayWindow())
                 .selector(d.selector())
                 .outer(outer)
+                .lifetime(d.lifetime())
+                .peerEncoding(peerEncoding)
                 .build();
     }
 
@@ -233,7 +244,7 @@ public final class SaFile {
         TrafficSelector mirrored = new TrafficSelector(s.remote(), s.local(), s.protocol(), s.remotePorts(), s.localPorts());
         return build(new SaDefinition(d.name(), d.spi(), true, d.suite(), d.encryptionKey(), d.integrityKey(),
                 d.extendedSequenceNumbers(), d.replayWindow(), mirrored, d.udpEncapsulation(), d.remoteAddress(),
-                d.localAddress(), d.remotePort(), d.localPort()));
+                d.localAddress(), d.remotePort(), d.localPort(), d.lifetime()));
     }
 
     private static List<SecurityAssociation> toOutboundSas(List<SaDefinition> definitions) {
@@ -242,6 +253,32 @@ public final class SaFile {
             sas.add(build(d));
         }
         return sas;
+    }
+
+    /** The policies in file order, each protect policy with its outbound SA group: what the data plane installs. */
+    public List<SecurityPolicy> buildPolicies() {
+        List<SecurityPolicy> spd = new ArrayList<>();
+        for (PolicyDefinition p : policies) {
+            SaGroup group = null;
+            if (p.action() == PolicyAction.PROTECT && !p.outbound().isEmpty()) {
+                group = new SaGroup(toOutboundSas(p.outbound()), p.encoding());
+            }
+            if (p.action() != PolicyAction.PROTECT || group != null) {
+                spd.add(new SecurityPolicy(p.name(), p.selector(), p.action(), group));
+            }
+        }
+        return spd;
+    }
+
+    /** Every inbound SA in file order, each knowing how the peer encodes the flow ID (its policy's encoding). */
+    public List<SecurityAssociation> buildInbound() {
+        List<SecurityAssociation> inbound = new ArrayList<>();
+        for (PolicyDefinition p : policies) {
+            for (SaDefinition d : p.inbound()) {
+                inbound.add(build(d, p.encoding()));
+            }
+        }
+        return inbound;
     }
 
     /** The SPD and SAD for this appliance: policies in file order, outbound groups, inbound SAs by SPI. */
@@ -334,6 +371,37 @@ public final class SaFile {
             throw new ConfigException(join(path, key), "must be a string");
         }
         return s;
+    }
+
+    /** The optional {@code lifetime} object of an SA: soft and hard limits in bytes, packets and seconds. */
+    private static SaLifetime lifetime(JsonObject sa, String saPath) throws ConfigException {
+        if (!sa.containsKey("lifetime")) {
+            return SaLifetime.NONE;
+        }
+        if (!(sa.getValue("lifetime") instanceof JsonObject json)) {
+            throw new ConfigException(saPath + ".lifetime", "must be an object with softBytes, hardBytes, softPackets, "
+                    + "hardPackets, softSeconds, hardSeconds (each optional)");
+        }
+        String path = saPath + ".lifetime";
+        checkKeys(json, LIFETIME_KEYS, path);
+        try {
+            return new SaLifetime(count(json, "softBytes", path), count(json, "hardBytes", path),
+                    count(json, "softPackets", path), count(json, "hardPackets", path),
+                    count(json, "softSeconds", path), count(json, "hardSeconds", path));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(path, e.getMessage());
+        }
+    }
+
+    private static long count(JsonObject json, String key, String path) throws ConfigException {
+        Object value = json.getValue(key);
+        if (value == null) {
+            return 0;
+        }
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() < 0) {
+            throw new ConfigException(join(path, key), "must be a whole number, 0 or more (0: no limit)");
+        }
+        return ((Number) value).longValue();
     }
 
     private static boolean bool(JsonObject json, String key, String path, boolean fallback) throws ConfigException {

@@ -1,8 +1,8 @@
 package io.flowsec.appliance.config;
 
 import io.flowsec.appliance.TestPaths;
-import io.flowsec.appliance.config.ApplianceConfig.Mode;
-import io.flowsec.appliance.config.ApplianceConfig.Steering;
+import io.flowsec.dataplane.runtime.Mode;
+import io.flowsec.dataplane.runtime.Steering;
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -177,7 +177,7 @@ class ApplianceConfigTest {
         PolicyDefinition expected = example.policies().getFirst();
         assertEquals("site-b-to-site-a", policy.name());
         assertEquals(expected.selector().toString(), policy.selector().toString());
-        assertEquals(List.of(0xa001), policy.outbound().stream().map(SaDefinition::spi).toList());
+        assertEquals(List.of(0xa001, 0xa002, 0xa003, 0xa004), policy.outbound().stream().map(SaDefinition::spi).toList());
         assertEquals(List.of(0xb001, 0xb002, 0xb003, 0xb004), policy.inbound().stream().map(SaDefinition::spi).toList());
         SaDefinition out = policy.outbound().getFirst();
         assertEquals(EspSuite.AES_GCM_128, out.suite());
@@ -225,13 +225,34 @@ class ApplianceConfigTest {
 
     @Test
     void more_lanes_than_CPUs_are_allowed_when_not_pinned() throws Exception {
-        assertEquals(CPUS + 3, ApplianceConfig.parse(minimal().put("lanes", CPUS + 3)).lanes());
+        assertEquals(CPUS + 3, ApplianceConfig.parse(withOutboundSas(minimal(), CPUS + 3).put("lanes", CPUS + 3)).lanes());
     }
 
     @ParameterizedTest(name = "lanes {0}")
-    @ValueSource(ints = {1, 256})
-    void the_lane_count_may_be_anything_from_1_to_256(int lanes) throws Exception {
-        assertEquals(lanes, ApplianceConfig.parse(minimal().put("lanes", lanes)).lanes());
+    @ValueSource(ints = {1, 128})
+    void the_lane_count_may_be_anything_from_1_to_128(int lanes) throws Exception {
+        assertEquals(lanes, ApplianceConfig.parse(withOutboundSas(minimal(), lanes).put("lanes", lanes)).lanes());
+    }
+
+    @Test
+    void a_policy_with_fewer_outbound_SAs_than_lanes_is_refused_naming_what_to_change() {
+        ConfigException refused = assertThrows(ConfigException.class,
+                () -> ApplianceConfig.parse(minimal().put("lanes", 5)));
+        assertEquals("policies[0].outbound", refused.path());
+        assertTrue(refused.getMessage().contains("4 outbound SA(s) for 5 lanes"), refused.getMessage());
+        assertTrue(refused.getMessage().contains("set lanes to 4"), refused.getMessage());
+    }
+
+    /** The configuration with the first policy's outbound SAs grown to {@code count}, each with its own SPI and port. */
+    private static JsonObject withOutboundSas(JsonObject config, int count) {
+        JsonObject policy = config.getJsonArray("policies").getJsonObject(0);
+        JsonObject template = policy.getJsonArray("outbound").getJsonObject(0);
+        JsonArray outbound = new JsonArray();
+        for (int i = 0; i < Math.max(count, 4); i++) {
+            outbound.add(template.copy().put("spi", String.format("0x%08x", 0xe000 + i)).put("sourcePort", 20000 + i));
+        }
+        policy.put("outbound", outbound);
+        return config;
     }
 
     @ParameterizedTest(name = "tunnelMtu {0}")
@@ -352,9 +373,9 @@ class ApplianceConfigTest {
                         "unknown key (allowed: cpus, lanes, mode, name, policies, site, statusSocket, steering, tunnelMtu)"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
                 bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
-                bad("lanes 0", c -> c.put("lanes", 0), "lanes", "must be 1-256, got 0"),
-                bad("lanes 257", c -> c.put("lanes", 257), "lanes", "must be 1-256, got 257"),
-                bad("negative lanes", c -> c.put("lanes", -2), "lanes", "must be 1-256, got -2"),
+                bad("lanes 0", c -> c.put("lanes", 0), "lanes", "must be 1-128, got 0"),
+                bad("lanes 129", c -> c.put("lanes", 129), "lanes", "must be 1-128, got 129"),
+                bad("negative lanes", c -> c.put("lanes", -2), "lanes", "must be 1-128, got -2"),
                 bad("lanes written as a word", c -> c.put("lanes", "two"), "lanes", "must be an integer"),
                 bad("lanes written as a string", c -> c.put("lanes", "2"), "lanes", "must be an integer"),
                 bad("lanes with a fraction", c -> c.put("lanes", 1.5), "lanes", "must be an integer"),

@@ -120,7 +120,7 @@ class SaFileTest {
     // Valid files
 
     @Test
-    void the_site_a_example_parses_into_one_udp_port_group_of_four_SAs_and_one_inbound_SA() throws Exception {
+    void the_site_a_example_parses_into_one_udp_port_group_of_four_SAs_and_four_inbound_SAs() throws Exception {
         SaFile file = SaFile.read(TestPaths.examples().resolve("site-a.sa.json"));
 
         assertEquals(1, file.policies().size());
@@ -143,11 +143,13 @@ class SaFileTest {
             assertEquals(InetAddress.getByName("192.0.2.2"), sa.remoteAddress());
         }
         assertArrayEquals(hex("00112233445566778899aabbccddeeff01020304"), p.outbound().getFirst().encryptionKey());
-        assertEquals(1, p.inbound().size());
+        assertEquals(4, p.inbound().size());
         SaDefinition in = p.inbound().getFirst();
         assertTrue(in.inbound());
         assertEquals(0xa001, in.spi());
         assertEquals(4500, in.localPort());
+        // one inbound SA per lane of router B's outbound group, each from its own source port (udp-port encoding)
+        assertEquals(List.of(4501, 4502, 4503, 4504), p.inbound().stream().map(SaDefinition::remotePort).toList());
         assertEquals(ReplayWindow.DEFAULT_SIZE, in.replayWindow());
     }
 
@@ -158,7 +160,7 @@ class SaFileTest {
         PolicyDefinition p = file.policies().getFirst();
         assertEquals(FlowEncoding.UDP_PORT, p.encoding());
         assertEquals("10.2.0.0/16", p.selector().local().toString());
-        assertEquals(List.of(0xa001), p.outbound().stream().map(SaDefinition::spi).toList());
+        assertEquals(List.of(0xa001, 0xa002, 0xa003, 0xa004), p.outbound().stream().map(SaDefinition::spi).toList());
         assertEquals(List.of(0xb001, 0xb002, 0xb003, 0xb004), p.inbound().stream().map(SaDefinition::spi).toList());
         // an inbound SA's sourcePort is the port the peer sends it from: what director steering reads
         assertEquals(List.of(4501, 4502, 4503, 4504), p.inbound().stream().map(SaDefinition::remotePort).toList());

@@ -48,7 +48,7 @@ class Ipv6InnerSystemTest {
     private static final String SITE_A6 = "fd00:1::/48";
     private static final String SITE_B6 = "fd00:2::/48";
     private static final long[] TO_B_SPIS = {0xc001, 0xc002};
-    private static final long TO_A_SPI = 0xd001;
+    private static final long[] TO_A_SPIS = {0xd001, 0xd002};
     private static final long[] IPV4_TO_B_SPIS = {0xb001, 0xb002, 0xb003, 0xb004};
 
     @TempDir
@@ -103,7 +103,8 @@ class Ipv6InnerSystemTest {
                 .add(sa(TO_B_SPIS[0], "6b1f0a4c2d9e8f7061524334251607f8", "a1b2c3d4e5f60718293a4b5c6d7e8f9001122334"))
                 .add(sa(TO_B_SPIS[1], "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "5566778899aabbccddeeff00112233445566778f"));
         JsonArray toA = new JsonArray()
-                .add(sa(TO_A_SPI, "3c4d5e6f708192a3b4c5d6e7f8091a2b", "ffeeddccbbaa99887766554433221100fedcba98"));
+                .add(sa(TO_A_SPIS[0], "3c4d5e6f708192a3b4c5d6e7f8091a2b", "ffeeddccbbaa99887766554433221100fedcba98"))
+                .add(sa(TO_A_SPIS[1], "4d5e6f708192a3b4c5d6e7f8091a2b3c", "eeddccbbaa99887766554433221100fedcba9887"));
         return new JsonObject()
                 .put("name", siteA ? "site-a-to-site-b-v6" : "site-b-to-site-a-v6")
                 .put("local", siteA ? SITE_A6 : SITE_B6).put("remote", siteA ? SITE_B6 : SITE_A6)
@@ -181,8 +182,8 @@ class Ipv6InnerSystemTest {
         JsonObject afterA = status(routerA);
         assertEquals(3, packets(afterB, "inbound", TO_B_SPIS) - packets(beforeB, "inbound", TO_B_SPIS),
                 "router B takes the echo requests on the IPv6 policy's SAs: " + afterB.encodePrettily());
-        assertEquals(3, packets(afterA, "inbound", TO_A_SPI) - packets(beforeA, "inbound", TO_A_SPI),
-                "router A takes the echo replies on the IPv6 policy's SA: " + afterA.encodePrettily());
+        assertEquals(3, packets(afterA, "inbound", TO_A_SPIS) - packets(beforeA, "inbound", TO_A_SPIS),
+                "router A takes the echo replies on the IPv6 policy's SAs: " + afterA.encodePrettily());
         assertEquals(packets(beforeB, "inbound", IPV4_TO_B_SPIS), packets(afterB, "inbound", IPV4_TO_B_SPIS),
                 "the IPv4 policy's SAs carry none of it");
     }

@@ -16,6 +16,8 @@ import io.flowsec.dataplane.policy.PolicyAction;
 import io.flowsec.dataplane.policy.SecurityPolicy;
 import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
 import io.flowsec.dataplane.sa.OuterEndpoints;
+import io.flowsec.dataplane.sa.SaGroup;
+import io.flowsec.dataplane.sa.SaLifetimeListener;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
 
@@ -55,7 +57,10 @@ public final class EspProcessor {
 
     private static final int OUTER_TTL = 64;
 
-    private final SecurityPolicyDatabase spd;
+    private SecurityPolicyDatabase spd;
+    /** Lane-owned: for each SA group (by id) the 128-bucket table over the lane's own SAs; null outside a lane. */
+    private SecurityAssociation[][] outboundByGroup;
+    private SaLifetimeListener lifetimeListener = SaLifetimeListener.IGNORE;
     private final SecurityAssociationDatabase sad;
     private final LaneCounters counters;
     private final ToeplitzHash flowHash;
@@ -70,6 +75,8 @@ public final class EspProcessor {
     private EspTransform[] transforms = new EspTransform[16];
     private SecurityAssociation[] transformOwners = new SecurityAssociation[16];
     private int nextIdentification;
+    /** The reason of the last drop, for callers of the SA-returning steps (an ordinal: no boxing, no allocation). */
+    private int lastDrop;
 
     public EspProcessor(SecurityPolicyDatabase spd, SecurityAssociationDatabase sad, LaneCounters counters,
                         ToeplitzHash flowHash, Framing framing, int natTraversalPort) {
@@ -87,6 +94,21 @@ public final class EspProcessor {
 
     public LaneCounters counters() {
         return counters;
+    }
+
+    /**
+     * Makes the processor select outbound SAs among those its lane owns: {@code tablesByGroupId[g]} is the lane's
+     * table of group {@code g} ({@link io.flowsec.dataplane.sa.SaGroup#laneTable}). Called on the lane's thread,
+     * between batches, with tables built whole by the control plane; never modified afterwards.
+     */
+    public void useOutbound(SecurityPolicyDatabase policies, SecurityAssociation[][] tablesByGroupId) {
+        this.spd = policies;
+        this.outboundByGroup = tablesByGroupId;
+    }
+
+    /** Who hears about SAs reaching their lifetime limits (the runtime's events). */
+    public void lifetimeListener(SaLifetimeListener listener) {
+        this.lifetimeListener = listener;
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -125,10 +147,24 @@ public final class EspProcessor {
             return Outcome.BYPASS;
         }
 
-        // 3. flow ID → SA
+        // 3. flow ID → SA: in a lane, among the SAs of the group the lane owns
         int flowId = flowHash.flowId(flowKey);
-        SecurityAssociation sa = policy.outboundGroup().select(flowId);
+        SaGroup group = policy.outboundGroup();
+        SecurityAssociation sa;
+        if (outboundByGroup == null) {
+            sa = group.select(flowId);
+        } else {
+            int groupId = group.id();
+            SecurityAssociation[] laneTable = groupId >= 0 && groupId < outboundByGroup.length ? outboundByGroup[groupId] : null;
+            if (laneTable == null) {
+                return drop(LaneCounters.NO_SA, Outcome.NO_LANE_SA);
+            }
+            sa = laneTable[flowId & (SaGroup.INDIRECTION_TABLE_SIZE - 1)];
+        }
         int saIndex = sa.index();
+        if (sa.isExpired()) {
+            return drop(saIndex, Outcome.SA_EXPIRED);
+        }
         EspSuite suite = sa.suite();
         OuterEndpoints outer = sa.outer();
         int paddedLength = (innerLength + EspView.TRAILER_LENGTH + suite.alignment() - 1) / suite.alignment() * suite.alignment();
@@ -174,6 +210,7 @@ public final class EspProcessor {
         }
         packet.recordSa(saIndex, sequence, flowId);
         counters.count(saIndex, Outcome.ACCEPTED, innerLength);
+        sa.countUse(innerLength, lifetimeListener);
         return Outcome.ACCEPTED;
     }
 
@@ -305,52 +342,63 @@ public final class EspProcessor {
 
     /**
      * {@link #prepareInbound} for a datagram received on the NAT-T port held in the slot: NAT-keepalives and IKE
-     * leave first (RFC 3948 §2.2). Returns the drop outcome, or null when the packet goes on to the cryptography.
+     * leave first (RFC 3948 §2.2). Returns the packet's SA, or null when it was dropped (and counted).
      */
-    public Outcome prepareUdpPayload(Packet packet) {
+    public SecurityAssociation prepareUdpPayload(Packet packet) {
         byte[] buffer = packet.buffer();
         int offset = packet.offset();
         int length = packet.length();
         if (length == 1 && buffer[offset] == (byte) 0xFF) {
-            return drop(LaneCounters.NO_SA, Outcome.NAT_KEEPALIVE);
+            drop(LaneCounters.NO_SA, Outcome.NAT_KEEPALIVE);
+            return null;
         }
         if (length >= 4 && Bytes.i32(buffer, offset) == 0) {
-            return drop(LaneCounters.NO_SA, Outcome.NON_ESP_MARKER);
+            drop(LaneCounters.NO_SA, Outcome.NON_ESP_MARKER);
+            return null;
         }
         return prepareInbound(packet, offset, length);
     }
 
     /** Decapsulates one ESP packet found at {@code [espOffset, espOffset + espLength)} of the slot's buffer. */
     public Outcome decapsulateEsp(Packet packet, int espOffset, int espLength) {
-        Outcome early = prepareInbound(packet, espOffset, espLength);
-        if (early != null) {
-            return early;
+        SecurityAssociation sa = prepareInbound(packet, espOffset, espLength);
+        if (sa == null) {
+            return Outcome.fromOrdinal(lastDrop);
         }
-        return finishInbound(packet, openPrepared(packet));
+        return finishInbound(packet, sa, openPrepared(packet, sa));
     }
 
     /**
      * Inbound steps 2 and 3, on the lane that owns the SA's replay window: SA by SPI, length checks, sequence number
-     * and replay pre-check. Returns the drop outcome, or null when the packet goes on to {@link #openPrepared}; the
-     * packet then records its SA, sequence number and ESP position.
+     * and replay pre-check. Returns the SA, which the caller carries to {@link #openPrepared} and
+     * {@link #finishInbound}, or null when the packet was dropped (counted). The packet records its SA index,
+     * sequence number and ESP layout, found once here.
      */
-    public Outcome prepareInbound(Packet packet, int espOffset, int espLength) {
+    public SecurityAssociation prepareInbound(Packet packet, int espOffset, int espLength) {
         byte[] buffer = packet.buffer();
         packet.recordSa(0, 0, 0);
 
         // 2. SA by SPI
         if (espLength < EspView.HEADER_LENGTH) {
-            return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            drop(LaneCounters.NO_SA, Outcome.MALFORMED);
+            return null;
         }
         SecurityAssociation sa = sad.inbound(Bytes.i32(buffer, espOffset + EspView.SPI_FIELD_OFFSET));
         if (sa == null) {
-            return drop(LaneCounters.NO_SA, Outcome.UNKNOWN_SPI);
+            drop(LaneCounters.NO_SA, Outcome.UNKNOWN_SPI);
+            return null;
         }
         int saIndex = sa.index();
+        if (sa.isExpired()) {
+            drop(saIndex, Outcome.SA_EXPIRED);
+            return null;
+        }
         EspSuite suite = sa.suite();
+        int payloadOffset = espOffset + EspView.HEADER_LENGTH + suite.ivLength();
         int ciphertextLength = espLength - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
         if (ciphertextLength < EspView.TRAILER_LENGTH || ciphertextLength % suite.alignment() != 0) {
-            return drop(saIndex, Outcome.MALFORMED);
+            drop(saIndex, Outcome.MALFORMED);
+            return null;
         }
 
         // 3. sequence number and replay pre-check
@@ -359,38 +407,35 @@ public final class EspProcessor {
         long sequence = sa.extendedSequenceNumbers() ? window.inferSequence(sequenceLow) : sequenceLow;
         int replay = window.check(sequence);
         if (replay == ReplayWindow.DUPLICATE) {
-            return drop(saIndex, Outcome.REPLAY);
+            drop(saIndex, Outcome.REPLAY);
+            return null;
         }
         if (replay == ReplayWindow.TOO_OLD) {
-            return drop(saIndex, Outcome.REPLAY_TOO_OLD);
+            drop(saIndex, Outcome.REPLAY_TOO_OLD);
+            return null;
         }
         packet.recordSa(saIndex, sequence, 0);
-        packet.recordEsp(espOffset, espLength);
-        return null;
+        packet.recordEsp(espOffset, payloadOffset, ciphertextLength);
+        return sa;
     }
 
     /**
      * Inbound step 4, the cryptography alone: verifies the ICV and decrypts a packet {@link #prepareInbound} let
-     * through. Touches no SA state but this processor's cipher contexts, so in {@code pcrypt} mode any lane runs it.
+     * through, with this processor's cipher context for {@code sa}. Touches no SA state, so in {@code pcrypt} mode
+     * any lane runs it.
      */
-    public boolean openPrepared(Packet packet) {
-        SecurityAssociation sa = sad.byIndex(packet.saIndex());
-        EspSuite suite = sa.suite();
-        int espOffset = packet.espOffset();
-        int payloadOffset = espOffset + EspView.HEADER_LENGTH + suite.ivLength();
-        int ciphertextLength = packet.espLength() - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
-        return transformFor(sa).open(packet.buffer(), espOffset, payloadOffset, ciphertextLength,
-                (int) (packet.sequenceNumber() >>> 32));
+    public boolean openPrepared(Packet packet, SecurityAssociation sa) {
+        return transformFor(sa).open(packet.buffer(), packet.espOffset(), packet.payloadOffset(),
+                packet.ciphertextLength(), (int) (packet.sequenceNumber() >>> 32));
     }
 
     /**
      * Inbound steps 4 (commit) to 6, back on the lane of {@link #prepareInbound}, in arrival order: commit the
      * sequence number of an authentic packet, check trailer, inner header and selectors, expose the inner packet.
      */
-    public Outcome finishInbound(Packet packet, boolean authentic) {
+    public Outcome finishInbound(Packet packet, SecurityAssociation sa, boolean authentic) {
         byte[] buffer = packet.buffer();
-        int saIndex = packet.saIndex();
-        SecurityAssociation sa = sad.byIndex(saIndex);
+        int saIndex = sa.index();
         if (!authentic) {
             return drop(saIndex, Outcome.AUTHENTICATION_FAILED);
         }
@@ -401,9 +446,8 @@ public final class EspProcessor {
             return drop(saIndex, Outcome.REPLAY);
         }
         window.commit(sequence);
-        EspSuite suite = sa.suite();
-        int payloadOffset = packet.espOffset() + EspView.HEADER_LENGTH + suite.ivLength();
-        int ciphertextLength = packet.espLength() - EspView.HEADER_LENGTH - suite.ivLength() - suite.icvLength();
+        int payloadOffset = packet.payloadOffset();
+        int ciphertextLength = packet.ciphertextLength();
 
         // 5. trailer and inner header
         int trailerOffset = payloadOffset + ciphertextLength - EspView.TRAILER_LENGTH;
@@ -436,6 +480,7 @@ public final class EspProcessor {
         }
         packet.set(payloadOffset, flowKey.totalLength);
         counters.count(saIndex, Outcome.ACCEPTED, flowKey.totalLength);
+        sa.countUse(flowKey.totalLength, lifetimeListener);
         return Outcome.ACCEPTED;
     }
 
@@ -443,6 +488,7 @@ public final class EspProcessor {
 
     private Outcome drop(int saIndex, Outcome reason) {
         counters.count(saIndex, reason, 0);
+        lastDrop = reason.ordinal();
         return reason;
     }
 

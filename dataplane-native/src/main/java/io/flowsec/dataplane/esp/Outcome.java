@@ -46,7 +46,11 @@ public enum Outcome {
     /** The buffer has too little headroom or tailroom for the ESP and outer headers. */
     NO_ROOM("no-room"),
     /** The JCE refused an operation (should not happen; counted, never thrown). */
-    CRYPTO_ERROR("crypto-error");
+    CRYPTO_ERROR("crypto-error"),
+    /** The SA reached a hard lifetime limit (RFC 4301 §4.4.2.1): it no longer sends or accepts. */
+    SA_EXPIRED("sa-expired"),
+    /** The lane owns no SA of the policy's group (a group with fewer SAs than lanes cannot be installed). */
+    NO_LANE_SA("no-lane-sa");
 
     private static final Outcome[] VALUES = values();
 

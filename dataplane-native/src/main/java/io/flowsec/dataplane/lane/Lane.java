@@ -2,33 +2,34 @@ package io.flowsec.dataplane.lane;
 
 import io.flowsec.dataplane.esp.EspProcessor;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.linux.Errno;
-import io.flowsec.dataplane.linux.TunDevice;
-import io.flowsec.dataplane.linux.UdpSocket;
 import io.flowsec.dataplane.packet.Packet;
+import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
+import io.flowsec.dataplane.sa.SecurityAssociation;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * One lane: one thread (its event loop), one TUN queue, its tunnel sockets, its ESP processor and counters. In
- * {@code flow} mode a packet never leaves the lane's thread. The event loop calls {@link #onSiteReadable} and
- * {@link #onTunnelReadable} when the descriptors are readable; each call drains at most one batch.
+ * One lane: one thread (its event loop), one site queue, its tunnel sockets, its ESP processor, its outbound SAs and
+ * its counters. In {@code flow} mode a packet never leaves the lane's thread. The event loop calls
+ * {@link #onSiteReadable} and {@link #onTunnelReadable} when a queue is readable; each call drains at most one batch.
  *
  * <p>Outbound (site → tunnel), {@link #onSiteReadable}:
  * <ol>
- *   <li>read up to {@link #BATCH} packets from TUN queue i straight into the lane's heap slots (the kernel already
- *       spread inner flows over the queues);</li>
- *   <li>encapsulate each: SPD, flow ID → SA of the group, sequence number, encryption ({@link EspProcessor});</li>
- *   <li>send each ESP packet on the lane's socket for the SA's local address and port to the SA's peer.</li>
+ *   <li>read a batch from the lane's site queue (TUN queue i: the kernel already spread inner flows over them);</li>
+ *   <li>encapsulate each: SPD, flow ID → one of the group's SAs that this lane owns, its sequence number (a plain
+ *       lane-local counter), encryption ({@link EspProcessor});</li>
+ *   <li>send the batch, each ESP packet on the lane's socket for its SA's local endpoint, to the SA's peer.</li>
  * </ol>
  * <p>Inbound (tunnel → site), {@link #onTunnelReadable}:
  * <ol>
- *   <li>receive up to {@link #BATCH} datagrams from one of the lane's sockets (steering chose this lane);</li>
+ *   <li>receive a batch from one of the lane's sockets (steering chose this lane for these SAs);</li>
  *   <li>decapsulate each: SPI → SA, replay pre-check, ICV and decryption, selectors;</li>
- *   <li>write the inner packets to TUN queue i.</li>
+ *   <li>write the batch of inner packets to the lane's site queue.</li>
  * </ol>
+ * A batch that ends in an unexpected exception is counted ({@link IoCounter#LANE_FAULTS}), reported, and the lane
+ * goes on with the next one: a bug costs a batch, never the lane.
  */
 public final class Lane {
     /** Packets per batch, as wireguard-go's IdealBatchSize order of magnitude. */
@@ -39,39 +40,40 @@ public final class Lane {
     /** Lane-level I/O counters (packet outcomes live in the processor's {@link io.flowsec.dataplane.esp.LaneCounters}). */
     public enum IoCounter {
         SITE_PACKETS_READ, TUNNEL_DATAGRAMS_RECEIVED, TUNNEL_DATAGRAMS_SENT, SITE_PACKETS_WRITTEN, SITE_BYTES_WRITTEN,
-        SEND_ERRORS, TUN_WRITE_ERRORS, BUSY_NANOS, BATCHES
+        SEND_ERRORS, TUN_WRITE_ERRORS, BUSY_NANOS, BATCHES, LANE_FAULTS
     }
 
     private final int index;
-    private final TunDevice tun;
-    private final int queue;
-    private final UdpSocket[] sockets;
+    private final SiteQueue site;
+    private final TunnelSocket[] sockets;
     private final EspProcessor processor;
-    private final TunnelPeer[] peerBySaIndex;
-    private final Errno errno = new Errno();
     private final Packet[] slots = new Packet[BATCH];
-    private final MemorySegment[] receiveTargets = new MemorySegment[BATCH];
-    private final SlotSegments[] segments = new SlotSegments[BATCH];
+    /** Per socket: the packets of this batch to send on it and their destinations. */
+    private final Packet[][] sendPackets;
+    private final MemorySegment[][] sendDestinations;
+    private final int[] sendCounts;
+    /** Inner packets waiting to be written to the site queue (this batch's, or pcrypt's completed ones). */
+    private final Packet[] toSite = new Packet[BATCH];
+    private int toSiteCount;
+    private final long[] results = new long[BATCH];
+    private final long[] ioCounters = new long[IoCounter.values().length];
+    /** For each outbound SA (by SAD index) the socket and peer to send to; replaced whole by {@link #useOutbound}. */
+    private TunnelPeer[] peerBySaIndex = new TunnelPeer[0];
     /** Set on this lane's thread when it is the receiving lane of {@code pcrypt} mode; null otherwise. */
     private PcryptInbound pcrypt;
-    private final long[] ioCounters = new long[IoCounter.values().length];
+    private LaneFaultListener faultListener = LaneFaultListener.IGNORE;
 
-    /**
-     * @param peerBySaIndex for each outbound SA (by SAD index) the socket and destination to send with
-     */
-    public Lane(int index, TunDevice tun, int queue, UdpSocket[] sockets, EspProcessor processor, TunnelPeer[] peerBySaIndex) {
+    public Lane(int index, SiteQueue site, TunnelSocket[] sockets, EspProcessor processor) {
         this.index = index;
-        this.tun = tun;
-        this.queue = queue;
+        this.site = site;
         this.sockets = sockets;
         this.processor = processor;
-        this.peerBySaIndex = peerBySaIndex;
         for (int i = 0; i < BATCH; i++) {
             slots[i] = Packet.withRoomFor(MAX_PACKET);
-            // reads land at the default headroom so ESP (outbound) or the outer headers (inbound) fit around them
-            receiveTargets[i] = MemorySegment.ofArray(slots[i].buffer()).asSlice(Packet.DEFAULT_HEADROOM, MAX_PACKET);
-            segments[i] = new SlotSegments(slots[i]);
         }
+        sendPackets = new Packet[sockets.length][BATCH];
+        sendDestinations = new MemorySegment[sockets.length][BATCH];
+        sendCounts = new int[sockets.length];
     }
 
     public int index() {
@@ -82,37 +84,67 @@ public final class Lane {
         return processor;
     }
 
-    public int tunQueueFd() {
-        return tun.queueFd(queue);
+    public SiteQueue site() {
+        return site;
     }
 
-    public UdpSocket[] sockets() {
+    public TunnelSocket[] sockets() {
         return sockets;
     }
 
-    /** Drains one batch from the TUN queue; returns the number of packets read (0: the queue is empty). */
+    public void faultListener(LaneFaultListener listener) {
+        this.faultListener = listener;
+    }
+
+    /**
+     * Command, on the lane's thread between batches: from the next batch on, match {@code policies}, encrypt with
+     * the lane's own SAs ({@code tablesByGroupId}) and send them as {@code peerBySaIndex} says.
+     */
+    public void useOutbound(SecurityPolicyDatabase policies, SecurityAssociation[][] tablesByGroupId, TunnelPeer[] peerBySaIndex) {
+        processor.useOutbound(policies, tablesByGroupId);
+        this.peerBySaIndex = peerBySaIndex;
+    }
+
+    /** Drains one batch from the site queue; returns the number of packets read (0: the queue is empty). */
     public int onSiteReadable() {
         long startNs = System.nanoTime();
-        // 1. read a batch
         int count = 0;
-        while (count < BATCH) {
-            long length = tun.read(errno, queue, receiveTargets[count]);
-            if (length <= 0) {
-                break;
+        try {
+            // 1. read a batch
+            count = site.read(slots, 0, BATCH);
+            add(IoCounter.SITE_PACKETS_READ, count);
+            // 2. encapsulate, sorting the packets by the socket they leave from
+            TunnelPeer[] peers = peerBySaIndex;
+            for (int i = 0; i < count; i++) {
+                Packet packet = slots[i];
+                if (processor.encapsulate(packet) != Outcome.ACCEPTED) {
+                    continue;
+                }
+                int saIndex = packet.saIndex();
+                TunnelPeer peer = saIndex < peers.length ? peers[saIndex] : null;
+                if (peer == null) {
+                    add(IoCounter.SEND_ERRORS, 1);   // an SA without a route on this lane: not reached by the runtime
+                    continue;
+                }
+                int socket = peer.socketIndex();
+                sendPackets[socket][sendCounts[socket]] = packet;
+                sendDestinations[socket][sendCounts[socket]++] = peer.destination();
             }
-            slots[count].set(Packet.DEFAULT_HEADROOM, (int) length);
-            count++;
-        }
-        add(IoCounter.SITE_PACKETS_READ, count);
-        // 2-3. encapsulate and send
-        for (int i = 0; i < count; i++) {
-            Packet packet = slots[i];
-            if (processor.encapsulate(packet) != Outcome.ACCEPTED) {
-                continue;
+            // 3. send
+            for (int socket = 0; socket < sockets.length; socket++) {
+                int toSend = sendCounts[socket];
+                if (toSend == 0) {
+                    continue;
+                }
+                sendCounts[socket] = 0;
+                sockets[socket].send(sendPackets[socket], sendDestinations[socket], toSend, results);
+                for (int i = 0; i < toSend; i++) {
+                    add(results[i] >= 0 ? IoCounter.TUNNEL_DATAGRAMS_SENT : IoCounter.SEND_ERRORS, 1);
+                }
             }
-            TunnelPeer peer = peerBySaIndex[packet.saIndex()];
-            long sent = peer.socket().send(errno, segments[i].at(packet.offset()), packet.length(), peer.destination());
-            add(sent >= 0 ? IoCounter.TUNNEL_DATAGRAMS_SENT : IoCounter.SEND_ERRORS, 1);
+        } catch (RuntimeException | Error fault) {
+            onFault(fault);
+            java.util.Arrays.fill(sendCounts, 0);
         }
         finishBatch(startNs, count);
         return count;
@@ -121,43 +153,57 @@ public final class Lane {
     /** Drains one batch from the lane's tunnel socket {@code socketIndex}; returns the number of datagrams received. */
     public int onTunnelReadable(int socketIndex) {
         long startNs = System.nanoTime();
-        UdpSocket socket = sockets[socketIndex];
-        if (pcrypt != null) {
-            int received = pcrypt.onTunnelReadable(socket);
-            finishBatch(startNs, received);
-            return received;
-        }
-        // 1. receive a batch
         int count = 0;
-        while (count < BATCH) {
-            long length = socket.receive(errno, receiveTargets[count]);
-            if (length < 0) {
-                break;
+        try {
+            TunnelSocket socket = sockets[socketIndex];
+            if (pcrypt != null) {
+                count = pcrypt.onTunnelReadable(socket);
+            } else {
+                // 1. receive a batch
+                count = socket.receive(slots, 0, BATCH);
+                add(IoCounter.TUNNEL_DATAGRAMS_RECEIVED, count);
+                // 2. decapsulate
+                for (int i = 0; i < count; i++) {
+                    Packet packet = slots[i];
+                    if (processor.decapsulateUdpPayload(packet, packet.offset(), packet.length()) == Outcome.ACCEPTED) {
+                        queueForSite(packet);
+                    }
+                }
+                // 3. deliver
+                flushToSite();
             }
-            slots[count].set(Packet.DEFAULT_HEADROOM, (int) length);
-            count++;
-        }
-        add(IoCounter.TUNNEL_DATAGRAMS_RECEIVED, count);
-        // 2-3. decapsulate and deliver
-        for (int i = 0; i < count; i++) {
-            Packet packet = slots[i];
-            if (processor.decapsulateUdpPayload(packet, packet.offset(), packet.length()) != Outcome.ACCEPTED) {
-                continue;
-            }
-            deliverToSite(segments[i].at(packet.offset()), packet.length());
+        } catch (RuntimeException | Error fault) {
+            onFault(fault);
+            toSiteCount = 0;
         }
         finishBatch(startNs, count);
         return count;
     }
 
-    /** Writes one inner packet to this lane's TUN queue. */
-    void deliverToSite(MemorySegment packet, int length) {
-        long written = tun.write(errno, queue, packet, length);
-        if (written >= 0) {
-            add(IoCounter.SITE_PACKETS_WRITTEN, 1);
-            add(IoCounter.SITE_BYTES_WRITTEN, written);
-        } else {
-            add(IoCounter.TUN_WRITE_ERRORS, 1);
+    /** Adds an inner packet to the batch for the site queue, writing the batch first when it is full. */
+    void queueForSite(Packet packet) {
+        if (toSiteCount == BATCH) {
+            flushToSite();
+        }
+        toSite[toSiteCount++] = packet;
+    }
+
+    /** Writes the packets queued for the site. */
+    void flushToSite() {
+        int count = toSiteCount;
+        if (count == 0) {
+            return;
+        }
+        toSiteCount = 0;
+        site.write(toSite, count, results);
+        for (int i = 0; i < count; i++) {
+            long written = results[i];
+            if (written >= 0) {
+                add(IoCounter.SITE_PACKETS_WRITTEN, 1);
+                add(IoCounter.SITE_BYTES_WRITTEN, written);
+            } else {
+                add(IoCounter.TUN_WRITE_ERRORS, 1);
+            }
         }
     }
 
@@ -177,6 +223,19 @@ public final class Lane {
 
     PcryptInbound pcrypt() {
         return pcrypt;
+    }
+
+    /** The fault barrier: count, report, go on. Work handed to this lane by another (pcrypt) comes here too. */
+    void onFault(Throwable fault) {
+        if (fault instanceof VirtualMachineError fatal && !(fault instanceof StackOverflowError)) {
+            throw fatal;   // out of memory or a broken VM: nothing a lane can continue from
+        }
+        add(IoCounter.LANE_FAULTS, 1);
+        try {
+            faultListener.onLaneFault(index, fault);
+        } catch (RuntimeException ignored) {
+            // a listener's failure must not take the lane down either
+        }
     }
 
     private void finishBatch(long startNs, int count) {

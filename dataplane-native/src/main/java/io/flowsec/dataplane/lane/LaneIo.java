@@ -44,18 +44,26 @@ public final class LaneIo {
         this.loop = loop;
     }
 
-    /** Registers every descriptor of {@code lane} on {@code loop} and starts serving them. */
+    /** Registers every queue of {@code lane} on {@code loop} and starts serving them. */
     public static LaneIo attach(Lane lane, IoEventLoop loop) throws InterruptedException {
         LaneIo io = new LaneIo(lane, loop);
-        io.register(lane.tunQueueFd(), lane::onSiteReadable);
+        io.register(lane.site(), lane::onSiteReadable);
         for (int i = 0; i < lane.sockets().length; i++) {
             int socketIndex = i;
-            io.register(lane.sockets()[i].fd(), () -> lane.onTunnelReadable(socketIndex));
+            io.register(lane.sockets()[i], () -> lane.onTunnelReadable(socketIndex));
         }
         return io;
     }
 
-    private void register(int fd, IntSupplier drain) throws InterruptedException {
+    private void register(LaneReadiness queue, IntSupplier drain) throws InterruptedException {
+        int fd = queue.fd();
+        if (fd < 0) {
+            CallbackReadiness handle = new CallbackReadiness(this, queue, drain);
+            handles.add(handle);
+            queue.whenReadable(handle.wake);
+            loop.execute(handle.wake);
+            return;
+        }
         Readiness handle = loop.isCompatible(IoUringReadiness.class)
                 ? new IoUringReadiness(this, fd, drain)
                 : new EpollReadiness(this, fd, drain);
@@ -63,6 +71,11 @@ public final class LaneIo {
         registrations.add(registration);
         handles.add(handle);
         loop.execute(() -> handle.arm(registration));
+    }
+
+    /** Runs {@code command} on the lane's thread between two batches; the future completes once it ran. */
+    public Future<?> run(Runnable command) {
+        return loop.submit(command);
     }
 
     public Lane lane() {
@@ -105,6 +118,7 @@ public final class LaneIo {
             }
             PcryptInbound pcrypt = lane.pcrypt();
             while (pcrypt != null && !pcrypt.isIdle()) {
+                // workers' results arrive as tasks for this loop, which is busy here: poll them instead
                 pcrypt.completeInOrder();
                 Thread.onSpinWait();
             }
@@ -122,7 +136,7 @@ public final class LaneIo {
                 return;
             }
             Lane[] lanes = new Lane[workers.length];
-            IoEventLoop[] loops = new IoEventLoop[workers.length];
+            java.util.concurrent.Executor[] loops = new java.util.concurrent.Executor[workers.length];
             for (int i = 0; i < workers.length; i++) {
                 lanes[i] = workers[i].lane;
                 loops[i] = workers[i].loop;
@@ -145,6 +159,9 @@ public final class LaneIo {
     }
 
     public void close() {
+        for (Readiness handle : handles) {
+            handle.close();
+        }
         for (IoRegistration registration : registrations) {
             registration.cancel();
         }
@@ -155,7 +172,7 @@ public final class LaneIo {
         final LaneIo io;
         final int fd;
         final IntSupplier drain;
-        private final Runnable continueDrain;
+        final Runnable continueDrain;
         IoRegistration registration;
 
         Readiness(LaneIo io, int fd, IntSupplier drain) {
@@ -171,8 +188,12 @@ public final class LaneIo {
             rearm();
         }
 
+        boolean isServing() {
+            return registration != null && registration.isValid();
+        }
+
         final void onReadable() {
-            if (registration == null || !registration.isValid()) {
+            if (!isServing()) {
                 return;
             }
             if (io.paused) {
@@ -196,6 +217,43 @@ public final class LaneIo {
             if (registration != null) {
                 registration.cancel();
             }
+        }
+    }
+
+    /**
+     * A queue without a descriptor (an in-memory test double): it calls {@link #wake} from any thread when
+     * something arrives, which runs a drain on the lane's loop; a drain that left something behind runs again.
+     */
+    private static final class CallbackReadiness extends Readiness {
+        final Runnable wake;
+        private final LaneReadiness queue;
+        private boolean closed;
+
+        CallbackReadiness(LaneIo io, LaneReadiness queue, IntSupplier drain) {
+            super(io, -1, drain);
+            this.queue = queue;
+            this.wake = () -> io.loop.execute(continueDrain);
+        }
+
+        @Override
+        boolean isServing() {
+            return !closed;
+        }
+
+        @Override
+        void rearm() {
+            if (queue.hasPending()) {
+                io.loop.execute(continueDrain);   // level-triggered, like a poll on a descriptor with data left
+            }
+        }
+
+        @Override
+        void pausedInterest() {
+        }
+
+        @Override
+        public void close() {
+            closed = true;
         }
     }
 

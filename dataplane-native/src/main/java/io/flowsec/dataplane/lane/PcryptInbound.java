@@ -2,12 +2,10 @@ package io.flowsec.dataplane.lane;
 
 import io.flowsec.dataplane.esp.EspProcessor;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.linux.Errno;
-import io.flowsec.dataplane.linux.UdpSocket;
 import io.flowsec.dataplane.packet.Packet;
-import io.netty.channel.IoEventLoop;
+import io.flowsec.dataplane.sa.SecurityAssociation;
 
-import java.lang.foreign.MemorySegment;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
@@ -17,7 +15,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  *
  * <ol>
  *   <li>receive datagrams into a ring of slots while the ring has room; for each, on the receiving lane: SA by
- *       SPI and replay pre-check ({@link EspProcessor#prepareInbound});</li>
+ *       SPI and replay pre-check ({@link EspProcessor#prepareInbound}); the SA found is kept with the slot;</li>
  *   <li>hand slot i's cryptography to lane i mod N (a task on that lane's loop, prepared once per slot:
  *       {@link EspProcessor#openPrepared} with that lane's own cipher contexts); the receiving lane's own share
  *       runs inline;</li>
@@ -37,44 +35,46 @@ final class PcryptInbound {
     private static final int SKIPPED = 3;
 
     private final Lane receiver;
-    private final IoEventLoop receiverLoop;
+    private final Executor receiverLoop;
     private final Lane[] workers;
-    private final IoEventLoop[] workerLoops;
+    private final Executor[] workerLoops;
     private final Packet[] ring = new Packet[RING];
-    private final MemorySegment[] receiveTargets = new MemorySegment[RING];
-    private final SlotSegments[] segments = new SlotSegments[RING];
+    /** The SA of each slot, found once by the receiving lane and carried through the three steps. */
+    private final SecurityAssociation[] ringSa = new SecurityAssociation[RING];
     private final Runnable[] cryptoJobs = new Runnable[RING];
     private final AtomicIntegerArray results = new AtomicIntegerArray(RING);
     /** Completion woken by a worker: counted as the receiving lane's busy time, as its batches are. */
     private final Runnable completeInOrder;
-    private final Errno errno = new Errno();
     /** Next slot to receive into, and next slot to complete: both only advanced on the receiving lane. */
     private long head;
     private long tail;
 
-    PcryptInbound(Lane receiver, IoEventLoop receiverLoop, Lane[] workers, IoEventLoop[] workerLoops) {
+    PcryptInbound(Lane receiver, Executor receiverLoop, Lane[] workers, Executor[] workerLoops) {
         this.receiver = receiver;
         this.receiverLoop = receiverLoop;
         this.workers = workers;
         this.workerLoops = workerLoops;
         this.completeInOrder = () -> {
             long startNs = System.nanoTime();
-            completeInOrder();
+            try {
+                completeInOrder();
+            } catch (RuntimeException | Error fault) {
+                receiver.onFault(fault);
+            }
             receiver.addBusyNanos(System.nanoTime() - startNs);
         };
         for (int i = 0; i < RING; i++) {
             ring[i] = Packet.withRoomFor(SLOT_PACKET);
-            receiveTargets[i] = MemorySegment.ofArray(ring[i].buffer()).asSlice(Packet.DEFAULT_HEADROOM, SLOT_PACKET);
-            segments[i] = new SlotSegments(ring[i]);
             int slot = i;
             Lane worker = workers[i % workers.length];
             cryptoJobs[i] = worker == receiver ? null : () -> {
                 long startNs = System.nanoTime();
                 boolean authentic;
                 try {
-                    authentic = worker.processor().openPrepared(ring[slot]);
-                } catch (RuntimeException unexpected) {
+                    authentic = worker.processor().openPrepared(ring[slot], ringSa[slot]);
+                } catch (RuntimeException | Error unexpected) {
                     authentic = false;   // never leave a slot pending: the receiving lane waits for it in order
+                    worker.onFault(unexpected);
                 }
                 worker.addBusyNanos(System.nanoTime() - startNs);
                 results.set(slot, authentic ? AUTHENTIC : FORGED);
@@ -84,27 +84,31 @@ final class PcryptInbound {
     }
 
     /** Steps 1–2 for one socket: returns the datagrams received (less than a batch: the socket is empty). */
-    int onTunnelReadable(UdpSocket socket) {
+    int onTunnelReadable(TunnelSocket socket) {
         int count = 0;
         EspProcessor processor = receiver.processor();
         while (count < Lane.BATCH && head - tail < RING) {
-            int slot = (int) (head & (RING - 1));
-            long length = socket.receive(errno, receiveTargets[slot]);
-            if (length < 0) {
-                break;
+            int first = (int) (head & (RING - 1));
+            // a contiguous run of free slots, up to the ring's end
+            int room = (int) Math.min(Math.min(Lane.BATCH - count, RING - (head - tail)), RING - first);
+            int received = socket.receive(ring, first, room);
+            for (int slot = first; slot < first + received; slot++) {
+                Packet packet = ring[slot];
+                SecurityAssociation sa = processor.prepareUdpPayload(packet);
+                ringSa[slot] = sa;
+                if (sa == null) {
+                    results.set(slot, SKIPPED);
+                } else if (workers[slot % workers.length] == receiver) {
+                    // the receiving lane's share runs inline: a task queued to itself could not run while it drains
+                    results.set(slot, processor.openPrepared(packet, sa) ? AUTHENTIC : FORGED);
+                } else {
+                    workerLoops[slot % workerLoops.length].execute(cryptoJobs[slot]);
+                }
             }
-            Packet packet = ring[slot];
-            packet.set(Packet.DEFAULT_HEADROOM, (int) length);
-            count++;
-            head++;
-            Outcome early = processor.prepareUdpPayload(packet);
-            if (early != null) {
-                results.set(slot, SKIPPED);
-            } else if (workers[slot % workers.length] == receiver) {
-                // the receiving lane's share runs inline: a task queued to itself could not run while it drains
-                results.set(slot, processor.openPrepared(packet) ? AUTHENTIC : FORGED);
-            } else {
-                workerLoops[slot % workerLoops.length].execute(cryptoJobs[slot]);
+            count += received;
+            head += received;
+            if (received < room) {
+                break;
             }
         }
         receiver.countTunnelReceived(count);
@@ -121,7 +125,7 @@ final class PcryptInbound {
             int slot = (int) (tail & (RING - 1));
             int result = results.get(slot);
             if (result == PENDING) {
-                return;
+                break;
             }
             results.set(slot, PENDING);
             tail++;
@@ -129,10 +133,11 @@ final class PcryptInbound {
                 continue;
             }
             Packet packet = ring[slot];
-            if (processor.finishInbound(packet, result == AUTHENTIC) == Outcome.ACCEPTED) {
-                receiver.deliverToSite(segments[slot].at(packet.offset()), packet.length());
+            if (processor.finishInbound(packet, ringSa[slot], result == AUTHENTIC) == Outcome.ACCEPTED) {
+                receiver.queueForSite(packet);
             }
         }
+        receiver.flushToSite();   // before the ring slots completed here can be received into again
     }
 
     /** True when no packet is in flight (all received packets completed). */

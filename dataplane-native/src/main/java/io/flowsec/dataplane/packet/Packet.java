@@ -1,5 +1,7 @@
 package io.flowsec.dataplane.packet;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * A lane's reusable packet slot: a heap buffer with headroom and tailroom, so ESP can be added or removed in place,
  * and the window {@code [offset, offset + length)} that currently holds the packet. The processor records in it
@@ -13,14 +15,20 @@ public final class Packet {
     /** Largest IP packet. */
     public static final int MAX_IP_PACKET = 65535;
 
+    /** Segments of the buffer starting at each offset a packet can start at: handed to system calls, made once. */
+    private static final int SEGMENT_OFFSETS = DEFAULT_HEADROOM + 64;
+
     private final byte[] buffer;
+    private final MemorySegment[] segmentsByOffset = new MemorySegment[SEGMENT_OFFSETS];
+    private MemorySegment receiveTarget;
     private int offset;
     private int length;
     private int saIndex;
     private long sequenceNumber;
     private int flowId;
     private int espOffset;
-    private int espLength;
+    private int payloadOffset;
+    private int ciphertextLength;
 
     public Packet(int capacity) {
         this.buffer = new byte[capacity];
@@ -36,6 +44,35 @@ public final class Packet {
         return buffer;
     }
 
+    /**
+     * The packet's bytes as a memory segment starting at its offset, for a system call. Made the first time an
+     * offset is used (ESP's layouts use a handful, all inside the headroom), so handing a packet to the kernel
+     * allocates nothing.
+     */
+    public MemorySegment segment() {
+        if (offset >= SEGMENT_OFFSETS) {
+            return MemorySegment.ofArray(buffer).asSlice(offset);   // not reached by ESP's layouts
+        }
+        MemorySegment segment = segmentsByOffset[offset];
+        if (segment == null) {
+            segment = MemorySegment.ofArray(buffer).asSlice(offset);
+            segmentsByOffset[offset] = segment;
+        }
+        return segment;
+    }
+
+    /**
+     * Where a read lands: the buffer from the default headroom up to the default tailroom, so ESP can then be added
+     * or removed in place. Made once per slot.
+     */
+    public MemorySegment receiveTarget() {
+        MemorySegment target = receiveTarget;
+        if (target == null) {
+            target = MemorySegment.ofArray(buffer).asSlice(DEFAULT_HEADROOM, buffer.length - DEFAULT_HEADROOM - DEFAULT_TAILROOM);
+            receiveTarget = target;
+        }
+        return target;
+    }
     public int offset() {
         return offset;
     }
@@ -81,18 +118,25 @@ public final class Packet {
         return flowId;
     }
 
-    /** Where the ESP packet lies in the buffer, between the inbound phases. */
-    public void recordEsp(int espOffset, int espLength) {
+    /** Where the ESP packet, its encrypted payload and their lengths lie, found once and kept between the inbound steps. */
+    public void recordEsp(int espOffset, int payloadOffset, int ciphertextLength) {
         this.espOffset = espOffset;
-        this.espLength = espLength;
+        this.payloadOffset = payloadOffset;
+        this.ciphertextLength = ciphertextLength;
     }
 
     public int espOffset() {
         return espOffset;
     }
 
-    public int espLength() {
-        return espLength;
+    /** First byte after the IV. */
+    public int payloadOffset() {
+        return payloadOffset;
+    }
+
+    /** Encrypted payload: inner packet, padding and trailer, without IV and ICV. */
+    public int ciphertextLength() {
+        return ciphertextLength;
     }
 
     public void recordSa(int saIndex, long sequenceNumber, int flowId) {

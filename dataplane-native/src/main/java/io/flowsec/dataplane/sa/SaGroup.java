@@ -12,15 +12,23 @@ import java.util.Set;
  * itself in the outer header by its {@link FlowEncoding}.
  * <p>
  * Weights can change at run time (load feedback): the control plane builds a new table that moves as few buckets
- * as possible and publishes it with one volatile write; lanes read it once per packet. With N = 1 this is plain IPsec.
+ * as possible and publishes it with one volatile write. In a running data plane each member is owned by one lane
+ * ({@link #assignOwners}) and each lane selects among its own members through {@link #laneTable}, handed to it as
+ * a command, so one SA's sequence numbers are only ever taken on one lane. With N = 1 this is plain IPsec.
  */
 public final class SaGroup {
     public static final int INDIRECTION_TABLE_SIZE = 128;
+    /** Lane of a member no lane owns yet (a group outside a running data plane: tests, the pcap tool). */
+    public static final int NO_OWNER = -1;
 
-    private final SecurityAssociation[] members;
     private final FlowEncoding encoding;
-    private volatile int[] indirection;
-    private volatile int[] weights;
+    /** Members, weights, indirection table and owning lanes, replaced whole (copy-on-write). */
+    private volatile State state;
+    /** Set by the runtime that installs the group: the index of the group in each lane's outbound tables. */
+    private volatile int id = -1;
+
+    private record State(SecurityAssociation[] members, int[] weights, int[] indirection, int[] owners) {
+    }
 
     public SaGroup(List<SecurityAssociation> members, FlowEncoding encoding) {
         if (members.isEmpty()) {
@@ -29,20 +37,21 @@ public final class SaGroup {
         if (members.size() > INDIRECTION_TABLE_SIZE) {
             throw new IllegalArgumentException("an SA group holds at most " + INDIRECTION_TABLE_SIZE + " SAs");
         }
-        this.members = members.toArray(new SecurityAssociation[0]);
+        SecurityAssociation[] array = members.toArray(new SecurityAssociation[0]);
         this.encoding = encoding;
-        validateEncoding();
-        int[] equal = new int[this.members.length];
+        validateEncoding(array, encoding);
+        int[] equal = new int[array.length];
         Arrays.fill(equal, 1);
         int[] table = new int[INDIRECTION_TABLE_SIZE];
         for (int bucket = 0; bucket < table.length; bucket++) {
-            table[bucket] = bucket % this.members.length;
+            table[bucket] = bucket % array.length;
         }
-        this.indirection = table;
-        this.weights = equal;
+        int[] owners = new int[array.length];
+        Arrays.fill(owners, NO_OWNER);
+        this.state = new State(array, equal, table, owners);
     }
 
-    private void validateEncoding() {
+    private static void validateEncoding(SecurityAssociation[] members, FlowEncoding encoding) {
         Set<Integer> spis = new HashSet<>();
         Set<Integer> ports = new HashSet<>();
         Set<String> pairs = new HashSet<>();
@@ -72,35 +81,153 @@ public final class SaGroup {
         }
     }
 
-    /** Hot path: the SA for a flow ID. */
+    /** The group's SA for a flow ID, lane ownership aside (a single-threaded user: tests, the pcap tool). */
     public SecurityAssociation select(int flowId) {
-        int[] table = indirection;
-        return members[table[flowId & (table.length - 1)]];
+        State current = state;
+        return current.members[current.indirection[flowId & (INDIRECTION_TABLE_SIZE - 1)]];
     }
 
     public int size() {
-        return members.length;
+        return state.members.length;
     }
 
     public SecurityAssociation member(int index) {
-        return members[index];
+        return state.members[index];
     }
 
     public List<SecurityAssociation> members() {
-        return List.of(members);
+        return List.of(state.members);
     }
 
     public FlowEncoding encoding() {
         return encoding;
     }
 
+    public int id() {
+        return id;
+    }
+
+    /** The runtime's index for this group in each lane's outbound tables. */
+    public void id(int id) {
+        this.id = id;
+    }
+
     public int[] weights() {
-        return weights.clone();
+        return state.weights.clone();
     }
 
     /** A copy of the current indirection table (bucket → member index). */
     public int[] indirectionTable() {
-        return indirection.clone();
+        return state.indirection.clone();
+    }
+
+    /** The lane that owns member {@code index}, or {@link #NO_OWNER}. */
+    public int owner(int index) {
+        return state.owners[index];
+    }
+
+    /**
+     * Gives each member an owning lane: members that already have one below {@code laneCount} keep it (their
+     * sequence counters stay on their lane); the others go to the lanes owning fewest members. Every lane must own
+     * at least one member, so each lane encrypts only with its own SAs: a group needs as many SAs as lanes.
+     * Control plane only, before the lanes see the group.
+     */
+    public synchronized void assignOwners(int laneCount) {
+        State current = state;
+        if (current.members.length < laneCount) {
+            throw new IllegalArgumentException("an SA group of " + current.members.length + " SA(s) cannot serve "
+                    + laneCount + " lanes: each lane sends on SAs of its own, so give the policy at least "
+                    + laneCount + " outbound SAs (or run fewer lanes)");
+        }
+        int[] owners = current.owners.clone();
+        int[] owned = new int[laneCount];
+        for (int i = 0; i < owners.length; i++) {
+            if (owners[i] >= laneCount) {
+                owners[i] = NO_OWNER;
+            }
+            if (owners[i] != NO_OWNER) {
+                owned[owners[i]]++;
+            }
+        }
+        for (int i = 0; i < owners.length; i++) {
+            if (owners[i] == NO_OWNER) {
+                int lane = 0;
+                for (int candidate = 1; candidate < laneCount; candidate++) {
+                    if (owned[candidate] < owned[lane]) {
+                        lane = candidate;
+                    }
+                }
+                owners[i] = lane;
+                owned[lane]++;
+            }
+        }
+        for (int lane = 0; lane < laneCount; lane++) {
+            if (owned[lane] == 0) {
+                throw new IllegalArgumentException("lane " + lane + " would own no SA of the group: its owners are "
+                        + Arrays.toString(owners));
+            }
+        }
+        state = new State(current.members, current.weights, current.indirection, owners);
+    }
+
+    /**
+     * Rekey: {@code replacement} takes the member slot of {@code old}, with its weight and owning lane, so its flows
+     * keep their lane. Control plane only; the lanes see it through their next outbound tables.
+     */
+    public synchronized void replaceMember(SecurityAssociation old, SecurityAssociation replacement) {
+        State current = state;
+        int index = indexOf(current, old);
+        if (index < 0) {
+            throw new IllegalArgumentException(old.name() + " is not a member of this group");
+        }
+        SecurityAssociation[] members = current.members.clone();
+        members[index] = replacement;
+        validateEncoding(members, encoding);
+        state = new State(members, current.weights, current.indirection, current.owners);
+    }
+
+    private static int indexOf(State state, SecurityAssociation sa) {
+        for (int i = 0; i < state.members.length; i++) {
+            if (state.members[i] == sa) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Lane {@code lane}'s table (bucket → SA) over the members it owns, weighted as the group's weights say (equal
+     * when all its members weigh 0, so the lane can still send); null when the lane owns none. Buckets keep the
+     * group table's member where that member is the lane's own. Control plane: built when something changes.
+     */
+    public SecurityAssociation[] laneTable(int lane) {
+        State current = state;
+        int count = current.members.length;
+        int[] laneWeights = new int[count];
+        long sum = 0;
+        int ownedCount = 0;
+        for (int i = 0; i < count; i++) {
+            if (current.owners[i] == lane) {
+                ownedCount++;
+                laneWeights[i] = current.weights[i];
+                sum += current.weights[i];
+            }
+        }
+        if (ownedCount == 0) {
+            return null;
+        }
+        if (sum == 0) {
+            for (int i = 0; i < count; i++) {
+                laneWeights[i] = current.owners[i] == lane ? 1 : 0;
+            }
+            sum = ownedCount;
+        }
+        int[] table = stableTable(current.indirection, shares(laneWeights, sum));
+        SecurityAssociation[] byBucket = new SecurityAssociation[INDIRECTION_TABLE_SIZE];
+        for (int bucket = 0; bucket < byBucket.length; bucket++) {
+            byBucket[bucket] = current.members[table[bucket]];
+        }
+        return byBucket;
     }
 
     /**
@@ -108,8 +235,9 @@ public final class SaGroup {
      * with their SA wherever the new shares allow, so most flows keep their SA. Control plane only.
      */
     public synchronized void weights(int... newWeights) {
-        if (newWeights.length != members.length) {
-            throw new IllegalArgumentException("need " + members.length + " weights, got " + newWeights.length);
+        State current = state;
+        if (newWeights.length != current.members.length) {
+            throw new IllegalArgumentException("need " + current.members.length + " weights, got " + newWeights.length);
         }
         long sum = 0;
         for (int weight : newWeights) {
@@ -121,9 +249,14 @@ public final class SaGroup {
         if (sum == 0) {
             throw new IllegalArgumentException("at least one weight must be positive");
         }
-        int[] target = shares(newWeights, sum);
-        int[] table = indirection.clone();
-        int[] kept = new int[members.length];
+        int[] table = stableTable(current.indirection, shares(newWeights, sum));
+        state = new State(current.members, newWeights.clone(), table, current.owners);
+    }
+
+    /** A table giving each member its {@code target} share of buckets, moving as few buckets from {@code previous} as it can. */
+    private static int[] stableTable(int[] previous, int[] target) {
+        int[] table = previous.clone();
+        int[] kept = new int[target.length];
         boolean[] free = new boolean[table.length];
         for (int bucket = 0; bucket < table.length; bucket++) {
             int member = table[bucket];
@@ -137,14 +270,13 @@ public final class SaGroup {
         for (int bucket = 0; bucket < table.length; bucket++) {
             if (free[bucket]) {
                 while (kept[member] >= target[member]) {
-                    member = (member + 1) % members.length;
+                    member = (member + 1) % target.length;
                 }
                 table[bucket] = member;
                 kept[member]++;
             }
         }
-        this.weights = newWeights.clone();
-        this.indirection = table;
+        return table;
     }
 
     /** Largest-remainder apportionment of the table's buckets to the weights. */

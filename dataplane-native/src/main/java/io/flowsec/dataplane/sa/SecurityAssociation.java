@@ -5,14 +5,17 @@ import io.flowsec.dataplane.crypto.EspTransform;
 import io.flowsec.dataplane.sa.ReplayWindow;
 import io.flowsec.dataplane.selector.TrafficSelector;
 
-import java.util.concurrent.atomic.AtomicLong;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
- * One unidirectional SA (RFC 4301 §4.4.2): SPI, suite, keys, selectors, outer endpoints and its sequence state.
+ * One unidirectional SA (RFC 4301 §4.4.2): SPI, suite, keys, selectors, outer endpoints, lifetime and its state.
  * <p>
- * Outbound, several lanes may send on one SA, so its counter is the one piece of state the protocol makes shared:
- * a lock-free compare-and-set that refuses to wrap. Inbound, the replay window belongs to the lane the receiver
- * steers this SA to. Keys are kept here to build each lane's {@link EspTransform}; {@link #toString} never shows them.
+ * Every SA is served by exactly one lane at a time, which alone writes its state: outbound, the lane that owns it
+ * takes sequence numbers from a plain field (as Linux per-CPU SAs and strongSwan's {@code per_cpu_sas}); inbound,
+ * the lane the receiver steers it to owns the replay window. Moving an SA to another lane is a hand-over done
+ * between batches by the runtime, which orders the two lanes' accesses. Other threads read counters with opaque
+ * loads. Keys are kept here to build each lane's {@link EspTransform}; {@link #toString} never shows them.
  */
 public final class SecurityAssociation {
     public enum Direction { INBOUND, OUTBOUND }
@@ -31,8 +34,35 @@ public final class SecurityAssociation {
     private final boolean extendedSequenceNumbers;
     private final TrafficSelector selector;
     private final OuterEndpoints outer;
-    private final AtomicLong lastSequenceSent = new AtomicLong();
+    private final FlowEncoding peerEncoding;
+    private final SaLifetime lifetime;
     private final ReplayWindow replayWindow;
+    /** Sequence-number threshold of the soft event: 15/16 of the counter used, well before it runs out. */
+    private final long sequenceSoftLimit;
+    /** Written by the serving lane only. */
+    private long lastSequenceSent;
+    private long packetsUsed;
+    private long bytesUsed;
+    /** Bit set of {@link #SOFT_RAISED} and {@link #EXPIRED}; set once, by the lane or the runtime's clock. */
+    private int lifetimeState;
+    private static final int SOFT_RAISED = 1;
+    private static final int EXPIRED = 2;
+    private static final VarHandle LAST_SEQUENCE_SENT;
+    private static final VarHandle PACKETS_USED;
+    private static final VarHandle BYTES_USED;
+    private static final VarHandle LIFETIME_STATE;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            LAST_SEQUENCE_SENT = lookup.findVarHandle(SecurityAssociation.class, "lastSequenceSent", long.class);
+            PACKETS_USED = lookup.findVarHandle(SecurityAssociation.class, "packetsUsed", long.class);
+            BYTES_USED = lookup.findVarHandle(SecurityAssociation.class, "bytesUsed", long.class);
+            LIFETIME_STATE = lookup.findVarHandle(SecurityAssociation.class, "lifetimeState", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /** Dense index assigned by the SAD (1-based), used by lanes for their per-SA arrays. */
     volatile int index;
 
@@ -47,11 +77,26 @@ public final class SecurityAssociation {
         this.selector = builder.selector;
         this.outer = builder.outer;
         this.replayWindow = direction == Direction.INBOUND ? new ReplayWindow(builder.replayWindowSize) : null;
-        this.lastSequenceSent.set(builder.initialSequence);
+        this.peerEncoding = builder.peerEncoding;
+        this.lifetime = builder.lifetime;
+        this.lastSequenceSent = builder.initialSequence;
+        long limit = extendedSequenceNumbers ? MAX_SEQUENCE_64 : MAX_SEQUENCE_32;
+        this.sequenceSoftLimit = limit - (limit >>> 4);
     }
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * A builder for this SA's successor in a rekey: direction, suite, ESN, replay window, selectors, outer endpoints
+     * (so the flows it carries keep their encoding), lifetime and the peer's encoding are carried over; the caller
+     * gives the new SPI and keys, and a name.
+     */
+    public Builder successor() {
+        return builder().direction(direction).suite(suite).extendedSequenceNumbers(extendedSequenceNumbers)
+                .replayWindowSize(replayWindow != null ? replayWindow.size() : ReplayWindow.DEFAULT_SIZE)
+                .selector(selector).outer(outer).lifetime(lifetime).peerEncoding(peerEncoding);
     }
 
     /** A new cipher context for one lane. */
@@ -61,28 +106,131 @@ public final class SecurityAssociation {
 
     /**
      * The next outbound sequence number, or 0 when the counter is used up (the SA then refuses to send for good;
-     * RFC 4303 §3.3.3 forbids reusing a number).
+     * RFC 4303 §3.3.3 forbids reusing a number). Only the lane that owns the SA calls this: a plain increment.
      */
     public long nextSequenceNumber() {
         long limit = extendedSequenceNumbers ? MAX_SEQUENCE_64 : MAX_SEQUENCE_32;
-        long current;
-        do {
-            current = lastSequenceSent.get();
-            if (Long.compareUnsigned(current, limit) >= 0) {
-                return 0;
-            }
-        } while (!lastSequenceSent.compareAndSet(current, current + 1));
+        long current = lastSequenceSent;
+        if (Long.compareUnsigned(current, limit) >= 0) {
+            return 0;
+        }
+        LAST_SEQUENCE_SENT.setOpaque(this, current + 1);
         return current + 1;
     }
 
     /** True once the outbound counter reached its limit. */
     public boolean isSequenceExhausted() {
         long limit = extendedSequenceNumbers ? MAX_SEQUENCE_64 : MAX_SEQUENCE_32;
-        return Long.compareUnsigned(lastSequenceSent.get(), limit) >= 0;
+        return Long.compareUnsigned(lastSequenceSent(), limit) >= 0;
     }
 
+    /** Readable from any thread. */
     public long lastSequenceSent() {
-        return lastSequenceSent.get();
+        return (long) LAST_SEQUENCE_SENT.getOpaque(this);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Lifetime (RFC 4301 §4.4.2.1)
+
+    public SaLifetime lifetime() {
+        return lifetime;
+    }
+
+    /** Hot path, serving lane: true once a hard limit stopped the SA. */
+    public boolean isExpired() {
+        return ((int) LIFETIME_STATE.getOpaque(this) & EXPIRED) != 0;
+    }
+
+    public boolean isSoftLifetimeReached() {
+        return ((int) LIFETIME_STATE.getOpaque(this) & SOFT_RAISED) != 0;
+    }
+
+    /**
+     * Hot path, serving lane: counts one packet of {@code bytes} inner bytes against the lifetime and tells
+     * {@code listener} the first time a soft or hard limit (or, outbound, the sequence-number threshold) is reached.
+     * The packet that reaches a hard limit is the SA's last.
+     */
+    public void countUse(int bytes, SaLifetimeListener listener) {
+        long packets = packetsUsed + 1;
+        long total = bytesUsed + bytes;
+        PACKETS_USED.setOpaque(this, packets);
+        BYTES_USED.setOpaque(this, total);
+        SaLifetime limits = lifetime;
+        if (limits == SaLifetime.NONE && (direction == Direction.INBOUND
+                || Long.compareUnsigned(lastSequenceSent, sequenceSoftLimit) < 0)) {
+            return;
+        }
+        checkLimits(packets, total, listener);
+    }
+
+    private void checkLimits(long packets, long total, SaLifetimeListener listener) {
+        SaLifetime limits = lifetime;
+        if (reached(limits.hardPackets(), packets)) {
+            expire(listener, "packets");
+        } else if (reached(limits.hardBytes(), total)) {
+            expire(listener, "bytes");
+        } else if (reached(limits.softPackets(), packets)) {
+            raiseSoft(listener, "packets");
+        } else if (reached(limits.softBytes(), total)) {
+            raiseSoft(listener, "bytes");
+        } else if (direction == Direction.OUTBOUND && Long.compareUnsigned(lastSequenceSent, sequenceSoftLimit) >= 0) {
+            raiseSoft(listener, "sequence");
+        }
+    }
+
+    /** The runtime's clock: checks the limits in seconds against the SA's age. */
+    public void checkAge(long ageSeconds, SaLifetimeListener listener) {
+        if (reached(lifetime.hardSeconds(), ageSeconds)) {
+            expire(listener, "seconds");
+        } else if (reached(lifetime.softSeconds(), ageSeconds)) {
+            raiseSoft(listener, "seconds");
+        }
+    }
+
+    private static boolean reached(long limit, long used) {
+        return limit != 0 && used >= limit;
+    }
+
+    private void raiseSoft(SaLifetimeListener listener, String limit) {
+        if (setState(SOFT_RAISED)) {
+            listener.onSoftLifetime(this, limit);
+        }
+    }
+
+    private void expire(SaLifetimeListener listener, String limit) {
+        setState(SOFT_RAISED);
+        if (setState(EXPIRED)) {
+            listener.onHardLifetime(this, limit);
+        }
+    }
+
+    /** Sets a state bit once; true for the caller that set it. */
+    private boolean setState(int bit) {
+        while (true) {
+            int current = (int) LIFETIME_STATE.getVolatile(this);
+            if ((current & bit) != 0) {
+                return false;
+            }
+            if (LIFETIME_STATE.compareAndSet(this, current, current | bit)) {
+                return true;
+            }
+        }
+    }
+
+    public long packetsUsed() {
+        return (long) PACKETS_USED.getOpaque(this);
+    }
+
+    public long bytesUsed() {
+        return (long) BYTES_USED.getOpaque(this);
+    }
+
+    /**
+     * Inbound: the field the PEER's SA group shows the flow ID in, so director steering reads the right one
+     * ({@link FlowEncoding#SPI} when unknown). Outbound SAs take their group's encoding.
+     */
+    public FlowEncoding peerEncoding() {
+        return peerEncoding;
     }
 
     public String name() {
@@ -140,6 +288,19 @@ public final class SecurityAssociation {
         private TrafficSelector selector = TrafficSelector.ANY;
         private OuterEndpoints outer;
         private long initialSequence;
+        private FlowEncoding peerEncoding = FlowEncoding.SPI;
+        private SaLifetime lifetime = SaLifetime.NONE;
+
+        /** Inbound: how the peer encodes the flow ID ({@link SecurityAssociation#peerEncoding}). */
+        public Builder peerEncoding(FlowEncoding encoding) {
+            this.peerEncoding = encoding;
+            return this;
+        }
+
+        public Builder lifetime(SaLifetime lifetime) {
+            this.lifetime = lifetime;
+            return this;
+        }
 
         public Builder name(String name) {
             this.name = name;

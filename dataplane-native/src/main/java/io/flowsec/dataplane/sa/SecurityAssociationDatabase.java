@@ -25,6 +25,21 @@ public final class SecurityAssociationDatabase {
         snapshot = rebuild(byIndex);
     }
 
+    /**
+     * Removes an SA. Its index is not reused, so the lanes' counters of a removed SA never mix with a new one's.
+     * Control plane only.
+     */
+    public synchronized void remove(SecurityAssociation sa) {
+        Snapshot current = snapshot;
+        int index = sa.index;
+        if (index <= 0 || index >= current.byIndex.length || current.byIndex[index] != sa) {
+            return;
+        }
+        SecurityAssociation[] byIndex = current.byIndex.clone();
+        byIndex[index] = null;
+        snapshot = rebuild(byIndex);
+    }
+
     public synchronized void addAll(List<SecurityAssociation> sas) {
         for (SecurityAssociation sa : sas) {
             add(sa);

@@ -14,6 +14,7 @@ import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.sa.FlowEncoding;
 import io.flowsec.dataplane.sa.OuterEndpoints;
 import io.flowsec.dataplane.sa.SaGroup;
+import io.flowsec.dataplane.sa.SaLifetime;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
 
@@ -369,6 +370,7 @@ public final class TestPackets {
         private FlowEncoding encoding = FlowEncoding.SPI;
         private int replayWindowSize = ReplayWindow.DEFAULT_SIZE;
         private long initialSequence;
+        private SaLifetime lifetime = SaLifetime.NONE;
         private TrafficSelector selector;
         private TrafficSelector inboundSelectorAtB;
 
@@ -419,6 +421,12 @@ public final class TestPackets {
 
         public TunnelSpec replayWindowSize(int size) {
             this.replayWindowSize = size;
+            return this;
+        }
+
+        /** Every SA's lifetime. */
+        public TunnelSpec lifetime(SaLifetime lifetime) {
+            this.lifetime = lifetime;
             return this;
         }
 
@@ -500,6 +508,8 @@ public final class TestPackets {
                     .selector(selector)
                     .outer(outer)
                     .initialSequence(direction == SecurityAssociation.Direction.OUTBOUND ? initialSequence : 0)
+                    .peerEncoding(direction == SecurityAssociation.Direction.INBOUND ? encoding : FlowEncoding.SPI)
+                    .lifetime(lifetime)
                     .build();
         }
 

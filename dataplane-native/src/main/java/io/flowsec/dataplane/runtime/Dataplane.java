@@ -1,0 +1,924 @@
+package io.flowsec.dataplane.runtime;
+
+import io.flowsec.dataplane.esp.EspProcessor;
+import io.flowsec.dataplane.esp.LaneCounters;
+import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.flow.ToeplitzHash;
+import io.flowsec.dataplane.lane.Lane;
+import io.flowsec.dataplane.lane.LaneIo;
+import io.flowsec.dataplane.lane.SiteQueue;
+import io.flowsec.dataplane.lane.TunnelPeer;
+import io.flowsec.dataplane.lane.TunnelSocket;
+import io.flowsec.dataplane.linux.SocketAddress;
+import io.flowsec.dataplane.packet.IpProtocol;
+import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
+import io.flowsec.dataplane.sa.FlowEncoding;
+import io.flowsec.dataplane.sa.SaGroup;
+import io.flowsec.dataplane.sa.SaLifetimeListener;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
+import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
+import io.netty.channel.IoEventLoop;
+import io.netty.util.concurrent.Future;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The data plane as a service: owns the lanes and carries out the {@link DataplaneControl} commands on them.
+ * Control side only; the packet path is in {@link Lane}. Every command runs under this object's lock (one change
+ * at a time), builds what changes whole (copy-on-write tables, lane tables, steering plans), hands it to each lane
+ * as a task its event loop runs between two batches, and returns when every lane ran it.
+ *
+ * <ol>
+ *   <li>install the inbound SAs (each on a lane, round robin) and the policies with their SA groups (each outbound
+ *       SA owned by one lane);</li>
+ *   <li>build each lane: its processor, its site queue, its socket on every tunnel endpoint, its outbound tables;</li>
+ *   <li>steer each endpoint's arrivals for the mode and steering in effect;</li>
+ *   <li>attach each lane to its event loop; pcrypt mode makes lane 0 the receiving lane;</li>
+ *   <li>start the clock: lifetimes in seconds and the end of rekey grace periods.</li>
+ * </ol>
+ */
+public final class Dataplane implements DataplaneControl, AutoCloseable {
+    /** More than a full receive buffer holds: what a lane drains of its sockets at most during a hand-over. */
+    private static final int MAX_HANDOVER_DATAGRAMS = 1 << 16;
+    private static final long FAULT_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * What a data plane is built from. The event loops, site queues and tunnel ports belong to the caller, who
+     * closes them after {@link #close()}.
+     */
+    public record Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
+                        List<SecurityPolicy> policies, List<SecurityAssociation> inbound, Mode mode, Steering steering,
+                        Consumer<String> log) {
+        public Setup {
+            loops = List.copyOf(loops);
+            siteQueues = List.copyOf(siteQueues);
+            ports = List.copyOf(ports);
+            policies = List.copyOf(policies);
+            inbound = List.copyOf(inbound);
+        }
+    }
+
+    private final int laneCount;
+    private final List<TunnelPort> ports;
+    private final Consumer<String> log;
+    private final SecurityAssociationDatabase sad = new SecurityAssociationDatabase();
+    private final Lane[] lanes;
+    private final LaneIo[] bindings;
+    /** Peers' sockaddrs: read by lanes until they stop, freed with the data plane. */
+    private final Arena arena = Arena.ofAuto();
+    private final ScheduledExecutorService clock;
+    private final ExecutorService events;
+    private final List<DataplaneListener> listeners = new CopyOnWriteArrayList<>();
+    private final Map<Integer, Integer> laneByInboundSpi = new LinkedHashMap<>();
+    private final Map<Integer, ScheduledFuture<?>> retiring = new HashMap<>();
+    private final Map<SecurityAssociation, Long> installedAtNs = new IdentityHashMap<>();
+    private final Map<SecurityAssociation, TunnelPeer> peers = new IdentityHashMap<>();
+    private final Map<String, String> steeringFields = new LinkedHashMap<>();
+    private final long[] lastFaultLogNs;
+    private final SaLifetimeListener lifetimeEvents = new SaLifetimeListener() {
+        @Override
+        public void onSoftLifetime(SecurityAssociation sa, String limit) {
+            emit(new DataplaneEvent.SoftLifetime(sa.name(), sa.spi(), sa.direction(), limit));
+        }
+
+        @Override
+        public void onHardLifetime(SecurityAssociation sa, String limit) {
+            emit(new DataplaneEvent.HardLifetime(sa.name(), sa.spi(), sa.direction(), limit));
+        }
+    };
+    private List<SecurityPolicy> policies = List.of();
+    private int nextGroupId;
+    private Mode mode;
+    private Steering steering;
+    private boolean closed;
+
+    private Dataplane(Setup setup) {
+        this.laneCount = setup.siteQueues().size();
+        this.ports = setup.ports();
+        this.log = setup.log();
+        this.mode = setup.mode();
+        this.steering = setup.steering();
+        this.lanes = new Lane[laneCount];
+        this.bindings = new LaneIo[laneCount];
+        this.lastFaultLogNs = new long[laneCount];
+        this.clock = Executors.newSingleThreadScheduledExecutor(daemon("flowsec-dataplane-clock"));
+        this.events = Executors.newSingleThreadExecutor(daemon("flowsec-dataplane-events"));
+    }
+
+    /** Builds and starts a data plane; refuses an inconsistent setup with an IllegalArgumentException. */
+    public static Dataplane start(Setup setup) throws IOException, InterruptedException {
+        int laneCount = setup.siteQueues().size();
+        if (laneCount < 1 || setup.loops().size() < laneCount) {
+            throw new IllegalArgumentException("a data plane needs at least one lane and an event loop per lane");
+        }
+        Dataplane dataplane = new Dataplane(setup);
+        try {
+            dataplane.startUp(setup);
+            return dataplane;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            dataplane.close();
+            throw e;
+        }
+    }
+
+    private void startUp(Setup setup) throws IOException, InterruptedException {
+        // 1. SAs and policies
+        int next = 0;
+        for (SecurityAssociation sa : setup.inbound()) {
+            checkInbound(sa);
+            addSa(sa);
+            laneByInboundSpi.put(sa.spi(), next++ % laneCount);
+        }
+        installPolicies(setup.policies());
+
+        // 2. lanes
+        for (int i = 0; i < laneCount; i++) {
+            TunnelSocket[] sockets = new TunnelSocket[ports.size()];
+            for (int p = 0; p < ports.size(); p++) {
+                sockets[p] = ports.get(p).socket(i);
+            }
+            EspProcessor processor = new EspProcessor(new SecurityPolicyDatabase(policies), sad, new LaneCounters(),
+                    ToeplitzHash.microsoft(), EspProcessor.Framing.ESP, IpProtocol.NAT_T_PORT);
+            processor.lifetimeListener(lifetimeEvents);
+            Lane lane = new Lane(i, setup.siteQueues().get(i), sockets, processor);
+            lane.faultListener(this::onLaneFault);
+            lanes[i] = lane;
+        }
+        OutboundTables tables = outboundTables();
+        for (Lane lane : lanes) {
+            lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers());
+        }
+
+        // 3. steering
+        applySteering();
+
+        // 4. event loops
+        for (int i = 0; i < laneCount; i++) {
+            bindings[i] = LaneIo.attach(lanes[i], setup.loops().get(i));
+        }
+        if (mode == Mode.PCRYPT) {
+            await(bindings[0].usePcrypt(bindings));
+        }
+
+        // 5. clock
+        clock.scheduleAtFixedRate(this::checkAges, 1, 1, TimeUnit.SECONDS);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Mode and steering
+
+    @Override
+    public int laneCount() {
+        return laneCount;
+    }
+
+    @Override
+    public synchronized Mode mode() {
+        return mode;
+    }
+
+    /**
+     * Changes the mode while traffic flows, losing and reordering nothing:
+     * <ol>
+     *   <li>pause every lane after its current batch (arrivals wait in the socket buffers);</li>
+     *   <li>steer new arrivals the new way;</li>
+     *   <li>let the lanes that lose SAs empty their sockets first (pcrypt's receiving lane also waits for the
+     *       packets in its workers' hands), then the others, one at a time, so an SA's earlier packets are done
+     *       before its new lane sees its later ones and no two lanes touch one SA;</li>
+     *   <li>make lane 0 pcrypt's receiving lane, or a lane of its own again;</li>
+     *   <li>resume every lane.</li>
+     * </ol>
+     */
+    @Override
+    public synchronized void mode(Mode newMode) {
+        checkOpen();
+        if (newMode == mode) {
+            return;
+        }
+        Mode oldMode = mode;
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < laneCount; i++) {
+            order.add(i);
+        }
+        if (newMode != Mode.FLOW) {
+            order = order.reversed();   // lanes 1.. lose their SAs to lane 0: they go first
+        }
+        handOver(() -> {
+            mode = newMode;
+            applySteering();
+        }, order, () -> await(bindings[0].usePcrypt(newMode == Mode.PCRYPT ? bindings : new LaneIo[0])),
+                () -> mode = oldMode);
+        log.accept("mode changed to " + newMode.configName());
+    }
+
+    @Override
+    public synchronized Steering steering() {
+        return steering;
+    }
+
+    @Override
+    public synchronized Steering steeringInEffect() {
+        return mode == Mode.FLOW ? steering : Steering.SINGLE;
+    }
+
+    @Override
+    public synchronized void steering(Steering newSteering) {
+        checkOpen();
+        if (newSteering == steering) {
+            return;
+        }
+        Steering old = steering;
+        if (mode != Mode.FLOW) {
+            steering = newSteering;   // takes effect with flow mode
+            return;
+        }
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < laneCount; i++) {
+            order.add(i);
+        }
+        handOver(() -> {
+            steering = newSteering;
+            applySteering();
+        }, order, () -> {
+        }, () -> steering = old);
+        log.accept("steering changed to " + newSteering.configName());
+    }
+
+    /** Steers every endpoint for the mode and steering in effect and the current inbound lanes. */
+    private void applySteering() {
+        steeringFields.clear();
+        for (TunnelPort port : ports) {
+            SteeringPlan plan = planFor(port);
+            try {
+                port.steer(plan);
+            } catch (IOException e) {
+                throw new IllegalStateException("steering " + port.label() + " failed: " + e.getMessage(), e);
+            }
+            steeringFields.put(port.label(), plan.field().label());
+        }
+    }
+
+    /**
+     * The plan for one endpoint. {@code director} reads the field the peer's SA group encodes the flow ID in, as a
+     * NIC's Flow Director filter would: the UDP source port for {@code udp-port}, the outer source address for
+     * {@code address} (IPv4), else the SPI. It falls back to the SPI when the inbound SAs arriving there mix
+     * encodings or two SAs on different lanes share a value, so steering stays exact.
+     */
+    private SteeringPlan planFor(TunnelPort port) {
+        switch (steeringInEffectLocked()) {
+            case SINGLE -> {
+                return SteeringPlan.LANE_ZERO;
+            }
+            case RSS -> {
+                return SteeringPlan.KERNEL_HASH;
+            }
+            default -> {
+            }
+        }
+        Map<Integer, Integer> bySpi = new LinkedHashMap<>();
+        Map<Integer, Integer> byPort = new LinkedHashMap<>();
+        Map<Integer, Integer> byAddress = new LinkedHashMap<>();
+        boolean allPort = true;
+        boolean allAddress = true;
+        for (SecurityAssociation sa : sad.all()) {
+            if (sa.direction() != Direction.INBOUND || !arrivesAt(sa, port)) {
+                continue;
+            }
+            int lane = laneByInboundSpi.get(sa.spi());
+            bySpi.put(sa.spi(), lane);
+            allPort &= sa.peerEncoding() == FlowEncoding.UDP_PORT && sa.outer().isUdp()
+                    && byPort.getOrDefault(sa.outer().remotePort(), lane) == lane;
+            byPort.put(sa.outer().remotePort(), lane);
+            allAddress &= sa.peerEncoding() == FlowEncoding.ADDRESS && sa.outer().remote() instanceof Inet4Address
+                    && byAddress.getOrDefault(ipv4(sa.outer().remote()), lane) == lane;
+            byAddress.put(ipv4(sa.outer().remote()), lane);
+        }
+        if (allPort && !byPort.isEmpty()) {
+            return new SteeringPlan(SteeringPlan.Field.UDP_SOURCE_PORT, byPort);
+        }
+        if (allAddress && !byAddress.isEmpty()) {
+            return new SteeringPlan(SteeringPlan.Field.OUTER_SOURCE_ADDRESS, byAddress);
+        }
+        return new SteeringPlan(SteeringPlan.Field.SPI, bySpi);
+    }
+
+    private Steering steeringInEffectLocked() {
+        return mode == Mode.FLOW ? steering : Steering.SINGLE;
+    }
+
+    private static boolean arrivesAt(SecurityAssociation sa, TunnelPort port) {
+        return sa.outer().local().equals(port.address()) && sa.outer().localPort() == port.port();
+    }
+
+    private static int ipv4(InetAddress address) {
+        byte[] bytes = address.getAddress();
+        if (bytes.length != 4) {
+            return 0;
+        }
+        return ((bytes[0] & 0xFF) << 24) | ((bytes[1] & 0xFF) << 16) | ((bytes[2] & 0xFF) << 8) | (bytes[3] & 0xFF);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // SAs
+
+    @Override
+    public void installSa(SecurityAssociation inbound) {
+        installSa(inbound, -1);
+    }
+
+    @Override
+    public synchronized void installSa(SecurityAssociation inbound, int lane) {
+        checkOpen();
+        checkInbound(inbound);
+        if (lane >= laneCount) {
+            throw new IllegalArgumentException("lane " + lane + " does not exist (lanes 0-" + (laneCount - 1) + ")");
+        }
+        addSa(inbound);
+        laneByInboundSpi.put(inbound.spi(), lane >= 0 ? lane : leastLoadedLane());
+        // the SA is found by SPI from now on; steering learns its lane (an unknown SPI went to lane 0 until now)
+        applySteering();
+        onEveryLane(l -> {
+        });
+    }
+
+    @Override
+    public synchronized void replaceSa(int oldSpi, Direction direction, SecurityAssociation replacement, Duration grace) {
+        checkOpen();
+        SecurityAssociation old = find(oldSpi, direction);
+        if (replacement.direction() != direction) {
+            throw new IllegalArgumentException(replacement.name() + ": a " + lower(direction) + " SA is replaced by a "
+                    + lower(direction) + " one");
+        }
+        if (direction == Direction.INBOUND) {
+            checkInbound(replacement);
+            if (retiring.containsKey(oldSpi)) {
+                throw new IllegalArgumentException(old.name() + " is already being replaced");
+            }
+            // make: the new SA on the old one's lane, so the flows it carries stay there
+            addSa(replacement);
+            laneByInboundSpi.put(replacement.spi(), laneByInboundSpi.get(oldSpi));
+            applySteering();
+            onEveryLane(l -> {
+            });
+            // break, later: the old SA accepts what the peer sent before it switched
+            long graceMs = Math.max(0, grace.toMillis());
+            retiring.put(oldSpi, clock.schedule(() -> retire(old), graceMs, TimeUnit.MILLISECONDS));
+            return;
+        }
+        SaGroup group = groupOf(old);
+        checkOutbound(replacement);
+        addSa(replacement);
+        try {
+            group.replaceMember(old, replacement);
+        } catch (IllegalArgumentException e) {
+            removeFromSad(replacement);
+            throw e;
+        }
+        publishOutbound();        // the owning lane switches between two batches
+        removeFromSad(old);
+    }
+
+    /** The end of an inbound SA's grace period, on the clock thread. */
+    private void retire(SecurityAssociation old) {
+        synchronized (this) {
+            if (closed || retiring.remove(old.spi()) == null) {
+                return;
+            }
+            removeInbound(old);
+        }
+        emit(new DataplaneEvent.SaRemoved(old.name(), old.spi(), old.direction()));
+    }
+
+    @Override
+    public synchronized void removeSa(int spi, Direction direction) {
+        checkOpen();
+        SecurityAssociation sa = find(spi, direction);
+        if (direction == Direction.OUTBOUND) {
+            throw new IllegalArgumentException(sa.name() + " is in the SA group of a policy: outbound SAs leave with "
+                    + "their policy (replace the policies) or are replaced by a rekey");
+        }
+        ScheduledFuture<?> pending = retiring.remove(spi);
+        if (pending != null) {
+            pending.cancel(false);
+        }
+        removeInbound(sa);
+    }
+
+    private void removeInbound(SecurityAssociation sa) {
+        removeFromSad(sa);
+        laneByInboundSpi.remove(sa.spi());
+        applySteering();
+        onEveryLane(l -> {
+        });
+    }
+
+    @Override
+    public List<SecurityAssociation> sas() {
+        return sad.all();
+    }
+
+    private void addSa(SecurityAssociation sa) {
+        sad.add(sa);
+        installedAtNs.put(sa, System.nanoTime());
+    }
+
+    private void removeFromSad(SecurityAssociation sa) {
+        sad.remove(sa);
+        installedAtNs.remove(sa);
+        peers.remove(sa);
+    }
+
+    private void checkInbound(SecurityAssociation sa) {
+        if (sa.direction() != Direction.INBOUND) {
+            throw new IllegalArgumentException(sa.name() + ": only inbound SAs are installed alone; outbound SAs come "
+                    + "with a policy's SA group");
+        }
+        portOf(sa);
+    }
+
+    private void checkOutbound(SecurityAssociation sa) {
+        if (sa.direction() != Direction.OUTBOUND) {
+            throw new IllegalArgumentException(sa.name() + ": an SA group holds outbound SAs");
+        }
+        portOf(sa);
+    }
+
+    /** The index of the endpoint an SA sends from or arrives at; endpoints are fixed when the data plane starts. */
+    private int portOf(SecurityAssociation sa) {
+        for (int p = 0; p < ports.size(); p++) {
+            if (arrivesAt(sa, ports.get(p))) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException(sa.name() + ": no tunnel socket on " + sa.outer().local().getHostAddress()
+                + " port " + sa.outer().localPort() + " (the endpoints are those of the configuration at start)");
+    }
+
+    private SecurityAssociation find(int spi, Direction direction) {
+        for (SecurityAssociation sa : sad.all()) {
+            if (sa.spi() == spi && sa.direction() == direction) {
+                return sa;
+            }
+        }
+        throw new IllegalArgumentException("no " + lower(direction) + " SA with SPI 0x" + Integer.toHexString(spi));
+    }
+
+    private int leastLoadedLane() {
+        int[] served = new int[laneCount];
+        for (int lane : laneByInboundSpi.values()) {
+            served[lane]++;
+        }
+        int best = 0;
+        for (int lane = 1; lane < laneCount; lane++) {
+            if (served[lane] < served[best]) {
+                best = lane;
+            }
+        }
+        return best;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Policies and groups
+
+    @Override
+    public synchronized void replacePolicies(List<SecurityPolicy> newPolicies) {
+        checkOpen();
+        List<SecurityAssociation> before = outboundSas(policies);
+        installPolicies(newPolicies);
+        publishOutbound();
+        List<SecurityAssociation> after = outboundSas(policies);
+        for (SecurityAssociation sa : before) {
+            if (!containsIdentity(after, sa)) {
+                removeFromSad(sa);
+            }
+        }
+    }
+
+    /** Validates every group against the lanes, then installs the groups' new SAs; nothing changes on a refusal. */
+    private void installPolicies(List<SecurityPolicy> newPolicies) {
+        List<SecurityAssociation> installed = outboundSas(policies);
+        for (SecurityPolicy policy : newPolicies) {
+            if (policy.action() != PolicyAction.PROTECT) {
+                continue;
+            }
+            SaGroup group = policy.outboundGroup();
+            if (group.size() < laneCount) {
+                throw new IllegalArgumentException("policy " + policy.name() + ": its SA group has " + group.size()
+                        + " SA(s) for " + laneCount + " lanes; each lane sends on SAs of its own, so give it at least "
+                        + laneCount + " outbound SAs (or run fewer lanes)");
+            }
+            for (SecurityAssociation sa : group.members()) {
+                checkOutbound(sa);
+            }
+        }
+        for (SecurityPolicy policy : newPolicies) {
+            if (policy.action() != PolicyAction.PROTECT) {
+                continue;
+            }
+            SaGroup group = policy.outboundGroup();
+            group.assignOwners(laneCount);
+            if (group.id() < 0) {
+                group.id(nextGroupId++);
+            }
+            for (SecurityAssociation sa : group.members()) {
+                if (!containsIdentity(installed, sa)) {
+                    addSa(sa);
+                    installed.add(sa);
+                }
+            }
+        }
+        policies = List.copyOf(newPolicies);
+    }
+
+    private static List<SecurityAssociation> outboundSas(List<SecurityPolicy> policies) {
+        List<SecurityAssociation> sas = new ArrayList<>();
+        for (SecurityPolicy policy : policies) {
+            if (policy.outboundGroup() != null) {
+                sas.addAll(policy.outboundGroup().members());
+            }
+        }
+        return sas;
+    }
+
+    private static boolean containsIdentity(List<SecurityAssociation> sas, SecurityAssociation wanted) {
+        for (SecurityAssociation sa : sas) {
+            if (sa == wanted) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public synchronized List<SecurityPolicy> policies() {
+        return policies;
+    }
+
+    @Override
+    public synchronized int[] groupWeights(String policy) {
+        return groupOf(policy).weights();
+    }
+
+    @Override
+    public synchronized void groupWeights(String policy, int... weights) {
+        checkOpen();
+        groupOf(policy).weights(weights);
+        publishOutbound();
+    }
+
+    private SaGroup groupOf(String policyName) {
+        for (SecurityPolicy policy : policies) {
+            if (policy.name().equals(policyName)) {
+                if (policy.outboundGroup() == null) {
+                    throw new IllegalArgumentException("policy " + policyName + " has no SA group (action "
+                            + lower(policy.action()) + ")");
+                }
+                return policy.outboundGroup();
+            }
+        }
+        throw new IllegalArgumentException("no policy named '" + policyName + "'");
+    }
+
+    private SaGroup groupOf(SecurityAssociation outbound) {
+        for (SecurityPolicy policy : policies) {
+            if (policy.outboundGroup() != null && containsIdentity(policy.outboundGroup().members(), outbound)) {
+                return policy.outboundGroup();
+            }
+        }
+        throw new IllegalStateException(outbound.name() + " belongs to no policy");
+    }
+
+    /** Each lane's outbound view: the SPD, its own table per group, and where each outbound SA's packets go. */
+    private record OutboundTables(SecurityPolicyDatabase policies, SecurityAssociation[][][] byLane, TunnelPeer[] peers) {
+    }
+
+    private OutboundTables outboundTables() {
+        int maxIndex = 0;
+        int groups = 0;
+        for (SecurityPolicy policy : policies) {
+            if (policy.outboundGroup() != null) {
+                groups = Math.max(groups, policy.outboundGroup().id() + 1);
+                for (SecurityAssociation sa : policy.outboundGroup().members()) {
+                    maxIndex = Math.max(maxIndex, sa.index());
+                }
+            }
+        }
+        TunnelPeer[] peerBySaIndex = new TunnelPeer[maxIndex + 1];
+        SecurityAssociation[][][] byLane = new SecurityAssociation[laneCount][groups][];
+        for (SecurityPolicy policy : policies) {
+            SaGroup group = policy.outboundGroup();
+            if (group == null) {
+                continue;
+            }
+            for (SecurityAssociation sa : group.members()) {
+                peerBySaIndex[sa.index()] = peers.computeIfAbsent(sa, this::peerOf);
+            }
+            for (int lane = 0; lane < laneCount; lane++) {
+                byLane[lane][group.id()] = group.laneTable(lane);
+            }
+        }
+        return new OutboundTables(new SecurityPolicyDatabase(policies), byLane, peerBySaIndex);
+    }
+
+    private TunnelPeer peerOf(SecurityAssociation sa) {
+        MemorySegment destination = SocketAddress.of(arena, sa.outer().remote(), sa.outer().remotePort());
+        return new TunnelPeer(portOf(sa), destination);
+    }
+
+    /** Hands every lane its new outbound view; returns when all use it. */
+    private void publishOutbound() {
+        OutboundTables tables = outboundTables();
+        onEveryLane(lane -> lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers()));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Lanes
+
+    @Override
+    public synchronized Map<Integer, Integer> inboundLanes() {
+        return Map.copyOf(laneByInboundSpi);
+    }
+
+    @Override
+    public synchronized void moveInbound(int spi, int lane) {
+        checkOpen();
+        find(spi, Direction.INBOUND);
+        if (lane < 0 || lane >= laneCount) {
+            throw new IllegalArgumentException("lane " + lane + " does not exist (lanes 0-" + (laneCount - 1) + ")");
+        }
+        int from = laneByInboundSpi.get(spi);
+        if (from == lane) {
+            return;
+        }
+        // the losing lane empties its sockets first: the SA's earlier packets are done before the new lane sees later ones
+        handOver(() -> {
+            laneByInboundSpi.put(spi, lane);
+            applySteering();
+        }, List.of(from, lane), () -> {
+        }, () -> laneByInboundSpi.put(spi, from));
+    }
+
+    /**
+     * The hand-over choreography: pause every lane after its batch, {@code change} (steering), drain the lanes in
+     * {@code drainOrder} one at a time, {@code whilePaused}, resume every lane. On a failure {@code undo} restores
+     * the state before the change and steering is re-applied, so a refused change leaves things as they were.
+     */
+    private void handOver(Runnable change, List<Integer> drainOrder, Runnable whilePaused, Runnable undo) {
+        for (LaneIo binding : bindings) {
+            await(binding.pause());
+        }
+        try {
+            try {
+                change.run();
+            } catch (RuntimeException e) {
+                undo.run();
+                applySteering();
+                throw e;
+            }
+            for (int lane : drainOrder) {
+                await(bindings[lane].drainTunnelSockets(MAX_HANDOVER_DATAGRAMS));
+            }
+            whilePaused.run();
+        } finally {
+            for (LaneIo binding : bindings) {
+                await(binding.resume());
+            }
+        }
+    }
+
+    /** Runs {@code command} on every lane's thread between batches; returns when all ran it. */
+    private void onEveryLane(Consumer<Lane> command) {
+        List<Future<?>> done = new ArrayList<>();
+        for (int i = 0; i < laneCount; i++) {
+            Lane lane = lanes[i];
+            if (bindings[i] == null) {
+                command.accept(lane);   // not started yet: the caller's thread is the only one
+            } else {
+                done.add(bindings[i].run(() -> command.accept(lane)));
+            }
+        }
+        for (Future<?> future : done) {
+            await(future);
+        }
+    }
+
+    private static void await(Future<?> future) {
+        try {
+            future.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the lanes applied a change", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("a lane failed to apply a change: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /** On the lane's thread: the fault is counted already; log and tell at most once a second per lane. */
+    private void onLaneFault(int lane, Throwable fault) {
+        long nowNs = System.nanoTime();
+        if (lastFaultLogNs[lane] != 0 && nowNs - lastFaultLogNs[lane] < FAULT_LOG_INTERVAL_NS) {
+            return;
+        }
+        lastFaultLogNs[lane] = nowNs;
+        long faults = lanes[lane].ioCounter(Lane.IoCounter.LANE_FAULTS);
+        StackTraceElement[] frames = fault.getStackTrace();
+        String where = frames.length > 0 ? " at " + frames[0] : "";
+        String description = fault + where;
+        events.execute(() -> log.accept("lane " + lane + ": fault in a batch, the lane goes on (" + faults
+                + " so far): " + description));
+        emit(new DataplaneEvent.LaneFault(lane, description, faults));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Lifetimes and events
+
+    /** Every second: lifetimes in seconds against each SA's age. */
+    private void checkAges() {
+        Map<SecurityAssociation, Long> ages;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            ages = new IdentityHashMap<>(installedAtNs);
+        }
+        long nowNs = System.nanoTime();
+        for (Map.Entry<SecurityAssociation, Long> entry : ages.entrySet()) {
+            SecurityAssociation sa = entry.getKey();
+            if (!sa.lifetime().isUnlimited()) {
+                sa.checkAge(TimeUnit.NANOSECONDS.toSeconds(nowNs - entry.getValue()), lifetimeEvents);
+            }
+        }
+    }
+
+    private void emit(DataplaneEvent event) {
+        try {
+            events.execute(() -> {
+                for (DataplaneListener listener : listeners) {
+                    try {
+                        listener.onEvent(event);
+                    } catch (RuntimeException e) {
+                        log.accept("an event listener failed on " + event + ": " + e);
+                    }
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // the data plane is closing: nobody is left to tell
+        }
+    }
+
+    @Override
+    public void addListener(DataplaneListener listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public void removeListener(DataplaneListener listener) {
+        listeners.remove(listener);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Snapshot
+
+    @Override
+    public synchronized DataplaneSnapshot snapshot() {
+        List<DataplaneSnapshot.LaneSnapshot> laneSnapshots = new ArrayList<>();
+        Map<Outcome, Long> totals = new EnumMap<>(Outcome.class);
+        for (Lane lane : lanes) {
+            if (lane == null) {
+                continue;
+            }
+            Map<Lane.IoCounter, Long> io = new EnumMap<>(Lane.IoCounter.class);
+            for (Lane.IoCounter counter : Lane.IoCounter.values()) {
+                io.put(counter, lane.ioCounter(counter));
+            }
+            Map<Outcome, Long> outcomes = new EnumMap<>(Outcome.class);
+            LaneCounters counters = lane.processor().counters();
+            for (Outcome outcome : Outcome.values()) {
+                long value = counters.total(outcome);
+                if (value != 0) {
+                    outcomes.put(outcome, value);
+                    totals.merge(outcome, value, Long::sum);
+                }
+            }
+            laneSnapshots.add(new DataplaneSnapshot.LaneSnapshot(lane.index(), io, outcomes));
+        }
+        List<DataplaneSnapshot.SaSnapshot> saSnapshots = new ArrayList<>();
+        for (SecurityAssociation sa : sad.all()) {
+            long packets = 0;
+            long bytes = 0;
+            Map<Outcome, Long> drops = new EnumMap<>(Outcome.class);
+            for (Lane lane : lanes) {
+                if (lane == null) {
+                    continue;
+                }
+                LaneCounters counters = lane.processor().counters();
+                packets += counters.packets(sa.index(), Outcome.ACCEPTED);
+                bytes += counters.acceptedBytes(sa.index());
+                for (Outcome outcome : Outcome.values()) {
+                    long value = outcome.isDrop() ? counters.packets(sa.index(), outcome) : 0;
+                    if (value != 0) {
+                        drops.merge(outcome, value, Long::sum);
+                    }
+                }
+            }
+            int lane = sa.direction() == Direction.INBOUND ? laneByInboundSpi.getOrDefault(sa.spi(), -1) : ownerOf(sa);
+            String state = sa.isExpired() ? "expired"
+                    : retiring.containsKey(sa.spi()) && sa.direction() == Direction.INBOUND ? "retiring"
+                    : sa.isSoftLifetimeReached() ? "soft-expired" : "active";
+            saSnapshots.add(new DataplaneSnapshot.SaSnapshot(sa.name(), sa.spi(), sa.direction(), lane, packets, bytes,
+                    sa.direction() == Direction.OUTBOUND ? sa.lastSequenceSent() : 0, drops, state));
+        }
+        return new DataplaneSnapshot(mode, steering, steeringInEffectLocked(), steeringFields, laneSnapshots,
+                saSnapshots, totals);
+    }
+
+    private int ownerOf(SecurityAssociation outbound) {
+        for (SecurityPolicy policy : policies) {
+            SaGroup group = policy.outboundGroup();
+            if (group == null) {
+                continue;
+            }
+            for (int i = 0; i < group.size(); i++) {
+                if (group.member(i) == outbound) {
+                    return group.owner(i);
+                }
+            }
+        }
+        return -1;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /** The lanes, for tests and benchmarks that look inside; the control side uses {@link #snapshot()}. */
+    public List<Lane> lanes() {
+        return List.of(lanes);
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the data plane is closed");
+        }
+    }
+
+    private static String lower(Enum<?> value) {
+        return value.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return runnable -> {
+            Thread thread = new Thread(runnable, name);
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    /** Stops serving: the lanes' registrations are cancelled; loops, queues and ports stay the caller's to close. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (ScheduledFuture<?> pending : retiring.values()) {
+                pending.cancel(false);
+            }
+            retiring.clear();
+        }
+        clock.shutdownNow();
+        for (LaneIo binding : bindings) {
+            if (binding != null) {
+                binding.close();
+            }
+        }
+        events.shutdown();
+        try {
+            events.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package io.flowsec.dataplane.runtime;
+
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The data plane's command interface: everything that reads or changes a running data plane goes through here
+ * (the appliance's configuration loader and control socket, the REST API, the cluster). None of them touches lanes.
+ * <p>
+ * A change is applied on the lanes' own threads between batches and the call returns once every lane has applied
+ * it. A request the data plane cannot honour is refused with an {@link IllegalArgumentException} that says why,
+ * before anything changed. Calls are serialised: one change at a time.
+ */
+public interface DataplaneControl {
+    /** How long a replaced inbound SA keeps accepting after a rekey unless told otherwise. */
+    Duration DEFAULT_REKEY_GRACE = Duration.ofSeconds(5);
+
+    int laneCount();
+
+    // -- mode and steering --------------------------------------------------------------------------------------------
+
+    Mode mode();
+
+    /** Changes the mode while traffic flows, losing and reordering nothing. */
+    void mode(Mode mode);
+
+    /** The configured steering (what {@code flow} mode uses). */
+    Steering steering();
+
+    /** What arrivals are steered by now: the configured steering in {@code flow} mode, else {@code single}. */
+    Steering steeringInEffect();
+
+    void steering(Steering steering);
+
+    // -- SAs ------------------------------------------------------------------------------------------------------------
+
+    /** Installs an inbound SA on the lane that serves fewest; steering learns it before this returns. */
+    void installSa(SecurityAssociation inbound);
+
+    /** Installs an inbound SA on lane {@code lane}. */
+    void installSa(SecurityAssociation inbound, int lane);
+
+    /**
+     * Rekey, make-before-break. Outbound: {@code replacement} takes the old SA's place in its group and lane
+     * between two batches. Inbound: {@code replacement} is installed on the old SA's lane, and the old one keeps
+     * accepting for {@code grace}, then is removed ({@link DataplaneEvent.SaRemoved}).
+     */
+    void replaceSa(int oldSpi, SecurityAssociation.Direction direction, SecurityAssociation replacement, Duration grace);
+
+    /** Removes an inbound SA now. Outbound SAs leave with their policy ({@link #replacePolicies}) or a rekey. */
+    void removeSa(int spi, SecurityAssociation.Direction direction);
+
+    /** Every installed SA (keys stay inside: {@link SecurityAssociation#toString} never shows them). */
+    List<SecurityAssociation> sas();
+
+    // -- policies and SA groups -----------------------------------------------------------------------------------------
+
+    /**
+     * Replaces the SPD atomically: each lane goes from the old list to the new one between two batches. Outbound
+     * SAs of the new groups are installed (each group needs at least as many SAs as there are lanes: each lane
+     * sends on SAs of its own); those no policy references any more are removed.
+     */
+    void replacePolicies(List<SecurityPolicy> policies);
+
+    List<SecurityPolicy> policies();
+
+    /** The weights of the named policy's SA group, one per SA in group order. */
+    int[] groupWeights(String policy);
+
+    /** Reweights the named policy's SA group (load feedback); flows move between SAs as little as possible. */
+    void groupWeights(String policy, int... weights);
+
+    // -- lanes ----------------------------------------------------------------------------------------------------------
+
+    /** Inbound SPI → the lane that serves it (the receiver's flow-ID → lane map). */
+    Map<Integer, Integer> inboundLanes();
+
+    /** Moves an inbound SA to another lane: the steering program is rebuilt live and nothing is lost or reordered. */
+    void moveInbound(int spi, int lane);
+
+    // -- observation ----------------------------------------------------------------------------------------------------
+
+    DataplaneSnapshot snapshot();
+
+    void addListener(DataplaneListener listener);
+
+    void removeListener(DataplaneListener listener);
+}

@@ -1,0 +1,67 @@
+package io.flowsec.dataplane.runtime;
+
+import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.lane.Lane;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The data plane's counters at one moment, immutable. Each lane's counters are read without stopping it (single
+ * writer, opaque loads), so the figures of different lanes are a few packets apart at most. Never holds key material.
+ *
+ * @param steeringInEffect what arrivals are steered by now: {@code single} in the single and pcrypt modes
+ * @param steeringFields   per local endpoint, the field steering reads there
+ * @param totals           every lane's outcomes added up
+ */
+public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringInEffect, Map<String, String> steeringFields,
+                                List<LaneSnapshot> lanes, List<SaSnapshot> sas, Map<Outcome, Long> totals) {
+    public DataplaneSnapshot {
+        steeringFields = Map.copyOf(steeringFields);
+        lanes = List.copyOf(lanes);
+        sas = List.copyOf(sas);
+        totals = Map.copyOf(totals);
+    }
+
+    /** One lane: its I/O counters and the outcomes of the packets it processed (non-zero ones). */
+    public record LaneSnapshot(int lane, Map<Lane.IoCounter, Long> io, Map<Outcome, Long> outcomes) {
+        public LaneSnapshot {
+            io = Map.copyOf(io);
+            outcomes = Map.copyOf(outcomes);
+        }
+
+        public long io(Lane.IoCounter counter) {
+            return io.getOrDefault(counter, 0L);
+        }
+    }
+
+    /**
+     * One installed SA.
+     *
+     * @param lane         the lane that serves it (inbound: steering's choice; outbound: its owner)
+     * @param lastSequence outbound: the last sequence number sent
+     * @param drops        non-zero drop reasons
+     * @param state        {@code active}, {@code soft-expired} (rekey due), {@code expired} (hard limit) or
+     *                     {@code retiring} (an inbound SA in its grace period after a rekey)
+     */
+    public record SaSnapshot(String name, int spi, SecurityAssociation.Direction direction, int lane, long packets,
+                             long bytes, long lastSequence, Map<Outcome, Long> drops, String state) {
+        public SaSnapshot {
+            drops = Map.copyOf(drops);
+        }
+    }
+
+    public SaSnapshot sa(int spi, SecurityAssociation.Direction direction) {
+        for (SaSnapshot sa : sas) {
+            if (sa.spi() == spi && sa.direction() == direction) {
+                return sa;
+            }
+        }
+        return null;
+    }
+
+    public long total(Outcome outcome) {
+        return totals.getOrDefault(outcome, 0L);
+    }
+}

@@ -1,0 +1,336 @@
+package io.flowsec.dataplane.runtime;
+
+import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.lane.Lane;
+import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.sa.FlowEncoding;
+import io.flowsec.dataplane.sa.SaGroup;
+import io.flowsec.dataplane.sa.SaLifetime;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
+import io.flowsec.dataplane.testing.MemoryNetwork;
+import io.flowsec.dataplane.testing.TestPackets;
+import io.flowsec.dataplane.testing.TwoDataplanes;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The data plane's lanes and command interface, end to end over in-memory queues and links: no root, no TUN, no
+ * sockets. Each test builds two data planes (A sends, B receives) with 2 lanes and an SA group of 4 per direction
+ * (udp-port encoding, so B's director steering reads the source port).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DataplaneTest {
+    private static final int LANES = 2;
+    private static final int FLOWS = 64;
+
+    private static TestPackets.TunnelSpec spec() {
+        return TestPackets.tunnel().saCount(4).encoding(FlowEncoding.UDP_PORT);
+    }
+
+    @Test
+    void shouldCarryAPingFromOneDataplaneToTheOtherAndBack() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            byte[] echo = TestPackets.icmpEcho(TestPackets.HOST_A_V4, TestPackets.HOST_B_V4, 56);
+            pair.siteA[0].inject(echo);
+            byte[] atB = pair.takeAtB(5_000);
+            assertArrayEquals(echo, atB, "B's site gets A's packet, byte for byte");
+
+            byte[] reply = TestPackets.icmpEcho(TestPackets.HOST_B_V4, TestPackets.HOST_A_V4, 56);
+            pair.siteB[1].inject(reply);
+            assertArrayEquals(reply, pair.takeAtA(5_000), "and A's site B's reply");
+            assertEquals(0, dropsOtherThanNone(pair.a.snapshot()) + dropsOtherThanNone(pair.b.snapshot()));
+        }
+    }
+
+    @Test
+    void shouldSendEachOutboundSaFromItsOwnLaneOnlyAndInOrder() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            pair.sendFromA(FLOWS, 20);
+            assertEquals(FLOWS * 20, TwoDataplanes.count(pair.receivedAtB(FLOWS * 20, 10_000)));
+
+            DataplaneSnapshot snapshot = pair.a.snapshot();
+            Map<Integer, Set<Integer>> lanesBySpi = new HashMap<>();
+            Map<Integer, Long> lastSequence = new HashMap<>();
+            for (MemoryNetwork.Datagram datagram : pair.network.wire()) {
+                lanesBySpi.computeIfAbsent(datagram.spi(), s -> new HashSet<>()).add(datagram.sendingLane());
+                Long previous = lastSequence.put(datagram.spi(), datagram.sequence());
+                if (previous != null) {
+                    assertTrue(datagram.sequence() > previous, "SPI 0x" + Integer.toHexString(datagram.spi())
+                            + ": sequence " + datagram.sequence() + " on the wire after " + previous);
+                }
+            }
+            assertEquals(4, lanesBySpi.size(), "64 flows use all four SAs");
+            Set<Integer> sendingLanes = new HashSet<>();
+            for (Map.Entry<Integer, Set<Integer>> entry : lanesBySpi.entrySet()) {
+                assertEquals(1, entry.getValue().size(), "one lane sends SPI 0x" + Integer.toHexString(entry.getKey()));
+                int owner = snapshot.sa(entry.getKey(), Direction.OUTBOUND).lane();
+                assertEquals(Set.of(owner), entry.getValue(), "and it is the SA's owner");
+                sendingLanes.addAll(entry.getValue());
+            }
+            assertEquals(Set.of(0, 1), sendingLanes, "both lanes send, each on its own SAs");
+        }
+    }
+
+    @Test
+    void shouldLoseNothingWhileEverySaOfBothEndsIsRekeyedDuringTraffic() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            AtomicBoolean sending = new AtomicBoolean(true);
+            int[] sent = new int[1];
+            Thread traffic = Thread.ofPlatform().start(() -> {
+                while (sending.get()) {
+                    pair.sendFromA(FLOWS, 1);
+                    sent[0] += FLOWS;
+                    sleepQuietly(1);
+                }
+            });
+            Duration grace = Duration.ofMillis(300);
+            for (int round = 0; round < 3; round++) {
+                for (int member = 0; member < 4; member++) {
+                    rekey(pair, Direction.OUTBOUND, member, round, grace);   // A → B: B's inbound first, then A's outbound
+                }
+                Thread.sleep(20);
+            }
+            sending.set(false);
+            traffic.join();
+            Map<Integer, List<Integer>> received = pair.receivedAtB(sent[0], 20_000);
+            assertEquals(sent[0], TwoDataplanes.count(received), "every packet sent during the rekeys arrived");
+            assertInOrderWithoutGaps(received);
+            Thread.sleep(grace.toMillis() + 500);
+            DataplaneSnapshot b = pair.b.snapshot();
+            for (Outcome forbidden : List.of(Outcome.AUTHENTICATION_FAILED, Outcome.UNKNOWN_SPI, Outcome.REPLAY,
+                    Outcome.REPLAY_TOO_OLD)) {
+                assertEquals(0, b.total(forbidden), forbidden.label());
+            }
+            long removed = pair.eventsB.stream().filter(e -> e instanceof DataplaneEvent.SaRemoved).count();
+            assertEquals(12, removed, "each replaced inbound SA was removed after its grace");
+            assertEquals(4 + 4, b.sas().size(), "B holds its 4 outbound and the 4 newest inbound SAs");
+        }
+    }
+
+    /** Rekeys A's outbound member {@code member} and B's matching inbound SA, make-before-break. */
+    private static void rekey(TwoDataplanes pair, Direction direction, int member, int round, Duration grace) {
+        SecurityAssociation oldOut = pair.a.policies().getFirst().outboundGroup().member(member);
+        SecurityAssociation oldIn = find(pair.b, oldOut.spi(), Direction.INBOUND);
+        int newSpi = 0x5000_0000 + round * 16 + member;
+        byte[] key = TestPackets.randomBytes(oldOut.suite().encryptionKeyLength());
+        SecurityAssociation newIn = oldIn.successor().name("b-in-" + Integer.toHexString(newSpi)).spi(newSpi)
+                .encryptionKey(key).build();
+        SecurityAssociation newOut = oldOut.successor().name("a-out-" + Integer.toHexString(newSpi)).spi(newSpi)
+                .encryptionKey(key).build();
+        pair.b.replaceSa(oldIn.spi(), Direction.INBOUND, newIn, grace);
+        pair.a.replaceSa(oldOut.spi(), direction, newOut, grace);
+    }
+
+    private static SecurityAssociation find(Dataplane dataplane, int spi, Direction direction) {
+        for (SecurityAssociation sa : dataplane.sas()) {
+            if (sa.spi() == spi && sa.direction() == direction) {
+                return sa;
+            }
+        }
+        throw new AssertionError("no SA 0x" + Integer.toHexString(spi));
+    }
+
+    @Test
+    void shouldKeepArrivalOrderInPcryptModeWhileTheCryptographyGoesRoundTheLanes() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.PCRYPT)) {
+            pair.sendFromA(FLOWS, 40);
+            Map<Integer, List<Integer>> received = pair.receivedAtB(FLOWS * 40, 10_000);
+            assertEquals(FLOWS * 40, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            DataplaneSnapshot b = pair.b.snapshot();
+            assertEquals(FLOWS * 40, b.lanes().get(0).io(Lane.IoCounter.TUNNEL_DATAGRAMS_RECEIVED), "lane 0 receives all");
+            assertEquals(0, b.lanes().get(1).io(Lane.IoCounter.TUNNEL_DATAGRAMS_RECEIVED));
+            assertTrue(b.lanes().get(1).io(Lane.IoCounter.BUSY_NANOS) > 0, "lane 1 did its share of the cryptography");
+            assertEquals(Steering.SINGLE, b.steeringInEffect(), "status says what is in effect");
+        }
+    }
+
+    @Test
+    void shouldHandOverBetweenModesWithoutLossOrReorder() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            AtomicBoolean sending = new AtomicBoolean(true);
+            int[] sent = new int[1];
+            Thread traffic = Thread.ofPlatform().start(() -> {
+                while (sending.get()) {
+                    pair.sendFromA(FLOWS, 1);
+                    sent[0] += FLOWS;
+                    sleepQuietly(1);
+                }
+            });
+            for (Mode mode : List.of(Mode.SINGLE, Mode.PCRYPT, Mode.FLOW, Mode.PCRYPT, Mode.SINGLE, Mode.FLOW)) {
+                Thread.sleep(30);
+                pair.b.mode(mode);
+                assertEquals(mode, pair.b.mode());
+            }
+            sending.set(false);
+            traffic.join();
+            Map<Integer, List<Integer>> received = pair.receivedAtB(sent[0], 20_000);
+            assertEquals(sent[0], TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            assertEquals(0, dropsOtherThanNone(pair.b.snapshot()));
+        }
+    }
+
+    @Test
+    void shouldCountAnInjectedFaultTellItAndGoOn() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            pair.siteA[0].failNextRead(new IllegalStateException("injected"));
+            waitUntil(() -> pair.a.snapshot().lanes().get(0).io(Lane.IoCounter.LANE_FAULTS) == 1, "fault counted");
+            pair.sendFromA(FLOWS, 5);
+            assertEquals(FLOWS * 5, TwoDataplanes.count(pair.receivedAtB(FLOWS * 5, 10_000)), "the lane goes on");
+            waitUntil(() -> pair.eventsA.stream().anyMatch(e -> e instanceof DataplaneEvent.LaneFault f
+                    && f.lane() == 0 && f.fault().contains("injected")), "fault event");
+            waitUntil(() -> pair.logA.stream().anyMatch(line -> line.contains("lane 0") && line.contains("injected")),
+                    "fault logged");
+        }
+    }
+
+    @Test
+    void shouldRaiseTheSoftLifetimeEventThenStopTheSaAtItsHardLimit() throws Exception {
+        SaLifetime lifetime = new SaLifetime(0, 0, 5, 10, 0, 0);
+        try (TwoDataplanes pair = new TwoDataplanes(spec().lifetime(lifetime), LANES, Mode.FLOW)) {
+            pair.sendFromA(1, 15);   // one flow: one SA
+            Map<Integer, List<Integer>> received = pair.receivedAtB(15, 2_000);
+            assertEquals(10, TwoDataplanes.count(received), "the hard limit's packet is the SA's last");
+            waitUntil(() -> pair.eventsA.stream().anyMatch(e -> e instanceof DataplaneEvent.SoftLifetime s
+                    && s.limit().equals("packets") && s.direction() == Direction.OUTBOUND), "soft event");
+            waitUntil(() -> pair.eventsA.stream().anyMatch(e -> e instanceof DataplaneEvent.HardLifetime h
+                    && h.limit().equals("packets")), "hard event");
+            assertEquals(5, pair.a.snapshot().total(Outcome.SA_EXPIRED), "later packets are counted drops");
+            long expired = pair.a.snapshot().sas().stream().filter(sa -> sa.state().equals("expired")).count();
+            assertEquals(1, expired);
+        }
+    }
+
+    @Test
+    void shouldMoveAnInboundSaToAnotherLaneLive() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            int spi = pair.tunnel.b().inbound().getFirst().spi();
+            int from = pair.b.inboundLanes().get(spi);
+            pair.sendFromA(FLOWS, 10);
+            pair.b.moveInbound(spi, 1 - from);
+            pair.sendFromA(FLOWS, 10);
+            Map<Integer, List<Integer>> received = pair.receivedAtB(FLOWS * 20, 10_000);
+            assertEquals(FLOWS * 20, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            assertEquals(1 - from, pair.b.inboundLanes().get(spi));
+            assertEquals(1 - from, pair.b.snapshot().sa(spi, Direction.INBOUND).lane());
+            assertThrows(IllegalArgumentException.class, () -> pair.b.moveInbound(spi, 7));
+        }
+    }
+
+    @Test
+    void shouldReweightTheGroupWithinEachLane() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            String policy = pair.a.policies().getFirst().name();
+            SaGroup group = pair.a.policies().getFirst().outboundGroup();
+            int silenced = -1;
+            for (int i = 0; i < group.size(); i++) {
+                if (group.owner(i) == 0) {
+                    silenced = i;   // one of lane 0's two SAs
+                }
+            }
+            int[] weights = {1, 1, 1, 1};
+            weights[silenced] = 0;
+            pair.a.groupWeights(policy, weights);
+            assertArrayEquals(weights, pair.a.groupWeights(policy));
+            pair.sendFromA(FLOWS, 5);
+            assertEquals(FLOWS * 5, TwoDataplanes.count(pair.receivedAtB(FLOWS * 5, 10_000)));
+            int silencedSpi = group.member(silenced).spi();
+            assertTrue(pair.network.wire().stream().noneMatch(d -> d.spi() == silencedSpi), "weight 0: no flow on it");
+            assertThrows(IllegalArgumentException.class, () -> pair.a.groupWeights(policy, 1, 2));
+            assertThrows(IllegalArgumentException.class, () -> pair.a.groupWeights("no-such-policy", 1, 1, 1, 1));
+        }
+    }
+
+    @Test
+    void shouldRefuseAGroupWithFewerSasThanLanesAndKeepThePolicies() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            SecurityPolicy current = pair.a.policies().getFirst();
+            SecurityAssociation lone = current.outboundGroup().member(0).successor().name("lone").spi(0x7000)
+                    .encryptionKey(TestPackets.randomBytes(20)).build();
+            SecurityPolicy tooSmall = new SecurityPolicy("too-small", current.selector(), PolicyAction.PROTECT,
+                    new SaGroup(List.of(lone), FlowEncoding.SPI));
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> pair.a.replacePolicies(List.of(tooSmall)));
+            assertTrue(refused.getMessage().contains("at least 2 outbound SAs"), refused.getMessage());
+            assertEquals(List.of(current), pair.a.policies());
+            pair.sendFromA(FLOWS, 2);
+            assertEquals(FLOWS * 2, TwoDataplanes.count(pair.receivedAtB(FLOWS * 2, 10_000)));
+        }
+    }
+
+    @Test
+    void shouldReplaceThePoliciesAtomicallyWithADiscardPolicyFirst() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            SecurityPolicy protect = pair.a.policies().getFirst();
+            SecurityPolicy discard = new SecurityPolicy("discard-all", protect.selector(), PolicyAction.DISCARD, null);
+            pair.a.replacePolicies(List.of(discard, protect));
+            pair.sendFromA(4, 3);
+            waitUntil(() -> pair.a.snapshot().total(Outcome.POLICY_DISCARD) == 12, "discarded by the new first policy");
+            pair.a.replacePolicies(List.of(protect));
+            pair.sendFromA(4, 3);
+            assertEquals(12, TwoDataplanes.count(pair.receivedAtB(12, 10_000)), "protected again");
+            assertEquals(8, pair.a.sas().size(), "the group's SAs stayed installed");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static void assertInOrderWithoutGaps(Map<Integer, List<Integer>> received) {
+        for (Map.Entry<Integer, List<Integer>> flow : received.entrySet()) {
+            List<Integer> numbers = flow.getValue();
+            for (int i = 0; i < numbers.size(); i++) {
+                if (numbers.get(i) != i) {
+                    fail("flow " + flow.getKey() + ": packet " + i + " is number " + numbers.get(i)
+                            + " (lost or reordered); first numbers " + numbers.subList(0, Math.min(20, numbers.size())));
+                }
+            }
+        }
+    }
+
+    private static long dropsOtherThanNone(DataplaneSnapshot snapshot) {
+        long drops = 0;
+        for (Map.Entry<Outcome, Long> entry : snapshot.totals().entrySet()) {
+            if (entry.getKey().isDrop()) {
+                drops += entry.getValue();
+            }
+        }
+        return drops;
+    }
+
+    private static void waitUntil(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadlineNs) {
+                fail("timed out waiting for: " + what);
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package io.flowsec.dataplane.testing;
+
+import io.flowsec.dataplane.lane.TunnelSocket;
+import io.flowsec.dataplane.linux.SocketAddress;
+import io.flowsec.dataplane.packet.Packet;
+import io.flowsec.dataplane.runtime.SteeringPlan;
+import io.flowsec.dataplane.runtime.TunnelPort;
+
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * An in-memory link between data planes (wireguard-go's {@code bindtest}): tunnel ports registered by address and
+ * port, datagrams delivered to the lane the destination port's steering plan picks, and every datagram on the wire
+ * recorded with the lane that sent it, so tests can check which lane used which SA and in what order.
+ */
+public final class MemoryNetwork {
+    /** One ESP-in-UDP datagram as it crossed the link. */
+    public record Datagram(InetSocketAddress from, InetSocketAddress to, int sendingLane, int spi, long sequence) {
+    }
+
+    private final Map<InetSocketAddress, Port> ports = new ConcurrentHashMap<>();
+    private final List<Datagram> wire = new CopyOnWriteArrayList<>();
+    private volatile boolean recording = true;
+
+    /** A port with one socket per lane, reachable from the other ports of this network. */
+    public Port port(InetAddress address, int port, int lanes) {
+        Port created = new Port(new InetSocketAddress(address, port), lanes);
+        if (ports.putIfAbsent(created.endpoint, created) != null) {
+            throw new IllegalArgumentException(created.endpoint + " is taken");
+        }
+        return created;
+    }
+
+    public List<Datagram> wire() {
+        return List.copyOf(wire);
+    }
+
+    /** Stops recording the wire (long runs). */
+    public void recording(boolean on) {
+        recording = on;
+    }
+
+    private void route(Port source, int lane, byte[] payload, InetSocketAddress destination) {
+        if (recording && payload.length >= 8) {
+            wire.add(new Datagram(source.endpoint, destination, lane, TestPackets.get32(payload, 0),
+                    TestPackets.get32(payload, 4) & 0xFFFF_FFFFL));
+        }
+        Port target = ports.get(destination);
+        if (target != null) {
+            target.arrive(payload, source.endpoint);
+        }
+    }
+
+    public final class Port implements TunnelPort {
+        private final InetSocketAddress endpoint;
+        private final Socket[] sockets;
+        private volatile SteeringPlan plan = SteeringPlan.LANE_ZERO;
+
+        private Port(InetSocketAddress endpoint, int lanes) {
+            this.endpoint = endpoint;
+            this.sockets = new Socket[lanes];
+            for (int lane = 0; lane < lanes; lane++) {
+                sockets[lane] = new Socket(this, lane);
+            }
+        }
+
+        @Override
+        public InetAddress address() {
+            return endpoint.getAddress();
+        }
+
+        @Override
+        public int port() {
+            return endpoint.getPort();
+        }
+
+        @Override
+        public TunnelSocket socket(int lane) {
+            return sockets[lane];
+        }
+
+        @Override
+        public void steer(SteeringPlan plan) {
+            this.plan = plan;
+        }
+
+        public SteeringPlan plan() {
+            return plan;
+        }
+
+        /** Steering, as the kernel would run the plan's program for the datagram. */
+        private void arrive(byte[] payload, InetSocketAddress source) {
+            SteeringPlan current = plan;
+            int lane = switch (current.field()) {
+                case NONE -> 0;
+                case HASH -> Math.floorMod(source.hashCode(), sockets.length);
+                case SPI -> current.laneFor(TestPackets.get32(payload, 0));
+                case UDP_SOURCE_PORT -> current.laneFor(source.getPort());
+                case OUTER_SOURCE_ADDRESS -> current.laneFor(TestPackets.get32(source.getAddress().getAddress(), 0));
+            };
+            sockets[lane].arrive(payload);
+        }
+    }
+
+    private final class Socket implements TunnelSocket {
+        private final Port port;
+        private final int lane;
+        private final ConcurrentLinkedQueue<byte[]> received = new ConcurrentLinkedQueue<>();
+        private volatile Runnable wake = () -> {
+        };
+
+        Socket(Port port, int lane) {
+            this.port = port;
+            this.lane = lane;
+        }
+
+        void arrive(byte[] payload) {
+            received.add(payload);
+            wake.run();
+        }
+
+        @Override
+        public int fd() {
+            return -1;
+        }
+
+        @Override
+        public boolean hasPending() {
+            return !received.isEmpty();
+        }
+
+        @Override
+        public void whenReadable(Runnable wake) {
+            this.wake = wake;
+        }
+
+        @Override
+        public int receive(Packet[] slots, int from, int count) {
+            int n = 0;
+            while (n < count) {
+                byte[] payload = received.poll();
+                if (payload == null) {
+                    break;
+                }
+                slots[from + n].load(payload, 0, payload.length);
+                n++;
+            }
+            return n;
+        }
+
+        @Override
+        public void send(Packet[] packets, MemorySegment[] destinations, int count, long[] results) {
+            for (int i = 0; i < count; i++) {
+                InetSocketAddress destination = new InetSocketAddress(SocketAddress.address(destinations[i]),
+                        SocketAddress.port(destinations[i]));
+                route(port, lane, packets[i].toByteArray(), destination);
+                results[i] = packets[i].length();
+            }
+        }
+    }
+}

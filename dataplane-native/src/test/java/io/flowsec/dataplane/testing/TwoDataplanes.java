@@ -1,0 +1,152 @@
+package io.flowsec.dataplane.testing;
+
+import io.flowsec.dataplane.lane.SiteQueue;
+import io.flowsec.dataplane.runtime.Dataplane;
+import io.flowsec.dataplane.runtime.DataplaneEvent;
+import io.flowsec.dataplane.runtime.Mode;
+import io.flowsec.dataplane.runtime.Steering;
+import io.flowsec.dataplane.runtime.TunnelPort;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.local.LocalIoHandler;
+import io.netty.util.concurrent.EventExecutor;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Two data planes, A and B, joined by a {@link MemoryNetwork}, each with its lanes on plain Netty event loops and
+ * in-memory site queues: wireguard-go's two-device test, without root, TUN or sockets. Traffic is UDP from host A
+ * to host B, one source port per flow, each packet carrying (flow, number) so loss and reordering show at B.
+ */
+public final class TwoDataplanes implements AutoCloseable {
+    public final MemoryNetwork network = new MemoryNetwork();
+    public final TestPackets.Tunnel tunnel;
+    public final MemorySiteQueue[] siteA;
+    public final MemorySiteQueue[] siteB;
+    public final Dataplane a;
+    public final Dataplane b;
+    public final List<DataplaneEvent> eventsA = new CopyOnWriteArrayList<>();
+    public final List<DataplaneEvent> eventsB = new CopyOnWriteArrayList<>();
+    public final List<String> logA = new CopyOnWriteArrayList<>();
+    private final MultiThreadIoEventLoopGroup loopsA;
+    private final MultiThreadIoEventLoopGroup loopsB;
+    private final int lanes;
+    private final int[] nextNumber = new int[1024];
+
+    public TwoDataplanes(TestPackets.TunnelSpec spec, int lanes, Mode modeB) throws Exception {
+        this.lanes = lanes;
+        this.tunnel = spec.build();
+        loopsA = new MultiThreadIoEventLoopGroup(lanes, LocalIoHandler.newFactory());
+        loopsB = new MultiThreadIoEventLoopGroup(lanes, LocalIoHandler.newFactory());
+        siteA = sites(lanes, hostA);
+        siteB = sites(lanes, hostB);
+        a = start(tunnel.a(), loopsA, siteA, Mode.FLOW, eventsA, logA);
+        b = start(tunnel.b(), loopsB, siteB, modeB, eventsB, new CopyOnWriteArrayList<>());
+    }
+
+    /** The site behind each data plane: one ordered stream of what any lane wrote, as the kernel's stack sees it. */
+    private final BlockingQueue<byte[]> hostA = new LinkedBlockingQueue<>();
+    private final BlockingQueue<byte[]> hostB = new LinkedBlockingQueue<>();
+
+    private static MemorySiteQueue[] sites(int lanes, BlockingQueue<byte[]> host) {
+        MemorySiteQueue[] sites = new MemorySiteQueue[lanes];
+        for (int i = 0; i < lanes; i++) {
+            sites[i] = new MemorySiteQueue(host);
+        }
+        return sites;
+    }
+
+    /** The next packet host A received, or null after {@code timeoutMs}. */
+    public byte[] takeAtA(long timeoutMs) throws InterruptedException {
+        return hostA.poll(timeoutMs, TimeUnit.MILLISECONDS);
+    }
+
+    public byte[] takeAtB(long timeoutMs) throws InterruptedException {
+        return hostB.poll(timeoutMs, TimeUnit.MILLISECONDS);
+    }
+
+    private Dataplane start(TestPackets.Side side, MultiThreadIoEventLoopGroup group, MemorySiteQueue[] sites,
+                            Mode mode, List<DataplaneEvent> events, List<String> log) throws Exception {
+        List<IoEventLoop> loops = new ArrayList<>();
+        for (EventExecutor executor : group) {
+            loops.add((IoEventLoop) executor);
+        }
+        Set<InetSocketAddress> endpoints = new LinkedHashSet<>();
+        for (SecurityAssociation sa : side.outboundGroup().members()) {
+            endpoints.add(new InetSocketAddress(sa.outer().local(), sa.outer().localPort()));
+        }
+        for (SecurityAssociation sa : side.inbound()) {
+            endpoints.add(new InetSocketAddress(sa.outer().local(), sa.outer().localPort()));
+        }
+        List<TunnelPort> ports = new ArrayList<>();
+        for (InetSocketAddress endpoint : endpoints) {
+            ports.add(network.port(endpoint.getAddress(), endpoint.getPort(), lanes));
+        }
+        Dataplane dataplane = Dataplane.start(new Dataplane.Setup(loops, List.<SiteQueue>of(sites), ports,
+                List.of(side.policy()), side.inbound(), mode, Steering.DIRECTOR, log::add));
+        dataplane.addListener(events::add);
+        return dataplane;
+    }
+
+    /** One UDP packet of flow {@code flow} from host A to host B, carrying (flow, number). */
+    public static byte[] packet(int flow, int number, int payloadLength) {
+        byte[] packet = TestPackets.udp(TestPackets.HOST_A_V4, 10_000 + flow, TestPackets.HOST_B_V4, 9, Math.max(8, payloadLength));
+        TestPackets.put32(packet, 28, flow);
+        TestPackets.put32(packet, 32, number);
+        return packet;
+    }
+
+    /** Sends the next {@code perFlow} packets of each of {@code flows} flows from A's site, flow f on queue f mod lanes. */
+    public void sendFromA(int flows, int perFlow) {
+        for (int n = 0; n < perFlow; n++) {
+            for (int flow = 0; flow < flows; flow++) {
+                siteA[flow % lanes].inject(packet(flow, nextNumber[flow]++, 64));
+            }
+        }
+    }
+
+    /**
+     * Takes what B's site queues received until {@code expected} packets came or {@code timeoutMs} passed:
+     * flow → the numbers in the order they arrived.
+     */
+    public Map<Integer, List<Integer>> receivedAtB(int expected, long timeoutMs) throws InterruptedException {
+        Map<Integer, List<Integer>> byFlow = new HashMap<>();
+        int received = 0;
+        long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (received < expected && System.nanoTime() < deadlineNs) {
+            byte[] packet = hostB.poll(10, TimeUnit.MILLISECONDS);
+            if (packet != null) {
+                received++;
+                byFlow.computeIfAbsent(TestPackets.get32(packet, 28), f -> new ArrayList<>()).add(TestPackets.get32(packet, 32));
+            }
+        }
+        return byFlow;
+    }
+
+    public static int count(Map<Integer, List<Integer>> byFlow) {
+        int total = 0;
+        for (List<Integer> numbers : byFlow.values()) {
+            total += numbers.size();
+        }
+        return total;
+    }
+
+    @Override
+    public void close() throws Exception {
+        a.close();
+        b.close();
+        loopsA.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        loopsB.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+}
