@@ -1,7 +1,5 @@
 package io.flowsec.appliance;
 
-import io.flowsec.appliance.cli.BenchCommand;
-import io.flowsec.appliance.cli.DemoCommand;
 import io.flowsec.appliance.cli.ModeCommand;
 import io.flowsec.appliance.cli.PcapCommand;
 import io.flowsec.appliance.cli.RunCommand;
@@ -15,6 +13,7 @@ import java.io.PrintStream;
 import java.nio.file.NoSuchFileException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Callable;
 
 /** The flowsec command line. Errors are one clear line on stderr, never a stack trace (unless FLOWSEC_DEBUG=1). */
 public final class Main {
@@ -26,17 +25,20 @@ public final class Main {
             Usage: flowsec COMMAND [ARGS]
 
             Commands:
-              demo [OPTIONS]                               the paper's test bed, live (root; 'flowsec demo --help')
-              bench micro|app|receiver [OPTIONS]           the paper's evaluation as CSV, chart and summary (root;
-                                                           'flowsec bench --help')
               run --config FILE                            run an appliance (root; see README "Appliance configuration")
               status --socket PATH                         print a running appliance's counters
               mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
-              jmh [JMH ARGS]                               run the ESP engine benchmark (launcher command)
               --version                                    print the version
               --help                                       this text; 'flowsec pcap --help' for the pcap tool
+
+            Lab commands (the ./flowsec launcher only; not part of the appliance):
+              demo [OPTIONS]                               the paper's test bed, live (root; 'flowsec demo --help';
+                                                           testbed module)
+              bench micro|app|receiver [OPTIONS]           the paper's evaluation as CSV, chart and summary (root;
+                                                           'flowsec bench --help'; testbed module)
+              jmh [JMH ARGS]                               the ESP engine benchmark (dataplane-native's JMH)
 
             Exit status: 0 success, 1 failure while running, 2 bad usage or bad input file.
             The SA file format is described in README.md, section "SA definitions".
@@ -50,7 +52,7 @@ public final class Main {
     }
 
     public static int run(List<String> args, PrintStream out, PrintStream err) {
-        try {
+        return reportingErrors(args, err, () -> {
             if (args.isEmpty()) {
                 err.print(USAGE);
                 return 2;
@@ -66,12 +68,21 @@ public final class Main {
                 }
                 case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
                 case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
-                case "demo" -> new DemoCommand(out).run(args.subList(1, args.size()));
-                case "bench" -> new BenchCommand(out, err).run(args.subList(1, args.size()));
                 case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
                 case "mode" -> new ModeCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
+        });
+    }
+
+    /**
+     * Runs {@code command}, the command line {@code args}, and turns what it throws into one line on {@code err}
+     * and an exit status: 2 for bad usage or a bad input file, 1 for a failure while running. Public so that every
+     * flowsec command line reports errors the same way, the test bed's included.
+     */
+    public static int reportingErrors(List<String> args, PrintStream err, Callable<Integer> command) {
+        try {
+            return command.call();
         } catch (UsageException e) {
             err.println("flowsec: " + e.getMessage() + " (see flowsec --help)");
             return 2;

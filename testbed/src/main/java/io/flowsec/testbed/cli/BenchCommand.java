@@ -1,0 +1,365 @@
+package io.flowsec.testbed.cli;
+
+import io.flowsec.appliance.cli.UsageException;
+import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.testbed.bench.AppBenchmark;
+import io.flowsec.testbed.bench.BenchOptions;
+import io.flowsec.testbed.bench.BenchPoint;
+import io.flowsec.testbed.bench.BenchTestBed;
+import io.flowsec.testbed.bench.Executables;
+import io.flowsec.testbed.bench.Headline;
+import io.flowsec.testbed.bench.MachineInfo;
+import io.flowsec.testbed.bench.MicroBenchmark;
+import io.flowsec.testbed.bench.ReceiverBenchmark;
+import io.flowsec.testbed.bench.ResultsWriter;
+import io.flowsec.testbed.demo.CleanupOnExit;
+import io.flowsec.testbed.demo.Topology;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * {@code flowsec bench micro|app|receiver}: the paper's evaluation (§6) on this machine.
+ * <ol>
+ *   <li>check: root, no other benchmark's or demo's namespaces, the tools the benchmark needs (installed with
+ *       apt-get when missing);</li>
+ *   <li>run the sweep (sizes × modes, and lane counts for the receiver), printing each point as it is measured;</li>
+ *   <li>write the CSV, the chart and the summary, and print the summary;</li>
+ *   <li>remove everything it made, also on Ctrl-C.</li>
+ * </ol>
+ */
+public final class BenchCommand {
+    public static final String USAGE = """
+            Usage: flowsec bench micro|app|receiver [OPTIONS]
+
+              As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
+              mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
+              and OUT/NAME-summary.txt (flow/single and flow/pcrypt at each size, the machine, the command).
+
+              micro     TCP messages host A -> tunnel -> host B, the answers in the clear (the paper's Fig. 4/5):
+                        4 threads x 64 connections, each reconnecting every 10 messages; the figure is router B's
+                        transmit rate towards host B, with what the server received beside it
+              app       nginx in host B, ApacheBench in host A (256 concurrent, keep-alive for 10 requests), both
+                        directions tunnelled, both routers in the mode (Fig. 6/7): requests/s and transfer rate
+              receiver  router B alone: ESP packets of many flows, built once with flowsec's engine, replayed at it
+                        from router A's namespace; packets/s delivered to host B and router B's CPU time per packet,
+                        per lane count (router B's inbound SAs run without anti-replay, so packets can repeat)
+
+            Options [defaults]:
+              --sizes LIST       bytes [micro, app: 64,128,256,512,1024,2048,4096,8192,16384;
+                                 receiver: 64,128,256,512,1024 and the largest that fits a 1500-byte tunnel MTU]
+              --modes LIST       router B's modes, in order [single,pcrypt,flow]
+              --seconds N        measured seconds per point [micro 15, app 10, receiver 5]
+              --warmup N         unmeasured seconds before each point [micro 3, app 2, receiver 1]
+              --lanes LIST       router B's lanes; micro and app take one count [CPUs; receiver 1,CPUs]
+              --steering S       director or rss [director]
+              --suite NAME       the tunnel's suite [aes-cbc-128-hmac-sha1-96, the paper's]
+              --sas N            SAs per direction [4, or 2 x the largest lane count when more]
+              --clients N        micro: client threads [4]
+              --connections N    micro: connections per client thread [64]; app: concurrent clients [256]
+              --messages N       micro: messages per connection [10]
+              --servers N        micro: server threads; app: nginx workers [CPUs]
+              --flows N          receiver: flows in the replayed packets [64]
+              --generators N     receiver: sending threads [1]
+              --out DIR          where the results go [bench-results/NAME]
+
+            Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
+            and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
+            sweep fails, the points measured so far are still written.
+            """;
+    private static final List<String> BENCHMARKS = List.of("micro", "app", "receiver");
+    private static final Set<String> OPTIONS = Set.of("--sizes", "--modes", "--seconds", "--warmup", "--lanes",
+            "--steering", "--suite", "--sas", "--clients", "--connections", "--messages", "--servers", "--flows",
+            "--generators", "--out");
+    /** Options that only one benchmark reads ({@code --connections} and {@code --servers}: micro and app). */
+    private static final Map<String, String> ONLY_FOR = Map.of("--clients", "micro", "--messages", "micro",
+            "--flows", "receiver", "--generators", "receiver");
+    private static final List<Integer> TCP_SIZES = List.of(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384);
+    /** The tunnel link's MTU: receiver datagrams must fit it unfragmented. */
+    private static final int TUNNEL_LINK_MTU = 1500;
+
+    private final PrintStream out;
+    private final PrintStream err;
+    private final Predicate<String> onPath;
+    private final String user;
+
+    public BenchCommand(PrintStream out, PrintStream err) {
+        this(out, err, tool -> Executables.find(tool).isPresent(), System.getProperty("user.name"));
+    }
+
+    /** For tests: how to tell a tool is installed, and who runs the command. */
+    BenchCommand(PrintStream out, PrintStream err, Predicate<String> onPath, String user) {
+        this.out = out;
+        this.err = err;
+        this.onPath = onPath;
+        this.user = user;
+    }
+
+    public int run(List<String> args) throws Exception {
+        if (args.isEmpty()) {
+            err.print(USAGE);
+            return 2;
+        }
+        if (args.contains("--help") || args.contains("-h")) {
+            out.print(USAGE);
+            return 0;
+        }
+        String benchmark = args.getFirst();
+        if (!BENCHMARKS.contains(benchmark)) {
+            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app or receiver)");
+        }
+        BenchOptions options = parse(benchmark, args.subList(1, args.size()));
+
+        // 1. checks
+        if (!"root".equals(user)) {
+            throw new UsageException("bench needs root (network namespaces, TUN devices): run it with sudo");
+        }
+        List<String> leftovers = new ArrayList<>(Topology.leftovers(BenchTestBed.PREFIX));
+        leftovers.addAll(Topology.leftovers("fsdemo"));
+        if (!leftovers.isEmpty()) {
+            throw new UsageException("namespaces of another benchmark or demo are present: " + leftovers
+                    + "; if none runs, remove them with: for n in " + String.join(" ", leftovers) + "; do ip netns del $n; done");
+        }
+        if (benchmark.equals("app")) {
+            ensureInstalled("nginx", "nginx");
+            ensureInstalled("ab", "apache2-utils");
+        }
+        ensureInstalled("fc-list", "fontconfig"); // the chart's text needs fontconfig and a font
+        if (onPath.test("fc-list") && !Files.isDirectory(Path.of("/usr/share/fonts/truetype/dejavu"))) {
+            install("fonts-dejavu-core");
+        }
+
+        // 2. the sweep
+        String machine = MachineInfo.describe();
+        String commandLine = "flowsec bench " + String.join(" ", args);
+        out.println("flowsec bench " + benchmark + " on " + machine);
+        out.printf("flowsec bench %s: %d points of %d s (+%d s warm-up), suite %s, %d SAs per direction, steering %s%n",
+                benchmark, points(benchmark, options), options.seconds(), options.warmupSeconds(),
+                options.suite().configName(), options.saCount(), options.steering());
+        Files.createDirectories(options.out());
+        Path work = Files.createTempDirectory("flowsec-bench");
+        List<BenchPoint> points = new ArrayList<>();
+        Exception failure = null;
+        try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench", err)) {
+            cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX)); // last: a test bed Ctrl-C caught half-built
+            cleanup.addDirectory(work);
+            switch (benchmark) {
+                case "micro" -> MicroBenchmark.run(options, work, cleanup, out, points);
+                case "app" -> AppBenchmark.run(options, work, cleanup, out, points);
+                default -> ReceiverBenchmark.run(options, work, cleanup, out, points);
+            }
+        } catch (Exception e) {
+            failure = e;
+        }
+
+        // 3. results, also the points measured before a failure
+        if (!points.isEmpty()) {
+            String summary = new ResultsWriter(options.out(), machine, commandLine).write(benchmark, title(benchmark),
+                    headline(benchmark), points);
+            out.println();
+            out.print(summary);
+            out.println("flowsec bench " + benchmark + ": " + (failure == null ? "" : "partial ") + "results in "
+                    + options.out().toAbsolutePath());
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return 0;
+    }
+
+    private static Headline headline(String benchmark) {
+        return switch (benchmark) {
+            case "micro" -> Headline.THROUGHPUT;
+            case "app" -> Headline.REQUESTS;
+            default -> Headline.PACKETS;
+        };
+    }
+
+    private static String title(String benchmark) {
+        return switch (benchmark) {
+            case "micro" -> "Micro-benchmark: router B's transmit rate towards host B";
+            case "app" -> "Application benchmark: nginx and ApacheBench through the tunnel";
+            default -> "Router B alone: ESP packets delivered to host B";
+        };
+    }
+
+    private static int points(String benchmark, BenchOptions options) {
+        int perLaneCount = options.sizes().size() * options.modes().size();
+        return benchmark.equals("receiver") ? perLaneCount * options.lanes().size() : perLaneCount;
+    }
+
+    /** Parses the options of {@code benchmark}; every value is range-checked here, before anything is built. */
+    static BenchOptions parse(String benchmark, List<String> args) throws UsageException {
+        boolean receiver = benchmark.equals("receiver");
+        int cpus = Runtime.getRuntime().availableProcessors();
+        EspSuite suite = EspSuite.AES_CBC_128_HMAC_SHA1_96;
+        List<Integer> sizes = null;
+        List<String> modes = List.of("single", "pcrypt", "flow");
+        List<Integer> lanes = receiver ? (cpus > 1 ? List.of(1, cpus) : List.of(1)) : List.of(cpus);
+        int seconds = switch (benchmark) {
+            case "micro" -> 15;
+            case "app" -> 10;
+            default -> 5;
+        };
+        int warmup = switch (benchmark) {
+            case "micro" -> 3;
+            case "app" -> 2;
+            default -> 1;
+        };
+        String steering = "director";
+        Integer sas = null;
+        int clients = 4;
+        int connections = benchmark.equals("app") ? 256 : 64;
+        int messages = 10;
+        int servers = cpus;
+        int flows = 64;
+        int generators = 1;
+        Path outDirectory = Path.of("bench-results", benchmark);
+        for (int i = 0; i < args.size(); i++) {
+            String option = args.get(i);
+            if (!OPTIONS.contains(option)) {
+                throw new UsageException(option.startsWith("-") ? "unknown option " + option : "unexpected argument " + option);
+            }
+            if (!ONLY_FOR.getOrDefault(option, benchmark).equals(benchmark)) {
+                throw new UsageException(option + " applies to " + ONLY_FOR.get(option) + " only");
+            }
+            if ((option.equals("--connections") || option.equals("--servers")) && receiver) {
+                throw new UsageException(option + " applies to micro and app only");
+            }
+            if (i + 1 >= args.size()) {
+                throw new UsageException(option + " needs a value");
+            }
+            String value = args.get(++i);
+            switch (option) {
+                case "--sizes" -> sizes = numbers(option, value, 1, 1 << 20);
+                case "--modes" -> {
+                    modes = List.of(value.split(","));
+                    for (String mode : modes) {
+                        if (!List.of("single", "pcrypt", "flow").contains(mode)) {
+                            throw new UsageException("unknown mode '" + mode + "' (single, pcrypt, flow)");
+                        }
+                    }
+                }
+                case "--seconds" -> seconds = number(option, value, 1, 3600);
+                case "--warmup" -> warmup = number(option, value, 0, 600);
+                case "--lanes" -> {
+                    lanes = numbers(option, value, 1, 256);
+                    if (!receiver && lanes.size() != 1) {
+                        throw new UsageException("--lanes takes one count for " + benchmark + " (a list only for receiver)");
+                    }
+                }
+                case "--steering" -> {
+                    if (!List.of("director", "rss").contains(value)) {
+                        throw new UsageException("--steering must be director or rss");
+                    }
+                    steering = value;
+                }
+                case "--suite" -> {
+                    try {
+                        suite = EspSuite.fromConfigName(value);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("unknown suite '" + value + "' (" + EspSuite.knownNames() + ")");
+                    }
+                }
+                case "--sas" -> sas = number(option, value, 1, 1000);
+                case "--clients" -> clients = number(option, value, 1, 256);
+                case "--connections" -> connections = number(option, value, 1, 20000);
+                case "--messages" -> messages = number(option, value, 1, 1_000_000);
+                case "--servers" -> servers = number(option, value, 1, 256);
+                case "--flows" -> flows = number(option, value, 1, 45000);
+                case "--generators" -> generators = number(option, value, 1, 64);
+                case "--out" -> outDirectory = Path.of(value);
+                default -> throw new UsageException("unknown option " + option);
+            }
+        }
+        int largestDatagram = largestReceiverPayload(suite);
+        if (sizes == null) {
+            sizes = receiver ? List.of(64, 128, 256, 512, 1024, largestDatagram) : TCP_SIZES;
+        }
+        if (receiver) {
+            for (int size : sizes) {
+                if (size > largestDatagram) {
+                    throw new UsageException("receiver size " + size + " does not fit the 1500-byte tunnel link with "
+                            + suite.configName() + ": at most " + largestDatagram);
+                }
+            }
+        }
+        int maxLanes = lanes.stream().mapToInt(Integer::intValue).max().orElse(1);
+        int saCount = sas != null ? sas : Math.max(4, 2 * maxLanes);
+        return new BenchOptions(sizes, modes, lanes, seconds, warmup, steering, suite, saCount, clients, connections,
+                messages, servers, flows, generators, outDirectory);
+    }
+
+    /** The largest inner UDP payload whose ESP-in-UDP datagram fits the tunnel link's MTU unfragmented. */
+    static int largestReceiverPayload(EspSuite suite) {
+        int payload = TUNNEL_LINK_MTU;
+        while (payload > 0 && 20 + 8 + suite.overhead(28 + payload) + 28 + payload > TUNNEL_LINK_MTU) {
+            payload--;
+        }
+        return payload;
+    }
+
+    private static List<Integer> numbers(String option, String value, int min, int max) throws UsageException {
+        List<Integer> numbers = new ArrayList<>();
+        for (String part : value.split(",")) {
+            numbers.add(number(option, part.strip(), min, max));
+        }
+        return List.copyOf(numbers);
+    }
+
+    private static int number(String option, String value, int min, int max) throws UsageException {
+        try {
+            int number = Integer.parseInt(value);
+            if (number < min || number > max) {
+                throw new UsageException(option + " must be " + min + "-" + max + ", got " + value);
+            }
+            return number;
+        } catch (NumberFormatException e) {
+            throw new UsageException(option + " must be a number (or a comma-separated list where it takes one), got '"
+                    + value + "'");
+        }
+    }
+
+    /** Installs {@code debianPackage} with apt-get when {@code tool} is not on the PATH, failing clearly if it cannot. */
+    private void ensureInstalled(String tool, String debianPackage) throws IOException, InterruptedException {
+        if (onPath.test(tool)) {
+            return;
+        }
+        out.println("flowsec bench: " + tool + " is missing, installing " + debianPackage + " with apt-get");
+        install(debianPackage);
+        if (!onPath.test(tool)) {
+            throw new IOException("installed " + debianPackage + " but " + tool + " is still missing");
+        }
+    }
+
+    private void install(String debianPackage) throws IOException, InterruptedException {
+        // never waits for an answer: no terminal, no debconf questions, bounded in time
+        Path log = Files.createTempFile("flowsec-apt", ".log");
+        try {
+            ProcessBuilder builder = new ProcessBuilder("apt-get", "install", "-y", "-q", "--no-install-recommends",
+                    debianPackage).redirectErrorStream(true).redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            builder.environment().put("DEBIAN_FRONTEND", "noninteractive");
+            Process process = builder.start();
+            boolean finished = process.waitFor(10, TimeUnit.MINUTES);
+            if (!finished) {
+                process.destroyForcibly();
+            }
+            if (!finished || process.exitValue() != 0) {
+                String last = Files.readString(log).strip().lines().reduce((a, b) -> b).orElse("");
+                throw new IOException("could not install " + debianPackage + " (apt-get install " + debianPackage + "): "
+                        + (finished ? last : "apt-get did not finish in 10 minutes"));
+            }
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+}
