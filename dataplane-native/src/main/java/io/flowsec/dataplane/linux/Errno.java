@@ -17,6 +17,7 @@ public final class Errno {
 
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
+    public static final int EINVAL = 22;
     public static final int EMSGSIZE = 90;
 
     final MemorySegment state;

@@ -11,8 +11,9 @@ import java.lang.invoke.MethodHandle;
 /**
  * The Linux system calls the data plane needs, bound with FFM. Packet-path calls ({@link #read}, {@link #write},
  * {@link #send}, {@link #recv}) are "critical": they take heap segments directly, so a packet is read into or
- * written from its heap buffer without a copy, and they return -errno instead of throwing. Control-path calls throw
- * {@link NativeException}.
+ * written from its heap buffer without a copy, and they return -errno instead of throwing. {@link #sendmsg} and
+ * {@link #recvmsg} return -errno too but take a native {@code struct msghdr}, whose pointers can only name native
+ * memory ({@link MessageHeader}). Control-path calls throw {@link NativeException}.
  */
 public final class Syscalls {
     public static final int AF_INET = 2;
@@ -33,11 +34,26 @@ public final class Syscalls {
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
     public static final int MSG_DONTWAIT = 0x40;
+    public static final int MSG_CTRUNC = 0x8;
+    public static final int MSG_TRUNC = 0x20;
+    /** IPv4 socket options and control messages (linux/in.h): the outer TOS byte, per datagram. */
+    public static final int SOL_IP = 0;
+    public static final int IP_TOS = 1;
+    public static final int IP_RECVTOS = 13;
+    /** IPv6 socket options and control messages (linux/in6.h, linux/ipv6.h): traffic class and flow label. */
+    public static final int SOL_IPV6 = 41;
+    public static final int IPV6_FLOWINFO = 11;
+    public static final int IPV6_FLOWLABEL_MGR = 32;
+    public static final int IPV6_FLOWINFO_SEND = 33;
+    public static final int IPV6_RECVTCLASS = 66;
+    public static final int IPV6_TCLASS = 67;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
     private static final Linker.Option CRITICAL = Linker.Option.critical(true);
+    /** Critical without heap access: for calls whose arguments point at native structures only (msghdr). */
+    private static final Linker.Option CRITICAL_NATIVE = Linker.Option.critical(false);
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
     private static final java.lang.foreign.AddressLayout POINTER = ValueLayout.ADDRESS;
@@ -55,6 +71,8 @@ public final class Syscalls {
             FunctionDescriptor.of(LONG, INT, POINTER, LONG, INT, POINTER, INT), ERRNO, CRITICAL);
     private static final MethodHandle RECVFROM = handle("recvfrom",
             FunctionDescriptor.of(LONG, INT, POINTER, LONG, INT, POINTER, POINTER), ERRNO, CRITICAL);
+    private static final MethodHandle SENDMSG = handle("sendmsg", FunctionDescriptor.of(LONG, INT, POINTER, INT), ERRNO, CRITICAL_NATIVE);
+    private static final MethodHandle RECVMSG = handle("recvmsg", FunctionDescriptor.of(LONG, INT, POINTER, INT), ERRNO, CRITICAL_NATIVE);
     private static final MethodHandle SCHED_SETAFFINITY = handle("sched_setaffinity", FunctionDescriptor.of(INT, INT, LONG, POINTER), ERRNO);
     private static final MethodHandle SETNS = handle("setns", FunctionDescriptor.of(INT, INT, INT), ERRNO);
     private static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(POINTER, INT));
@@ -262,6 +280,29 @@ public final class Syscalls {
         try {
             sourceLength.set(INT, 0, (int) source.byteSize());
             long result = (long) RECVFROM.invokeExact(errno.state, fd, buffer, buffer.byteSize(), MSG_DONTWAIT, source, sourceLength);
+            return result < 0 ? -errno.value() : result;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * sendmsg(2) of the native {@code struct msghdr} at {@code header} (its iovec, name and control buffer native
+     * too: a msghdr holds raw pointers, which a heap segment cannot give). Returns the length or -errno.
+     */
+    public static long sendmsg(Errno errno, int fd, MemorySegment header, int flags) {
+        try {
+            long result = (long) SENDMSG.invokeExact(errno.state, fd, header, flags);
+            return result < 0 ? -errno.value() : result;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** recvmsg(2) into the native {@code struct msghdr} at {@code header}. Returns the length or -errno. */
+    public static long recvmsg(Errno errno, int fd, MemorySegment header, int flags) {
+        try {
+            long result = (long) RECVMSG.invokeExact(errno.state, fd, header, flags);
             return result < 0 ? -errno.value() : result;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
