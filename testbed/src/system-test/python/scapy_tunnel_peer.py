@@ -124,7 +124,8 @@ def decrypt(sa_file, pcap):
             skipped += 1
             continue
         entry = {"spi": spi, "seq": outer[ESP].seq,
-                 "outer": {"src": outer.src, "dst": outer.dst, "sport": udp.sport, "dport": udp.dport}}
+                 "outer": {"src": outer.src, "dst": outer.dst, "sport": udp.sport, "dport": udp.dport,
+                           "tos": outer.tos if outer.haslayer(IP) else outer.tc}}
         if spi not in definitions:
             entry.update(ok=False, error="no outbound SA with SPI 0x%08x in %s" % (spi, sa_file))
             answers.append(entry)
@@ -167,10 +168,14 @@ def send_packets(sa_file, request):
     sa = security_association(definitions[spi])
     sent = []
     for spec in request["packets"]:
-        inner = IP(src=spec["src"], dst=spec["dst"]) / UDP(sport=spec["sport"], dport=spec["dport"]) \
-            / Raw(bytes.fromhex(spec["payload"]))
+        inner = IP(src=spec["src"], dst=spec["dst"], tos=int(spec.get("tos", 0))) \
+            / UDP(sport=spec["sport"], dport=spec["dport"]) / Raw(bytes.fromhex(spec["payload"]))
         inner = IP(raw(inner))  # lengths and checksums computed now, as a host would have sent it
-        outer = with_udp_length(sa.encrypt(inner, seq_num=int(spec["seq"])))
+        encrypted = sa.encrypt(inner, seq_num=int(spec["seq"]))
+        if "outerTos" in spec:  # a router on the way marked the outer header (e.g. CE, RFC 3168)
+            encrypted[IP].tos = int(spec["outerTos"])
+            del encrypted[IP].chksum
+        outer = with_udp_length(encrypted)
         if not outer.haslayer(ESP):
             fail("scapy does not find ESP in its own output")
         if spec.get("tamper"):

@@ -30,16 +30,20 @@ private SiteInterface() {
         }
     }
 
-    /** The tunnel MTU minus the outer headers and the worst ESP overhead of any outbound SA. */
+    /**
+     * The largest inner packet that every outbound SA can carry in one tunnel-MTU outer packet: the tunnel MTU less
+     * the outer headers, ESP header, IV, ICV, trailer and the padding to the suite's block (1438 for AES-GCM over
+     * ESP-in-UDP/IPv4 on a 1500-byte link, 1422 for AES-CBC with HMAC-SHA1-96).
+     */
     public static int mtu(ApplianceConfig config) {
-        int worst = 0;
+        int smallest = config.tunnelMtu();
         for (PolicyDefinition policy : config.policies().policies()) {
             for (SaDefinition sa : policy.outbound()) {
                 int outer = (sa.localAddress() instanceof Inet4Address ? 20 : 40) + (sa.udpEncapsulation() ? 8 : 0);
-                worst = Math.max(worst, outer + sa.suite().maxOverhead());
+                smallest = Math.min(smallest, sa.suite().largestInnerPacket(config.tunnelMtu() - outer));
             }
         }
-        return config.tunnelMtu() - worst;
+        return smallest;
     }
 
     private static void ip(String... args) throws IOException, InterruptedException {

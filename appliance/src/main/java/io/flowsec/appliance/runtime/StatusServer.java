@@ -18,9 +18,9 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The appliance's local control socket (Unix domain; nothing is reachable from the network). A client sends one
- * command line ({@code status}, {@code mode flow}, ...) and reads one JSON reply; {@code flowsec status} and
- * {@code flowsec mode} are its clients, the control API will be another.
+ * The appliance's local control socket (Unix domain, mode 0600; nothing is reachable from the network). A client
+ * sends one command line ({@code status}, {@code mode flow}, ...) and reads one JSON reply; {@code flowsec status}
+ * and {@code flowsec mode} are its clients; {@link ControlCommands} answers.
  */
 public final class StatusServer implements AutoCloseable {
     private static final int MAX_COMMAND = 1024;
@@ -50,6 +50,8 @@ public final class StatusServer implements AutoCloseable {
         Files.deleteIfExists(path);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(path));
+        // owner only: the socket changes the data plane, and rekey requests carry keys
+        Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         return new StatusServer(path, server, commands);
     }
 

@@ -334,6 +334,15 @@ class RunAndStatusCommandTest {
     }
 
     @Test
+    void the_control_socket_is_for_its_owner_only_since_rekey_requests_carry_keys() throws Exception {
+        Path path = dir.resolve("owner-only.sock");
+        try (StatusServer server = StatusServer.start(path, () -> STATUS)) {
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    java.nio.file.Files.getPosixFilePermissions(path)));
+        }
+    }
+
+    @Test
     void every_status_query_gets_the_status_of_that_moment() throws Exception {
         Path path = dir.resolve("router-b.sock");
         AtomicInteger calls = new AtomicInteger();

@@ -100,6 +100,15 @@ public enum EspSuite {
         return 8 + ivLength + (alignment - 1) + 2 + icvLength;
     }
 
+    /**
+     * The largest inner packet whose ESP packet fits in {@code espSpace} bytes: ESP header, IV and ICV around the
+     * inner packet, its 2-byte trailer and the padding to this suite's block size (RFC 4303 §2.4).
+     */
+    public int largestInnerPacket(int espSpace) {
+        int padded = (espSpace - 8 - ivLength - icvLength) / alignment * alignment;
+        return padded - 2;
+    }
+
     public static EspSuite fromConfigName(String name) {
         String wanted = name.strip().toLowerCase(Locale.ROOT);
         for (EspSuite suite : values()) {

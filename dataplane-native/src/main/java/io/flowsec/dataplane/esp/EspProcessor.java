@@ -33,7 +33,9 @@ import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
  *   <li>flow ID (Toeplitz) → the policy's SA group → SA, so one flow always takes one SA;</li>
  *   <li>take the SA's next sequence number; an SA whose counter is used up refuses;</li>
  *   <li>append padding and trailer, write the ESP header and IV, encrypt in place, append the ICV;</li>
- *   <li>with {@link Framing#IP}, prepend the outer IPv4/IPv6 (+UDP) header of the SA.</li>
+ *   <li>with {@link Framing#IP}, prepend the outer IPv4/IPv6 (+UDP) header of the SA; with {@link Framing#ESP},
+ *       record the outer DSCP and ECN (copied from the inner packet, RFC 4301 §5.1.2.1 and RFC 6040 normal mode)
+ *       for the socket to set.</li>
  * </ol>
  *
  * <p>Inbound (tunnel → site), {@link #decapsulate}, {@link #decapsulateUdpPayload}, {@link #decapsulateEsp}:
@@ -43,7 +45,9 @@ import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
  *   <li>rebuild the 64-bit sequence number (ESN) and pre-check it against the replay window;</li>
  *   <li>verify the ICV and decrypt; commit the sequence number only now;</li>
  *   <li>check padding and next header (59: dummy packet) and the inner IP header;</li>
- *   <li>check the inner packet against the SA's selectors (RFC 4301 §5.2) and expose it in the packet slot.</li>
+ *   <li>check the inner packet against the SA's selectors (RFC 4301 §5.2); combine the outer ECN into the inner
+ *       header (RFC 6040 §4.2: outer CE marks an ECN-capable inner packet CE, and drops one that is not); expose the
+ *       inner packet in the packet slot.</li>
  * </ol>
  */
 public final class EspProcessor {
@@ -208,6 +212,7 @@ public final class EspProcessor {
         } else {
             packet.set(espOffset, espLength);
         }
+        packet.outerTrafficClass(flowKey.trafficClass);
         packet.recordSa(saIndex, sequence, flowId);
         counters.count(saIndex, Outcome.ACCEPTED, innerLength);
         sa.countUse(innerLength, lifetimeListener);
@@ -287,6 +292,7 @@ public final class EspProcessor {
                 return drop(LaneCounters.NO_SA, Outcome.OUTER_FRAGMENT);
             }
             protocol = ipv4.protocol();
+            packet.outerTrafficClass(ipv4.tos());
             payloadOffset = offset + ipv4.headerLength();
             payloadLength = ipv4.totalLength() - ipv4.headerLength();
         } else if (version == 6) {
@@ -302,6 +308,7 @@ public final class EspProcessor {
                 return drop(LaneCounters.NO_SA, Outcome.MALFORMED);
             }
             protocol = (int) (upper >>> 32);
+            packet.outerTrafficClass(ipv6.trafficClass());
             payloadOffset = offset + (int) upper;
             payloadLength = totalLength - (int) upper;
         } else {
@@ -477,6 +484,11 @@ public final class EspProcessor {
         // 6. selectors; TFC padding between the inner packet and the ESP padding is cut off here
         if (!sa.selector().matchesInbound(flowKey)) {
             return drop(saIndex, Outcome.POLICY_MISMATCH);
+        }
+        int outerTrafficClass = packet.outerTrafficClass();
+        if (outerTrafficClass >= 0 && EcnDecapsulation.apply(buffer, payloadOffset,
+                outerTrafficClass & EcnDecapsulation.ECN_MASK) == EcnDecapsulation.DROP) {
+            return drop(saIndex, Outcome.CE_ON_NOT_ECT);
         }
         packet.set(payloadOffset, flowKey.totalLength);
         counters.count(saIndex, Outcome.ACCEPTED, flowKey.totalLength);

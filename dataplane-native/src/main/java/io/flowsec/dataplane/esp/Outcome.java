@@ -50,7 +50,9 @@ public enum Outcome {
     /** The SA reached a hard lifetime limit (RFC 4301 §4.4.2.1): it no longer sends or accepts. */
     SA_EXPIRED("sa-expired"),
     /** The lane owns no SA of the policy's group (a group with fewer SAs than lanes cannot be installed). */
-    NO_LANE_SA("no-lane-sa");
+    NO_LANE_SA("no-lane-sa"),
+    /** RFC 6040 §4.2: the outer header says congestion (CE) but the inner packet is not ECN-capable. */
+    CE_ON_NOT_ECT("ce-on-not-ect");
 
     private static final Outcome[] VALUES = values();
 

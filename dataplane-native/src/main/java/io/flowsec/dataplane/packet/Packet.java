@@ -26,6 +26,8 @@ public final class Packet {
     private int saIndex;
     private long sequenceNumber;
     private int flowId;
+    /** Outer IPv4 TOS / IPv6 Traffic Class: to send with (outbound), as received (inbound); -1 when unknown. */
+    private int outerTrafficClass = -1;
     private int espOffset;
     private int payloadOffset;
     private int ciphertextLength;
@@ -97,6 +99,7 @@ public final class Packet {
         saIndex = 0;
         sequenceNumber = 0;
         flowId = 0;
+        outerTrafficClass = -1;
         return true;
     }
 
@@ -137,6 +140,15 @@ public final class Packet {
     /** Encrypted payload: inner packet, padding and trailer, without IV and ICV. */
     public int ciphertextLength() {
         return ciphertextLength;
+    }
+
+    public int outerTrafficClass() {
+        return outerTrafficClass;
+    }
+
+    /** Outbound: the DSCP and ECN the outer header carries; inbound: what it arrived with (-1: unknown). */
+    public void outerTrafficClass(int trafficClass) {
+        this.outerTrafficClass = trafficClass;
     }
 
     public void recordSa(int saIndex, long sequenceNumber, int flowId) {

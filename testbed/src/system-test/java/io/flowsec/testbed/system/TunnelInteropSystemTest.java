@@ -421,4 +421,151 @@ class TunnelInteropSystemTest {
         assertEquals(1L, after.getJsonObject("totals").getLong("authentication-failed", 0L)
                 - before.getJsonObject("totals").getLong("authentication-failed", 0L), after.encodePrettily());
     }
+
+    /**
+     * Receives UDP datagrams on host B's {@code port} until {@code quietMillis} pass without one, reading each one's
+     * IPv4 TOS byte (Java cannot: a python3 socket with IP_RECVTOS does). Returns [source port, TOS] per datagram.
+     */
+    private static CompletableFuture<List<int[]>> receiveTosOnHostB(int port, int quietMillis) throws Exception {
+        String receiver = String.join("\n",
+                "import socket, json, sys",
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+                "s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)",
+                "s.bind(('" + Topology.HOST_B_ADDRESS + "', " + port + "))",
+                "s.settimeout(" + quietMillis / 1000.0 + ")",
+                "print('ready', flush=True)",
+                "got = []",
+                "try:",
+                "    while True:",
+                "        data, ancillary, flags, source = s.recvmsg(4096, socket.CMSG_SPACE(4))",
+                "        tos = [d[0] for level, kind, d in ancillary if level == socket.IPPROTO_IP and kind == socket.IP_TOS]",
+                "        got.append([source[1], tos[0] if tos else -1])",
+                "except socket.timeout:",
+                "    pass",
+                "print(json.dumps(got), flush=True)");
+        Process process = new ProcessBuilder("ip", "netns", "exec", topology.hostB(), PYTHON, "-c", receiver)
+                .redirectErrorStream(true).start();
+        java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
+                StandardCharsets.UTF_8));
+        assertEquals("ready", lines.readLine(), "the TOS receiver on host B starts");
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                String answer = lines.readLine();
+                process.waitFor(10, TimeUnit.SECONDS);
+                List<int[]> received = new ArrayList<>();
+                JsonArray array = new JsonArray(answer);
+                for (int i = 0; i < array.size(); i++) {
+                    received.add(new int[] {array.getJsonArray(i).getInteger(0), array.getJsonArray(i).getInteger(1)});
+                }
+                return received;
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            } finally {
+                process.destroyForcibly();
+            }
+        });
+    }
+
+    @Test
+    void d_theInnerDscpAndEcnAppearInTheOuterHeaderAndEachSaNumbersItsPacketsInOrderOnTheWire() throws Exception {
+        // router B afresh: scapy's packets of the tests before moved its replay windows far beyond router A's numbers
+        routerB.close();
+        routerB = start(topology.routerB(), "router-b", "site-b.sa.json", "10.1.0.0/16");
+        ApplianceProcess routerA = start(topology.routerA(), "router-a", "site-a.sa.json", "10.2.0.0/16");
+        Process tcpdump = null;
+        try {
+            Path capture = directory.resolve("tunnel-tos.pcap");
+            tcpdump = startCapture(capture);
+            int port = 7004;
+            int flows = 64;
+            int perFlow = 5;
+            int expressForwardingEct0 = (46 << 2) | 0b10;   // DSCP EF, ECN ECT(0)
+            CompletableFuture<List<int[]>> received = receiveTosOnHostB(port, 1500);
+            in(topology.hostA(), () -> {
+                InetSocketAddress target = new InetSocketAddress(Topology.HOST_B_ADDRESS, port);
+                List<DatagramSocket> sockets = new ArrayList<>();
+                try {
+                    for (int flow = 0; flow < flows; flow++) {
+                        DatagramSocket socket = new DatagramSocket(new InetSocketAddress(Topology.HOST_A_ADDRESS, 33000 + flow));
+                        socket.setTrafficClass(expressForwardingEct0);
+                        sockets.add(socket);
+                    }
+                    byte[] payload = new byte[200];
+                    for (int i = 0; i < perFlow; i++) {
+                        for (DatagramSocket socket : sockets) {
+                            socket.send(new DatagramPacket(payload, payload.length, target));
+                        }
+                    }
+                } finally {
+                    sockets.forEach(DatagramSocket::close);
+                }
+                return null;
+            }).get(30, TimeUnit.SECONDS);
+            List<int[]> arrived = received.get(30, TimeUnit.SECONDS);
+            stopCapture(tcpdump);
+            assertEquals(flows * perFlow, arrived.size(), "host B receives every datagram");
+            for (int[] datagram : arrived) {
+                assertEquals(expressForwardingEct0, datagram[1], "host B sees the TOS host A sent (port " + datagram[0] + ")");
+            }
+
+            JsonObject answer = new JsonObject(execute(List.of(PYTHON, script().toString(), "decrypt",
+                    saFile("site-a.sa.json").toString(), capture.toString()), ""));
+            JsonArray packets = answer.getJsonArray("packets");
+            assertEquals(flows * perFlow, packets.size(), "the capture holds every ESP packet");
+            Map<Long, Long> lastSequence = new HashMap<>();
+            for (int i = 0; i < packets.size(); i++) {
+                JsonObject packet = packets.getJsonObject(i);
+                assertTrue(packet.getBoolean("ok"), packet.encode());
+                assertEquals(expressForwardingEct0, packet.getJsonObject("outer").getInteger("tos"),
+                        "outer DSCP and ECN copied from the inner packet: " + packet.encode());
+                long spi = packet.getLong("spi");
+                long sequence = packet.getLong("seq");
+                Long previous = lastSequence.put(spi, sequence);
+                assertTrue(previous == null || sequence > previous, "SA 0x" + Long.toHexString(spi) + ": sequence "
+                        + sequence + " on the wire after " + previous + " (two lanes, " + flows + " flows)");
+            }
+            assertEquals(4, lastSequence.size(), "the 64 flows use all four SAs of the group");
+        } finally {
+            try {
+                if (tcpdump != null && tcpdump.isAlive()) {
+                    stopCapture(tcpdump);
+                }
+            } finally {
+                routerA.close();
+            }
+        }
+    }
+
+    @Test
+    void e_anOuterCongestionMarkReachesHostBAsCeOnAnEcnCapablePacketAndDropsANotEctOne() throws Exception {
+        long spi = 0xb004;
+        int port = 7005;
+        int ect0 = (10 << 2) | 0b10;
+        int notEct = 10 << 2;
+        int ce = 0b11;
+        JsonObject before = saStatus(status(), "inbound", spi);
+        JsonArray packets = new JsonArray()
+                .add(scapyPacket(SCAPY_SEQUENCE_BASE + 2000, 34001, port, ect0, (10 << 2) | ce))   // CE over ECT(0)
+                .add(scapyPacket(SCAPY_SEQUENCE_BASE + 2001, 34002, port, notEct, (10 << 2) | ce)) // CE over not-ECT
+                .add(scapyPacket(SCAPY_SEQUENCE_BASE + 2002, 34003, port, notEct, notEct));        // no mark
+        CompletableFuture<List<int[]>> received = receiveTosOnHostB(port, 1500);
+        JsonObject answer = new JsonObject(execute(List.of("ip", "netns", "exec", topology.routerA(), PYTHON,
+                script().toString(), "send", saFile("site-a.sa.json").toString()),
+                new JsonObject().put("spi", spi).put("packets", packets).encode()));
+        assertEquals(3, answer.getJsonArray("sent").size(), answer.encode());
+        List<int[]> arrived = received.get(30, TimeUnit.SECONDS);
+        Map<Integer, Integer> tosByPort = new HashMap<>();
+        arrived.forEach(datagram -> tosByPort.put(datagram[0], datagram[1]));
+        assertEquals(Map.of(34001, (10 << 2) | ce, 34003, notEct), tosByPort,
+                "RFC 6040: the ECN-capable packet arrives marked CE, the not-ECT one under CE is dropped");
+        JsonObject after = saStatus(status(), "inbound", spi);
+        assertEquals(1L, after.getJsonObject("drops").getLong("ce-on-not-ect", 0L)
+                - before.getJsonObject("drops").getLong("ce-on-not-ect", 0L), after.encode());
+    }
+
+    private static JsonObject scapyPacket(long sequence, int sourcePort, int port, int innerTos, int outerTos) {
+        return new JsonObject().put("seq", sequence).put("src", Topology.HOST_A_ADDRESS).put("dst", Topology.HOST_B_ADDRESS)
+                .put("sport", sourcePort).put("dport", port).put("payload", "c0ffee").put("tos", innerTos)
+                .put("outerTos", outerTos).put("tamper", false);
+    }
 }

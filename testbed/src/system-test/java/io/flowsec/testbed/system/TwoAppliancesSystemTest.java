@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -387,6 +388,118 @@ class TwoAppliancesSystemTest {
                 int received = sendUdpFlows(10, port++);
                 assertTrue(received >= FLOWS * 10 * 9 / 10, mode + " on epoll: host B received only " + received);
             }
+        } finally {
+            restartBoth(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"),
+                    config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+        }
+    }
+
+    @Test
+    void k_everySaOfBothDirectionsIsRekeyedTenTimesDuringATcpTransferAndNothingIsLostOrRejected() throws Exception {
+        restartBoth(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"),
+                config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+        long[] toB = {0xb001, 0xb002, 0xb003, 0xb004};   // router A's outbound, router B's inbound
+        long[] toA = {0xa001, 0xa002, 0xa003, 0xa004};   // router B's outbound, router A's inbound
+        int[] rekeys = {0};
+        transferAndCompare(256 << 20, 5010, () -> {
+            for (int round = 1; round <= 10; round++) {
+                for (int i = 0; i < 4; i++) {
+                    toB[i] = rekey(routerA, routerB, toB[i], 0x1000_0000L + round * 0x100 + i);
+                    toA[i] = rekey(routerB, routerA, toA[i], 0x2000_0000L + round * 0x100 + i);
+                    rekeys[0] += 2;
+                }
+                Thread.sleep(50);
+            }
+            return null;
+        });
+        assertEquals(80, rekeys[0], "ten rekeys of each of the eight SA pairs");
+        Thread.sleep(GRACE_MS + 1000);   // the last old inbound SAs leave after their grace
+        for (ApplianceProcess router : List.of(routerA, routerB)) {
+            JsonObject status = status(router);
+            for (String reason : new String[] {"authentication-failed", "unknown-spi", "replay", "replay-too-old"}) {
+                assertEquals(0L, status.getJsonObject("totals").getLong(reason, 0L),
+                        reason + " drops during the rekeys: " + status.encodePrettily());
+            }
+            assertEquals(8, status.getJsonArray("sas").size(), "4 outbound and 4 inbound SAs are left: " + status.encodePrettily());
+        }
+        for (int i = 0; i < 4; i++) {
+            assertTrue(saPackets(status(routerB), "inbound", toB[i]) >= 0, "router B holds the newest inbound SA");
+            assertTrue(saPackets(status(routerA), "outbound", toB[i]) >= 0, "router A sends on the newest outbound SA");
+        }
+        assertTrue(routerA.log().contains("SaRemoved"), "the old inbound SAs were removed after their grace: " + routerA.log());
+    }
+
+    private static final int GRACE_MS = 1000;
+
+    /**
+     * One make-before-break rekey through the control sockets: the receiver installs the new inbound SA first
+     * (the old one keeps accepting for the grace period), then the sender switches its outbound SA. Returns the
+     * new SPI.
+     */
+    private static long rekey(ApplianceProcess sender, ApplianceProcess receiver, long oldSpi, long newSpi) throws Exception {
+        byte[] key = new byte[20];   // aes-gcm-128: 16-byte key and 4-byte salt
+        new java.security.SecureRandom().nextBytes(key);
+        String hexKey = java.util.HexFormat.of().formatHex(key);
+        JsonObject inbound = new JsonObject(StatusServer.query(receiver.statusSocket(), String.format(
+                "rekey in 0x%x 0x%x %s grace-ms=%d", oldSpi, newSpi, hexKey, GRACE_MS)));
+        assertTrue(!inbound.containsKey("error"), inbound.encode());
+        assertTrue(!inbound.encode().contains(hexKey), "the reply holds no key");
+        JsonObject outbound = new JsonObject(StatusServer.query(sender.statusSocket(), String.format(
+                "rekey out 0x%x 0x%x %s", oldSpi, newSpi, hexKey)));
+        assertTrue(!outbound.containsKey("error"), outbound.encode());
+        return newSpi;
+    }
+
+    /** An SA's packet count in a status, or -1 when the status has no such SA. */
+    private static long saPackets(JsonObject status, String direction, long spi) {
+        String wanted = String.format("0x%08x", spi);
+        JsonArray sas = status.getJsonArray("sas");
+        for (int i = 0; i < sas.size(); i++) {
+            JsonObject sa = sas.getJsonObject(i);
+            if (sa.getString("spi").equals(wanted) && sa.getString("direction").equals(direction)) {
+                return sa.getLong("packets");
+            }
+        }
+        return -1;
+    }
+
+    @Test
+    void l_aSoftLifetimeRaisesItsEventAndAHardOneStopsTheSaWithItsDropReason() throws Exception {
+        Path configA = config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director");
+        JsonObject json = new JsonObject(Files.readString(configA));
+        JsonArray outbound = json.getJsonArray("policies").getJsonObject(0).getJsonArray("outbound");
+        for (int i = 0; i < outbound.size(); i++) {
+            outbound.getJsonObject(i).put("lifetime", new JsonObject().put("softPackets", 50).put("hardPackets", 100));
+        }
+        Path limited = directory.resolve("router-a-lifetime.json");
+        Files.writeString(limited, json.encodePrettily());
+        try {
+            restartBoth(limited, config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+            int received = sendUdpFlows(20, 6010);   // 1280 datagrams over 4 SAs of 100 packets each
+            JsonObject status = status(routerA);
+            JsonArray sas = status.getJsonArray("sas");
+            long carried = 0;
+            int expired = 0;
+            for (int i = 0; i < sas.size(); i++) {
+                JsonObject sa = sas.getJsonObject(i);
+                if (!sa.getString("direction").equals("outbound")) {
+                    continue;
+                }
+                long packets = sa.getLong("packets");
+                carried += packets;
+                assertTrue(packets <= 100, "no SA sends past its hard limit: " + sa.encode());
+                if (sa.getJsonObject("drops").getLong("sa-expired", 0L) > 0) {
+                    assertEquals(100L, packets, "an SA stops at its hard limit exactly: " + sa.encode());
+                    assertEquals("expired", sa.getString("state"), sa.encode());
+                    expired++;
+                }
+            }
+            assertTrue(expired >= 2, "the SAs that carried more than 100 datagrams expired: " + status.encodePrettily());
+            assertEquals(carried, received, "host B gets what the SAs carried before their hard limit");
+            assertEquals(1280L - carried, status.getJsonObject("totals").getLong("sa-expired", 0L), status.encodePrettily());
+            String log = routerA.log();
+            assertTrue(log.contains("SoftLifetime") && log.contains("limit=packets"), "soft event logged: " + log);
+            assertTrue(log.contains("HardLifetime"), "hard event logged: " + log);
         } finally {
             restartBoth(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"),
                     config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
