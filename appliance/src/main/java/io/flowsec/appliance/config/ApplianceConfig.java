@@ -89,6 +89,10 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         for (int i = 0; i < list.size(); i++) {
             PolicyDefinition policy = list.get(i);
             int outbound = policy.outbound().size();
+            if (policy.action() == PolicyAction.BYPASS && policy.nextHop() == null) {
+                throw new ConfigException("policies[" + i + "].nextHop", policy.name() + " bypasses: give the next hop "
+                        + "on the tunnel side its packets are forwarded to in clear (e.g. the peer's remoteAddress)");
+            }
             if (policy.action() == PolicyAction.PROTECT && outbound > 0 && outbound < lanes) {
                 throw new ConfigException("policies[" + i + "].outbound", policy.name() + " has " + outbound
                         + " outbound SA(s) for " + lanes + " lanes: each lane sends on SAs of its own, so give it at least "

@@ -37,7 +37,7 @@ public final class SaFile {
 
     private static final Set<String> POLICY_KEYS = Set.of("name", "local", "remote", "protocol", "localPorts",
             "remotePorts", "action", "suite", "esn", "replayWindow", "encapsulation", "localAddress", "remoteAddress",
-            "port", "encoding", "outbound", "inbound");
+            "port", "encoding", "outbound", "inbound", "nextHop");
     private static final Set<String> SA_KEYS = Set.of("name", "spi", "key", "integrityKey", "suite", "esn",
             "replayWindow", "localAddress", "remoteAddress", "sourcePort", "port", "lifetime");
     private static final Set<String> LIFETIME_KEYS = Set.of("softBytes", "hardBytes", "softPackets", "hardPackets",
@@ -95,13 +95,17 @@ public final class SaFile {
             case "discard" -> PolicyAction.DISCARD;
             default -> throw new ConfigException(path + ".action", "must be protect, bypass or discard");
         };
+        if (json.containsKey("nextHop") && action != PolicyAction.BYPASS) {
+            throw new ConfigException(path + ".nextHop", "only a bypass policy has a next hop");
+        }
         if (action != PolicyAction.PROTECT) {
             for (String key : List.of("outbound", "inbound")) {
                 if (json.containsKey(key)) {
                     throw new ConfigException(path + "." + key, "a " + action.name().toLowerCase(Locale.ROOT) + " policy has no SAs");
                 }
             }
-            return new PolicyDefinition(name, selector, action, FlowEncoding.SPI, List.of(), List.of());
+            InetAddress nextHop = json.containsKey("nextHop") ? address(json, "nextHop", path) : null;
+            return new PolicyDefinition(name, selector, action, FlowEncoding.SPI, List.of(), List.of(), nextHop);
         }
         FlowEncoding encoding;
         try {
@@ -122,7 +126,7 @@ public final class SaFile {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(path + ".outbound", e.getMessage());
         }
-        return new PolicyDefinition(name, selector, action, encoding, outbound, inbound);
+        return new PolicyDefinition(name, selector, action, encoding, outbound, inbound, null);
     }
 
     /** Policy-level values that each SA inherits unless it sets its own. */
@@ -264,7 +268,7 @@ public final class SaFile {
                 group = new SaGroup(toOutboundSas(p.outbound()), p.encoding());
             }
             if (p.action() != PolicyAction.PROTECT || group != null) {
-                spd.add(new SecurityPolicy(p.name(), p.selector(), p.action(), group));
+                spd.add(new SecurityPolicy(p.name(), p.selector(), p.action(), group, p.nextHop()));
             }
         }
         return spd;

@@ -3,10 +3,13 @@ package io.flowsec.appliance.runtime;
 import io.flowsec.appliance.config.ApplianceConfig;
 import io.flowsec.appliance.config.PolicyDefinition;
 import io.flowsec.appliance.config.SaDefinition;
+import io.flowsec.dataplane.lane.ClearPath;
+import io.flowsec.dataplane.lane.RawClearPath;
 import io.flowsec.dataplane.lane.SiteQueue;
 import io.flowsec.dataplane.lane.TunSiteQueue;
 import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
+import io.flowsec.dataplane.policy.PolicyAction;
 import io.flowsec.dataplane.runtime.Dataplane;
 import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.runtime.ReuseportTunnelPort;
@@ -29,6 +32,7 @@ import java.util.function.Consumer;
  *   <li>start one Vert.x event loop per lane ({@link VertxLanes}) and pin each to its CPU;</li>
  *   <li>open the multi-queue TUN device, one queue per lane, and configure its addresses, MTU and routes;</li>
  *   <li>bind each local tunnel endpoint as a reuseport group, lane i's socket being member i;</li>
+ *   <li>open a raw socket pair per lane when a policy bypasses (its packets go to its next hop in clear);</li>
  *   <li>start the data plane with the configured policies, inbound SAs, mode and steering.</li>
  * </ol>
  */
@@ -39,6 +43,7 @@ public final class Appliance implements AutoCloseable {
     private final ApplianceConfig config;
     private final Consumer<String> log;
     private final List<ReuseportTunnelPort> ports = new ArrayList<>();
+    private final List<RawClearPath> clearPaths = new ArrayList<>();
     private VertxLanes vertxLanes;
     private TunDevice tun;
     private Dataplane dataplane;
@@ -88,8 +93,15 @@ public final class Appliance implements AutoCloseable {
             ports.add(ReuseportTunnelPort.bind(endpoint.address(), endpoint.port(), laneCount, RECEIVE_BUFFER_BYTES));
         }
 
-        // 4. data plane
+        // 4. clear paths, where bypass policies forward to their next hop
+        boolean bypasses = config.policies().policies().stream().anyMatch(p -> p.action() == PolicyAction.BYPASS);
+        for (int i = 0; bypasses && i < laneCount; i++) {
+            clearPaths.add(RawClearPath.open());
+        }
+
+        // 5. data plane
         dataplane = Dataplane.start(new Dataplane.Setup(loops, siteQueues, List.<TunnelPort>copyOf(ports),
+                List.<ClearPath>copyOf(clearPaths),
                 config.policies().buildPolicies(), config.policies().buildInbound(), config.mode(), config.steering(),
                 log));
         log.accept(config.name() + ": " + laneCount + " lanes on " + vertxLanes.transport() + ", mode "
@@ -155,6 +167,7 @@ public final class Appliance implements AutoCloseable {
             }
         }
         ports.forEach(ReuseportTunnelPort::close);
+        clearPaths.forEach(RawClearPath::close);
         if (tun != null) {
             tun.close();
         }

@@ -243,6 +243,28 @@ class ApplianceConfigTest {
         assertTrue(refused.getMessage().contains("set lanes to 4"), refused.getMessage());
     }
 
+    @Test
+    void a_bypass_policy_names_the_next_hop_its_packets_are_forwarded_to_in_clear() throws Exception {
+        JsonObject bypass = new JsonObject().put("name", "ntp-in-clear").put("local", "10.2.0.0/16")
+                .put("remote", "10.1.0.0/16").put("protocol", "udp").put("remotePorts", "123").put("action", "bypass");
+        JsonObject config = minimal();
+        config.getJsonArray("policies").add(0, bypass.copy());
+        ConfigException refused = assertThrows(ConfigException.class, () -> ApplianceConfig.parse(config));
+        assertEquals("policies[0].nextHop", refused.path());
+
+        JsonObject routed = minimal();
+        routed.getJsonArray("policies").add(0, bypass.copy().put("nextHop", "192.0.2.1"));
+        PolicyDefinition policy = ApplianceConfig.parse(routed).policies().policies().getFirst();
+        assertEquals(InetAddress.getByName("192.0.2.1"), policy.nextHop());
+        assertEquals(InetAddress.getByName("192.0.2.1"),
+                ApplianceConfig.parse(routed).policies().buildPolicies().getFirst().nextHop());
+
+        JsonObject misplaced = minimal();
+        misplaced.getJsonArray("policies").getJsonObject(0).put("nextHop", "192.0.2.1");
+        ConfigException onProtect = assertThrows(ConfigException.class, () -> ApplianceConfig.parse(misplaced));
+        assertTrue(onProtect.getMessage().contains("only a bypass policy has a next hop"), onProtect.getMessage());
+    }
+
     /** The configuration with the first policy's outbound SAs grown to {@code count}, each with its own SPI and port. */
     private static JsonObject withOutboundSas(JsonObject config, int count) {
         JsonObject policy = config.getJsonArray("policies").getJsonObject(0);

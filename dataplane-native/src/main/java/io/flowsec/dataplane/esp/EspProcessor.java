@@ -79,6 +79,8 @@ public final class EspProcessor {
     private EspTransform[] transforms = new EspTransform[16];
     private SecurityAssociation[] transformOwners = new SecurityAssociation[16];
     private int nextIdentification;
+    /** The SPD index of the policy that the last {@link Outcome#BYPASS} packet matched. */
+    private int bypassPolicyIndex = -1;
     /** The reason of the last drop, for callers of the SA-returning steps (an ordinal: no boxing, no allocation). */
     private int lastDrop;
 
@@ -110,6 +112,11 @@ public final class EspProcessor {
         this.outboundByGroup = tablesByGroupId;
     }
 
+    /** After {@link #encapsulate} returned {@link Outcome#BYPASS}: the index of the bypass policy in the SPD in use. */
+    public int bypassPolicyIndex() {
+        return bypassPolicyIndex;
+    }
+
     /** Who hears about SAs reaching their lifetime limits (the runtime's events). */
     public void lifetimeListener(SaLifetimeListener listener) {
         this.lifetimeListener = listener;
@@ -138,14 +145,16 @@ public final class EspProcessor {
         int innerLength = flowKey.totalLength;
 
         // 2. SPD
-        SecurityPolicy policy = spd.matchOutbound(flowKey);
-        if (policy == null) {
+        int policyIndex = spd.matchOutboundIndex(flowKey);
+        if (policyIndex < 0) {
             return drop(LaneCounters.NO_SA, Outcome.NO_POLICY);
         }
+        SecurityPolicy policy = spd.policy(policyIndex);
         if (policy.action() == PolicyAction.DISCARD) {
             return drop(LaneCounters.NO_SA, Outcome.POLICY_DISCARD);
         }
         if (policy.action() == PolicyAction.BYPASS) {
+            bypassPolicyIndex = policyIndex;
             packet.set(innerOffset, innerLength);
             counters.count(LaneCounters.NO_SA, Outcome.BYPASS, innerLength);
             return Outcome.BYPASS;

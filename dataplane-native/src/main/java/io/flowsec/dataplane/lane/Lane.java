@@ -20,7 +20,8 @@ import java.lang.invoke.VarHandle;
  *   <li>read a batch from the lane's site queue (TUN queue i: the kernel already spread inner flows over them);</li>
  *   <li>encapsulate each: SPD, flow ID → one of the group's SAs that this lane owns, its sequence number (a plain
  *       lane-local counter), encryption ({@link EspProcessor});</li>
- *   <li>send the batch, each ESP packet on the lane's socket for its SA's local endpoint, to the SA's peer.</li>
+ *   <li>send the batch, each ESP packet on the lane's socket for its SA's local endpoint, to the SA's peer; the
+ *       packets of {@code bypass} policies go unchanged to the policy's next hop on the lane's clear path.</li>
  * </ol>
  * <p>Inbound (tunnel → site), {@link #onTunnelReadable}:
  * <ol>
@@ -40,12 +41,13 @@ public final class Lane {
     /** Lane-level I/O counters (packet outcomes live in the processor's {@link io.flowsec.dataplane.esp.LaneCounters}). */
     public enum IoCounter {
         SITE_PACKETS_READ, TUNNEL_DATAGRAMS_RECEIVED, TUNNEL_DATAGRAMS_SENT, SITE_PACKETS_WRITTEN, SITE_BYTES_WRITTEN,
-        SEND_ERRORS, TUN_WRITE_ERRORS, BUSY_NANOS, BATCHES, LANE_FAULTS
+        SEND_ERRORS, TUN_WRITE_ERRORS, BUSY_NANOS, BATCHES, LANE_FAULTS, CLEAR_PACKETS_SENT, CLEAR_SEND_ERRORS
     }
 
     private final int index;
     private final SiteQueue site;
     private final TunnelSocket[] sockets;
+    private final ClearPath clearPath;
     private final EspProcessor processor;
     private final Packet[] slots = new Packet[BATCH];
     /** Per socket: the packets of this batch to send on it and their destinations. */
@@ -56,6 +58,10 @@ public final class Lane {
     private final Packet[] toSite = new Packet[BATCH];
     private int toSiteCount;
     private final long[] results = new long[BATCH];
+    private final Packet[] clearPackets = new Packet[BATCH];
+    private final MemorySegment[] clearNextHops = new MemorySegment[BATCH];
+    /** For each policy of the SPD in use (by index) the native sockaddr of its bypass next hop, or null. */
+    private MemorySegment[] nextHopByPolicyIndex = new MemorySegment[0];
     private final long[] ioCounters = new long[IoCounter.values().length];
     /** For each outbound SA (by SAD index) the socket and peer to send to; replaced whole by {@link #useOutbound}. */
     private TunnelPeer[] peerBySaIndex = new TunnelPeer[0];
@@ -63,10 +69,12 @@ public final class Lane {
     private PcryptInbound pcrypt;
     private LaneFaultListener faultListener = LaneFaultListener.IGNORE;
 
-    public Lane(int index, SiteQueue site, TunnelSocket[] sockets, EspProcessor processor) {
+    /** @param clearPath where bypass packets go; null when no policy bypasses (they are then dropped, counted) */
+    public Lane(int index, SiteQueue site, TunnelSocket[] sockets, ClearPath clearPath, EspProcessor processor) {
         this.index = index;
         this.site = site;
         this.sockets = sockets;
+        this.clearPath = clearPath;
         this.processor = processor;
         for (int i = 0; i < BATCH; i++) {
             slots[i] = Packet.withRoomFor(MAX_PACKET);
@@ -100,9 +108,11 @@ public final class Lane {
      * Command, on the lane's thread between batches: from the next batch on, match {@code policies}, encrypt with
      * the lane's own SAs ({@code tablesByGroupId}) and send them as {@code peerBySaIndex} says.
      */
-    public void useOutbound(SecurityPolicyDatabase policies, SecurityAssociation[][] tablesByGroupId, TunnelPeer[] peerBySaIndex) {
+    public void useOutbound(SecurityPolicyDatabase policies, SecurityAssociation[][] tablesByGroupId, TunnelPeer[] peerBySaIndex,
+                            MemorySegment[] nextHopByPolicyIndex) {
         processor.useOutbound(policies, tablesByGroupId);
         this.peerBySaIndex = peerBySaIndex;
+        this.nextHopByPolicyIndex = nextHopByPolicyIndex;
     }
 
     /** Drains one batch from the site queue; returns the number of packets read (0: the queue is empty). */
@@ -115,9 +125,21 @@ public final class Lane {
             add(IoCounter.SITE_PACKETS_READ, count);
             // 2. encapsulate, sorting the packets by the socket they leave from
             TunnelPeer[] peers = peerBySaIndex;
+            int clearCount = 0;
             for (int i = 0; i < count; i++) {
                 Packet packet = slots[i];
-                if (processor.encapsulate(packet) != Outcome.ACCEPTED) {
+                Outcome outcome = processor.encapsulate(packet);
+                if (outcome == Outcome.BYPASS) {
+                    MemorySegment nextHop = nextHopOf(processor.bypassPolicyIndex());
+                    if (nextHop == null || clearPath == null) {
+                        add(IoCounter.CLEAR_SEND_ERRORS, 1);
+                    } else {
+                        clearPackets[clearCount] = packet;
+                        clearNextHops[clearCount++] = nextHop;
+                    }
+                    continue;
+                }
+                if (outcome != Outcome.ACCEPTED) {
                     continue;
                 }
                 int saIndex = packet.saIndex();
@@ -131,6 +153,12 @@ public final class Lane {
                 sendDestinations[socket][sendCounts[socket]++] = peer.destination();
             }
             // 3. send
+            if (clearCount > 0) {
+                clearPath.send(clearPackets, clearNextHops, clearCount, results);
+                for (int i = 0; i < clearCount; i++) {
+                    add(results[i] >= 0 ? IoCounter.CLEAR_PACKETS_SENT : IoCounter.CLEAR_SEND_ERRORS, 1);
+                }
+            }
             for (int socket = 0; socket < sockets.length; socket++) {
                 int toSend = sendCounts[socket];
                 if (toSend == 0) {
@@ -148,6 +176,11 @@ public final class Lane {
         }
         finishBatch(startNs, count);
         return count;
+    }
+
+    private MemorySegment nextHopOf(int policyIndex) {
+        MemorySegment[] hops = nextHopByPolicyIndex;
+        return policyIndex >= 0 && policyIndex < hops.length ? hops[policyIndex] : null;
     }
 
     /** Drains one batch from the lane's tunnel socket {@code socketIndex}; returns the number of datagrams received. */

@@ -134,9 +134,13 @@ public final class Syscalls {
     }
 
     public static int socket(int family, int type) throws NativeException {
+        return socket(family, type, 0);
+    }
+
+    public static int socket(int family, int type, int protocol) throws NativeException {
         Errno errno = new Errno();
         try {
-            int fd = (int) SOCKET.invokeExact(errno.state, family, type, 0);
+            int fd = (int) SOCKET.invokeExact(errno.state, family, type, protocol);
             if (fd < 0) {
                 throw new NativeException("socket", errno.value());
             }

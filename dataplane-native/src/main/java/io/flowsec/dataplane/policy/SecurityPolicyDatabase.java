@@ -23,6 +23,22 @@ public final class SecurityPolicyDatabase {
         this.policies = newPolicies.toArray(new SecurityPolicy[0]);
     }
 
+    /** Hot path: the index of the first policy whose selectors match an outbound packet, or -1. */
+    public int matchOutboundIndex(FlowKey key) {
+        SecurityPolicy[] current = policies;
+        for (int i = 0; i < current.length; i++) {
+            if (current[i].selector().matchesOutbound(key)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The policy at {@code index} of the current list. */
+    public SecurityPolicy policy(int index) {
+        return policies[index];
+    }
+
     /** Hot path: the first policy whose selectors match an outbound packet, or null. */
     public SecurityPolicy matchOutbound(FlowKey key) {
         SecurityPolicy[] current = policies;

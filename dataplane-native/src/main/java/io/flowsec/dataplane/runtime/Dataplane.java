@@ -4,6 +4,7 @@ import io.flowsec.dataplane.esp.EspProcessor;
 import io.flowsec.dataplane.esp.LaneCounters;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.flow.ToeplitzHash;
+import io.flowsec.dataplane.lane.ClearPath;
 import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.lane.LaneIo;
 import io.flowsec.dataplane.lane.SiteQueue;
@@ -70,12 +71,17 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
      * closes them after {@link #close()}.
      */
     public record Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
-                        List<SecurityPolicy> policies, List<SecurityAssociation> inbound, Mode mode, Steering steering,
-                        Consumer<String> log) {
+                        List<ClearPath> clearPaths, List<SecurityPolicy> policies, List<SecurityAssociation> inbound,
+                        Mode mode, Steering steering, Consumer<String> log) {
+        /**
+         * @param clearPaths one per lane, where bypass packets go; empty when no policy may bypass (such packets are
+         *                   then counted as {@code clear-send-errors})
+         */
         public Setup {
             loops = List.copyOf(loops);
             siteQueues = List.copyOf(siteQueues);
             ports = List.copyOf(ports);
+            clearPaths = List.copyOf(clearPaths);
             policies = List.copyOf(policies);
             inbound = List.copyOf(inbound);
         }
@@ -96,6 +102,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private final Map<Integer, ScheduledFuture<?>> retiring = new HashMap<>();
     private final Map<SecurityAssociation, Long> installedAtNs = new IdentityHashMap<>();
     private final Map<SecurityAssociation, TunnelPeer> peers = new IdentityHashMap<>();
+    private final Map<InetAddress, MemorySegment> nextHopAddresses = new HashMap<>();
     private final Map<String, String> steeringFields = new LinkedHashMap<>();
     private final long[] lastFaultLogNs;
     private final SaLifetimeListener lifetimeEvents = new SaLifetimeListener() {
@@ -163,13 +170,14 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             EspProcessor processor = new EspProcessor(new SecurityPolicyDatabase(policies), sad, new LaneCounters(),
                     ToeplitzHash.microsoft(), EspProcessor.Framing.ESP, IpProtocol.NAT_T_PORT);
             processor.lifetimeListener(lifetimeEvents);
-            Lane lane = new Lane(i, setup.siteQueues().get(i), sockets, processor);
+            ClearPath clearPath = setup.clearPaths().isEmpty() ? null : setup.clearPaths().get(i);
+            Lane lane = new Lane(i, setup.siteQueues().get(i), sockets, clearPath, processor);
             lane.faultListener(this::onLaneFault);
             lanes[i] = lane;
         }
         OutboundTables tables = outboundTables();
         for (Lane lane : lanes) {
-            lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers());
+            lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers(), tables.nextHops());
         }
 
         // 3. steering
@@ -612,7 +620,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     }
 
     /** Each lane's outbound view: the SPD, its own table per group, and where each outbound SA's packets go. */
-    private record OutboundTables(SecurityPolicyDatabase policies, SecurityAssociation[][][] byLane, TunnelPeer[] peers) {
+    private record OutboundTables(SecurityPolicyDatabase policies, SecurityAssociation[][][] byLane, TunnelPeer[] peers,
+                                  MemorySegment[] nextHops) {
     }
 
     private OutboundTables outboundTables() {
@@ -640,7 +649,14 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                 byLane[lane][group.id()] = group.laneTable(lane);
             }
         }
-        return new OutboundTables(new SecurityPolicyDatabase(policies), byLane, peerBySaIndex);
+        MemorySegment[] nextHops = new MemorySegment[policies.size()];
+        for (int i = 0; i < policies.size(); i++) {
+            InetAddress nextHop = policies.get(i).nextHop();
+            if (policies.get(i).action() == PolicyAction.BYPASS && nextHop != null) {
+                nextHops[i] = nextHopAddresses.computeIfAbsent(nextHop, address -> SocketAddress.of(arena, address, 0));
+            }
+        }
+        return new OutboundTables(new SecurityPolicyDatabase(policies), byLane, peerBySaIndex, nextHops);
     }
 
     private TunnelPeer peerOf(SecurityAssociation sa) {
@@ -651,7 +667,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     /** Hands every lane its new outbound view; returns when all use it. */
     private void publishOutbound() {
         OutboundTables tables = outboundTables();
-        onEveryLane(lane -> lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers()));
+        onEveryLane(lane -> lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers(),
+                tables.nextHops()));
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ package io.flowsec.dataplane.runtime;
 
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.lane.Lane;
+import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.policy.PolicyAction;
 import io.flowsec.dataplane.policy.SecurityPolicy;
 import io.flowsec.dataplane.sa.FlowEncoding;
@@ -9,12 +10,16 @@ import io.flowsec.dataplane.sa.SaGroup;
 import io.flowsec.dataplane.sa.SaLifetime;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
+import io.flowsec.dataplane.selector.IpPrefix;
+import io.flowsec.dataplane.selector.PortRange;
+import io.flowsec.dataplane.selector.TrafficSelector;
 import io.flowsec.dataplane.testing.MemoryNetwork;
 import io.flowsec.dataplane.testing.TestPackets;
 import io.flowsec.dataplane.testing.TwoDataplanes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -289,6 +294,34 @@ class DataplaneTest {
             pair.sendFromA(4, 3);
             assertEquals(12, TwoDataplanes.count(pair.receivedAtB(12, 10_000)), "protected again");
             assertEquals(8, pair.a.sas().size(), "the group's SAs stayed installed");
+        }
+    }
+
+    @Test
+    void shouldForwardABypassPolicysPacketsUnchangedToItsNextHopAndProtectTheRest() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            SecurityPolicy protect = pair.a.policies().getFirst();
+            TrafficSelector port7 = new TrafficSelector(IpPrefix.parse(TestPackets.SITE_A_V4), IpPrefix.parse(TestPackets.SITE_B_V4),
+                    IpProtocol.UDP, PortRange.ANY, new PortRange(7, 7));
+            InetAddress nextHop = TestPackets.address("192.0.2.254");
+            pair.a.replacePolicies(List.of(new SecurityPolicy("echo-in-clear", port7, PolicyAction.BYPASS, null, nextHop),
+                    protect));
+            byte[] clear = TestPackets.udp(TestPackets.HOST_A_V4, 5000, TestPackets.HOST_B_V4, 7, 40);
+            pair.siteA[1].inject(clear);
+            pair.sendFromA(4, 2);
+            assertEquals(8, TwoDataplanes.count(pair.receivedAtB(8, 10_000)), "port 9 is still protected");
+            waitUntil(() -> pair.clearA.forwarded().size() == 1, "forwarded in clear");
+            assertArrayEquals(clear, pair.clearA.forwarded().getFirst().packet(), "unchanged");
+            assertEquals(nextHop, pair.clearA.forwarded().getFirst().nextHop());
+            DataplaneSnapshot snapshot = pair.a.snapshot();
+            assertEquals(1, snapshot.total(Outcome.BYPASS));
+            assertEquals(1, snapshot.lanes().get(1).io(Lane.IoCounter.CLEAR_PACKETS_SENT));
+
+            // a bypass policy without a next hop: counted, never silently lost
+            pair.a.replacePolicies(List.of(new SecurityPolicy("nowhere", port7, PolicyAction.BYPASS, null), protect));
+            pair.siteA[0].inject(clear);
+            waitUntil(() -> pair.a.snapshot().lanes().get(0).io(Lane.IoCounter.CLEAR_SEND_ERRORS) == 1, "counted");
+            assertEquals(1, pair.clearA.forwarded().size());
         }
     }
 

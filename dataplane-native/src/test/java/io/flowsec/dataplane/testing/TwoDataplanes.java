@@ -39,6 +39,8 @@ public final class TwoDataplanes implements AutoCloseable {
     public final List<DataplaneEvent> eventsA = new CopyOnWriteArrayList<>();
     public final List<DataplaneEvent> eventsB = new CopyOnWriteArrayList<>();
     public final List<String> logA = new CopyOnWriteArrayList<>();
+    /** Where A's lanes forward bypass packets. */
+    public final MemoryClearPath clearA = new MemoryClearPath();
     private final MultiThreadIoEventLoopGroup loopsA;
     private final MultiThreadIoEventLoopGroup loopsB;
     private final int lanes;
@@ -51,8 +53,8 @@ public final class TwoDataplanes implements AutoCloseable {
         loopsB = new MultiThreadIoEventLoopGroup(lanes, LocalIoHandler.newFactory());
         siteA = sites(lanes, hostA);
         siteB = sites(lanes, hostB);
-        a = start(tunnel.a(), loopsA, siteA, Mode.FLOW, eventsA, logA);
-        b = start(tunnel.b(), loopsB, siteB, modeB, eventsB, new CopyOnWriteArrayList<>());
+        a = start(tunnel.a(), loopsA, siteA, clearA, Mode.FLOW, eventsA, logA);
+        b = start(tunnel.b(), loopsB, siteB, new MemoryClearPath(), modeB, eventsB, new CopyOnWriteArrayList<>());
     }
 
     /** The site behind each data plane: one ordered stream of what any lane wrote, as the kernel's stack sees it. */
@@ -77,7 +79,7 @@ public final class TwoDataplanes implements AutoCloseable {
     }
 
     private Dataplane start(TestPackets.Side side, MultiThreadIoEventLoopGroup group, MemorySiteQueue[] sites,
-                            Mode mode, List<DataplaneEvent> events, List<String> log) throws Exception {
+                            MemoryClearPath clear, Mode mode, List<DataplaneEvent> events, List<String> log) throws Exception {
         List<IoEventLoop> loops = new ArrayList<>();
         for (EventExecutor executor : group) {
             loops.add((IoEventLoop) executor);
@@ -94,7 +96,7 @@ public final class TwoDataplanes implements AutoCloseable {
             ports.add(network.port(endpoint.getAddress(), endpoint.getPort(), lanes));
         }
         Dataplane dataplane = Dataplane.start(new Dataplane.Setup(loops, List.<SiteQueue>of(sites), ports,
-                List.of(side.policy()), side.inbound(), mode, Steering.DIRECTOR, log::add));
+                java.util.Collections.nCopies(lanes, clear), List.of(side.policy()), side.inbound(), mode, Steering.DIRECTOR, log::add));
         dataplane.addListener(events::add);
         return dataplane;
     }

@@ -505,4 +505,53 @@ class TwoAppliancesSystemTest {
                     config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
         }
     }
+
+    @Test
+    void m_aBypassPolicysPacketsCrossTheTunnelLinkInClearToTheirNextHop() throws Exception {
+        Path configA = config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director");
+        JsonObject json = new JsonObject(Files.readString(configA));
+        json.getJsonArray("policies").add(0, new JsonObject().put("name", "port-9999-in-clear")
+                .put("local", "10.1.0.0/16").put("remote", "10.2.0.0/16").put("protocol", "udp")
+                .put("remotePorts", "9999").put("action", "bypass").put("nextHop", Topology.ROUTER_B_TUNNEL_ADDRESS));
+        Path bypassing = directory.resolve("router-a-bypass.json");
+        Files.writeString(bypassing, json.encodePrettily());
+        try {
+            restartBoth(bypassing, config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+            int datagrams = 10;
+            CompletableFuture<Integer> received = in(topology.hostB(), () -> {
+                try (DatagramSocket socket = new DatagramSocket(9999, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
+                    socket.setSoTimeout(1500);
+                    int count = 0;
+                    try {
+                        while (true) {
+                            socket.receive(new DatagramPacket(new byte[2048], 2048));
+                            count++;
+                        }
+                    } catch (java.net.SocketTimeoutException quiet) {
+                        return count;
+                    }
+                }
+            });
+            Thread.sleep(300);
+            in(topology.hostA(), () -> {
+                try (DatagramSocket socket = new DatagramSocket()) {
+                    for (int i = 0; i < datagrams; i++) {
+                        socket.send(new DatagramPacket(new byte[100], 100, InetAddress.getByName(Topology.HOST_B_ADDRESS), 9999));
+                    }
+                }
+                return null;
+            }).get(10, TimeUnit.SECONDS);
+            assertEquals(datagrams, received.get(30, TimeUnit.SECONDS), "host B gets the bypassed datagrams");
+            JsonObject statusA = status(routerA);
+            assertEquals((long) datagrams, statusA.getJsonObject("totals").getLong("bypass", 0L), statusA.encodePrettily());
+            assertEquals((long) datagrams, laneCounter(statusA, 0, "clear-packets-sent") + laneCounter(statusA, 1, "clear-packets-sent"),
+                    "router A's lanes forwarded them in clear: " + statusA.encodePrettily());
+            JsonObject statusB = status(routerB);
+            assertEquals(0L, statusB.getJsonObject("totals").getLong("accepted", 0L),
+                    "router B decrypted nothing: they crossed in clear, its kernel forwarded them: " + statusB.encodePrettily());
+        } finally {
+            restartBoth(config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"),
+                    config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"));
+        }
+    }
 }
