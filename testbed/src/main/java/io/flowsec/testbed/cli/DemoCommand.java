@@ -87,11 +87,12 @@ public final class DemoCommand {
             Topology topology = cleanup.add(Topology.create(PREFIX));
 
             // 2. appliances
+            JsonArray[] policies = policies(options.lanes());
             cleanup.add(ApplianceProcess.start(topology.routerA(),
-                    config(directory, "router-a", "site-a.sa.json", "10.255.0.1/32", "10.2.0.0/16", options),
+                    config(directory, "router-a", policies[0], "10.255.0.1/32", "10.2.0.0/16", options),
                     directory.resolve("router-a.sock"), directory.resolve("router-a.log")));
             ApplianceProcess routerB = cleanup.add(ApplianceProcess.start(topology.routerB(),
-                    config(directory, "router-b", "site-b.sa.json", "10.255.0.2/32", "10.1.0.0/16", options),
+                    config(directory, "router-b", policies[1], "10.255.0.2/32", "10.1.0.0/16", options),
                     directory.resolve("router-b.sock"), directory.resolve("router-b.log")));
             out.printf("flowsec demo: router B has %d lanes, steering %s; traffic: %d %s flows of %d-byte payloads%n",
                     options.lanes(), options.steering(), options.flows(), options.traffic().name().toLowerCase(Locale.ROOT),
@@ -244,9 +245,33 @@ public final class DemoCommand {
         return String.join(" / ", parts);
     }
 
-    private static Path config(Path directory, String name, String saFile, String siteAddress, String remoteSite,
+    /**
+     * The example SA files' policies for router A and router B, each SA group grown to one SA per lane when the demo
+     * runs more lanes than the examples have SAs (each lane sends on SAs of its own); the extra SAs get fresh random
+     * keys, written only to the demo's private directory and never printed.
+     */
+    static JsonArray[] policies(int lanes) throws IOException {
+        JsonObject a = new JsonObject(readExample("site-a.sa.json")).getJsonArray("policies").getJsonObject(0);
+        JsonObject b = new JsonObject(readExample("site-b.sa.json")).getJsonArray("policies").getJsonObject(0);
+        grow(a.getJsonArray("outbound"), b.getJsonArray("inbound"), 0x0000b000, lanes);
+        grow(b.getJsonArray("outbound"), a.getJsonArray("inbound"), 0x0000a000, lanes);
+        return new JsonArray[] {new JsonArray().add(a), new JsonArray().add(b)};
+    }
+
+    private static void grow(JsonArray outbound, JsonArray peerInbound, int spiBase, int lanes) {
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        for (int i = outbound.size(); i < lanes; i++) {
+            byte[] key = new byte[20];   // aes-gcm-128, as the examples: 16-byte key, 4-byte salt
+            random.nextBytes(key);
+            JsonObject sa = new JsonObject().put("spi", String.format("0x%08x", spiBase + i + 1))
+                    .put("key", java.util.HexFormat.of().formatHex(key)).put("sourcePort", 4501 + i);
+            outbound.add(sa);
+            peerInbound.add(sa.copy());
+        }
+    }
+
+    private static Path config(Path directory, String name, JsonArray policies, String siteAddress, String remoteSite,
                                Options options) throws IOException {
-        JsonObject sa = new JsonObject(readExample(saFile));
         JsonObject config = new JsonObject()
                 .put("name", name)
                 .put("lanes", options.lanes())
@@ -255,7 +280,7 @@ public final class DemoCommand {
                 .put("site", new JsonObject().put("device", "fs0").put("addresses", new JsonArray().add(siteAddress))
                         .put("routes", new JsonArray().add(remoteSite)))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
-                .put("policies", sa.getJsonArray("policies"));
+                .put("policies", policies);
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());
         return path;
@@ -292,7 +317,7 @@ public final class DemoCommand {
                 case "--warmup" -> warmup = number(option, value, 0, 600);
                 case "--flows" -> flows = number(option, value, 1, 4096);
                 case "--size" -> size = number(option, value, 1, 1400);
-                case "--lanes" -> lanes = number(option, value, 1, 256);
+                case "--lanes" -> lanes = number(option, value, 1, 128);
                 case "--traffic" -> {
                     try {
                         traffic = TrafficGenerator.Kind.valueOf(value.toUpperCase(Locale.ROOT));

@@ -97,4 +97,22 @@ class DemoCommandTest {
         assertEquals("--warmup must be 0-600", e.getMessage());
         assertEquals("", out.toString(StandardCharsets.UTF_8), "nothing started");
     }
+
+    @Test
+    void more_lanes_than_the_examples_have_SAs_get_one_SA_per_lane_at_both_ends_with_matching_keys() throws Exception {
+        io.vertx.core.json.JsonArray[] policies = DemoCommand.policies(6);
+        io.vertx.core.json.JsonObject a = policies[0].getJsonObject(0);
+        io.vertx.core.json.JsonObject b = policies[1].getJsonObject(0);
+        assertEquals(6, a.getJsonArray("outbound").size());
+        assertEquals(a.getJsonArray("outbound"), b.getJsonArray("inbound"), "router B receives what router A sends");
+        assertEquals(b.getJsonArray("outbound"), a.getJsonArray("inbound"));
+        for (io.vertx.core.json.JsonArray side : policies) {
+            io.vertx.core.json.JsonObject config = new io.vertx.core.json.JsonObject().put("lanes", 6)
+                    .put("site", new io.vertx.core.json.JsonObject().put("device", "fs0")
+                            .put("addresses", new io.vertx.core.json.JsonArray().add("10.255.0.1/32")))
+                    .put("policies", side);
+            assertEquals(6, io.flowsec.appliance.config.ApplianceConfig.parse(config).lanes(), "a valid configuration");
+        }
+        assertEquals(4, DemoCommand.policies(2)[0].getJsonObject(0).getJsonArray("outbound").size(), "the examples as they are");
+    }
 }
