@@ -1,7 +1,7 @@
 package io.flowsec.appliance.runtime;
 
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.runtime.DataplaneSnapshot;
@@ -151,8 +151,8 @@ public final class ControlCommands {
         JsonArray lanes = new JsonArray();
         for (DataplaneSnapshot.LaneSnapshot lane : snapshot.lanes()) {
             JsonObject io = new JsonObject();
-            for (Lane.IoCounter counter : Lane.IoCounter.values()) {
-                io.put(lower(counter).replace('_', '-'), lane.io(counter));
+            for (IoCounter counter : IoCounter.values()) {
+                io.put(counter.label(), lane.io(counter));
             }
             lanes.add(new JsonObject().put("lane", lane.lane())
                     .put("cpu", cpus.isEmpty() ? null : cpus.get(lane.lane()))

@@ -1,8 +1,8 @@
 package io.flowsec.appliance.runtime;
 
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.policy.SecurityPolicy;
 import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.runtime.DataplaneListener;
@@ -203,7 +203,7 @@ class ControlCommandsTest {
         @Override
         public DataplaneSnapshot snapshot() {
             DataplaneSnapshot.LaneSnapshot lane = new DataplaneSnapshot.LaneSnapshot(0,
-                    Map.of(Lane.IoCounter.LANE_FAULTS, 2L), Map.of(Outcome.ACCEPTED, 10L));
+                    Map.of(IoCounter.LANE_FAULTS, 2L), Map.of(Outcome.ACCEPTED, 10L));
             DataplaneSnapshot.SaSnapshot sa = new DataplaneSnapshot.SaSnapshot("b-in", 0xb001, Direction.INBOUND, 0,
                     10, 1000, 0, Map.of(Outcome.REPLAY, 7L), "retiring");
             return new DataplaneSnapshot(mode, steering, steeringInEffect(), Map.of("192.0.2.2:4500", "spi"),

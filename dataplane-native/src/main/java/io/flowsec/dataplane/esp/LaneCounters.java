@@ -5,9 +5,10 @@ import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 
 /**
- * Counters of one lane: per SA (by the SAD's dense index) and per outcome, plus a row for packets dropped before an
- * SA was known. Single writer (the lane thread) with opaque stores, so any thread can read a coherent value without
- * a lock; growing the table happens on the lane when an SA index is first seen, never per packet afterwards.
+ * Every counter of one lane, the one counters model of the data plane: packet outcomes per SA (by the SAD's dense
+ * index, plus a row for packets dropped before an SA was known) and the lane's I/O counters ({@link IoCounter}).
+ * Single writer (the lane thread) with opaque stores, so any thread can read a coherent value without a lock;
+ * growing the table happens on the lane when an SA index is first seen, never per packet afterwards.
  */
 public final class LaneCounters {
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
@@ -18,6 +19,7 @@ public final class LaneCounters {
     public static final int NO_SA = 0;
 
     private volatile long[] cells;
+    private final long[] io = new long[IoCounter.values().length];
 
     public LaneCounters() {
         this.cells = new long[COLUMNS * 16];
@@ -67,6 +69,17 @@ public final class LaneCounters {
             sum += (long) LONGS.getOpaque(table, base + outcome.ordinal());
         }
         return sum;
+    }
+
+    /** Adds {@code delta} to one of the lane's I/O counters. Lane thread only. */
+    public void add(IoCounter counter, long delta) {
+        int i = counter.ordinal();
+        LONGS.setOpaque(io, i, (long) LONGS.getOpaque(io, i) + delta);
+    }
+
+    /** Readable from any thread. */
+    public long io(IoCounter counter) {
+        return (long) LONGS.getOpaque(io, counter.ordinal());
     }
 
     /** Highest row that may hold counts, for iteration by readers. */

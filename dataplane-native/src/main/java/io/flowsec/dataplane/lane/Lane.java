@@ -1,14 +1,13 @@
 package io.flowsec.dataplane.lane;
 
 import io.flowsec.dataplane.esp.EspProcessor;
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.packet.Packet;
 import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 
 /**
  * One lane: one thread (its event loop), one site queue, its tunnel sockets, its ESP processor, its outbound SAs and
@@ -29,6 +28,7 @@ import java.lang.invoke.VarHandle;
  *   <li>decapsulate each: SPI → SA, replay pre-check, ICV and decryption, selectors;</li>
  *   <li>write the batch of inner packets to the lane's site queue.</li>
  * </ol>
+ * Its counters, I/O and outcomes alike, are its processor's {@link io.flowsec.dataplane.esp.LaneCounters}.
  * A batch that ends in an unexpected exception is counted ({@link IoCounter#LANE_FAULTS}), reported, and the lane
  * goes on with the next one: a bug costs a batch, never the lane.
  */
@@ -36,13 +36,6 @@ public final class Lane {
     /** Packets per batch, as wireguard-go's IdealBatchSize order of magnitude. */
     public static final int BATCH = 64;
     static final int MAX_PACKET = 65535;
-    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
-
-    /** Lane-level I/O counters (packet outcomes live in the processor's {@link io.flowsec.dataplane.esp.LaneCounters}). */
-    public enum IoCounter {
-        SITE_PACKETS_READ, TUNNEL_DATAGRAMS_RECEIVED, TUNNEL_DATAGRAMS_SENT, SITE_PACKETS_WRITTEN, SITE_BYTES_WRITTEN,
-        SEND_ERRORS, TUN_WRITE_ERRORS, BUSY_NANOS, BATCHES, LANE_FAULTS, CLEAR_PACKETS_SENT, CLEAR_SEND_ERRORS
-    }
 
     private final int index;
     private final SiteQueue site;
@@ -62,7 +55,6 @@ public final class Lane {
     private final MemorySegment[] clearNextHops = new MemorySegment[BATCH];
     /** For each policy of the SPD in use (by index) the native sockaddr of its bypass next hop, or null. */
     private MemorySegment[] nextHopByPolicyIndex = new MemorySegment[0];
-    private final long[] ioCounters = new long[IoCounter.values().length];
     /** For each outbound SA (by SAD index) the socket and peer to send to; replaced whole by {@link #useOutbound}. */
     private TunnelPeer[] peerBySaIndex = new TunnelPeer[0];
     /** Set on this lane's thread when it is the receiving lane of {@code pcrypt} mode; null otherwise. */
@@ -279,12 +271,11 @@ public final class Lane {
     }
 
     private void add(IoCounter counter, long delta) {
-        int i = counter.ordinal();
-        LONGS.setOpaque(ioCounters, i, (long) LONGS.getOpaque(ioCounters, i) + delta);
+        processor.counters().add(counter, delta);
     }
 
     /** Readable from any thread. */
     public long ioCounter(IoCounter counter) {
-        return (long) LONGS.getOpaque(ioCounters, counter.ordinal());
+        return processor.counters().io(counter);
     }
 }

@@ -1,5 +1,6 @@
 package io.flowsec.dataplane.runtime;
 
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.EspProcessor;
 import io.flowsec.dataplane.esp.LaneCounters;
 import io.flowsec.dataplane.esp.Outcome;
@@ -760,7 +761,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             return;
         }
         lastFaultLogNs[lane] = nowNs;
-        long faults = lanes[lane].ioCounter(Lane.IoCounter.LANE_FAULTS);
+        long faults = lanes[lane].ioCounter(IoCounter.LANE_FAULTS);
         StackTraceElement[] frames = fault.getStackTrace();
         String where = frames.length > 0 ? " at " + frames[0] : "";
         String description = fault + where;
@@ -827,8 +828,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             if (lane == null) {
                 continue;
             }
-            Map<Lane.IoCounter, Long> io = new EnumMap<>(Lane.IoCounter.class);
-            for (Lane.IoCounter counter : Lane.IoCounter.values()) {
+            Map<IoCounter, Long> io = new EnumMap<>(IoCounter.class);
+            for (IoCounter counter : IoCounter.values()) {
                 io.put(counter, lane.ioCounter(counter));
             }
             Map<Outcome, Long> outcomes = new EnumMap<>(Outcome.class);

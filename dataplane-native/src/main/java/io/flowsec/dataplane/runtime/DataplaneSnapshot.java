@@ -1,7 +1,7 @@
 package io.flowsec.dataplane.runtime;
 
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 
 import java.util.List;
@@ -25,13 +25,13 @@ public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringI
     }
 
     /** One lane: its I/O counters and the outcomes of the packets it processed (non-zero ones). */
-    public record LaneSnapshot(int lane, Map<Lane.IoCounter, Long> io, Map<Outcome, Long> outcomes) {
+    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes) {
         public LaneSnapshot {
             io = Map.copyOf(io);
             outcomes = Map.copyOf(outcomes);
         }
 
-        public long io(Lane.IoCounter counter) {
+        public long io(IoCounter counter) {
             return io.getOrDefault(counter, 0L);
         }
     }

@@ -1,7 +1,7 @@
 package io.flowsec.dataplane.runtime;
 
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
-import io.flowsec.dataplane.lane.Lane;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.policy.PolicyAction;
 import io.flowsec.dataplane.policy.SecurityPolicy;
@@ -160,9 +160,9 @@ class DataplaneTest {
             assertEquals(FLOWS * 40, TwoDataplanes.count(received));
             assertInOrderWithoutGaps(received);
             DataplaneSnapshot b = pair.b.snapshot();
-            assertEquals(FLOWS * 40, b.lanes().get(0).io(Lane.IoCounter.TUNNEL_DATAGRAMS_RECEIVED), "lane 0 receives all");
-            assertEquals(0, b.lanes().get(1).io(Lane.IoCounter.TUNNEL_DATAGRAMS_RECEIVED));
-            assertTrue(b.lanes().get(1).io(Lane.IoCounter.BUSY_NANOS) > 0, "lane 1 did its share of the cryptography");
+            assertEquals(FLOWS * 40, b.lanes().get(0).io(IoCounter.TUNNEL_DATAGRAMS_RECEIVED), "lane 0 receives all");
+            assertEquals(0, b.lanes().get(1).io(IoCounter.TUNNEL_DATAGRAMS_RECEIVED));
+            assertTrue(b.lanes().get(1).io(IoCounter.BUSY_NANOS) > 0, "lane 1 did its share of the cryptography");
             assertEquals(Steering.SINGLE, b.steeringInEffect(), "status says what is in effect");
         }
     }
@@ -197,7 +197,7 @@ class DataplaneTest {
     void shouldCountAnInjectedFaultTellItAndGoOn() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
             pair.siteA[0].failNextRead(new IllegalStateException("injected"));
-            waitUntil(() -> pair.a.snapshot().lanes().get(0).io(Lane.IoCounter.LANE_FAULTS) == 1, "fault counted");
+            waitUntil(() -> pair.a.snapshot().lanes().get(0).io(IoCounter.LANE_FAULTS) == 1, "fault counted");
             pair.sendFromA(FLOWS, 5);
             assertEquals(FLOWS * 5, TwoDataplanes.count(pair.receivedAtB(FLOWS * 5, 10_000)), "the lane goes on");
             waitUntil(() -> pair.eventsA.stream().anyMatch(e -> e instanceof DataplaneEvent.LaneFault f
@@ -315,12 +315,12 @@ class DataplaneTest {
             assertEquals(nextHop, pair.clearA.forwarded().getFirst().nextHop());
             DataplaneSnapshot snapshot = pair.a.snapshot();
             assertEquals(1, snapshot.total(Outcome.BYPASS));
-            assertEquals(1, snapshot.lanes().get(1).io(Lane.IoCounter.CLEAR_PACKETS_SENT));
+            assertEquals(1, snapshot.lanes().get(1).io(IoCounter.CLEAR_PACKETS_SENT));
 
             // a bypass policy without a next hop: counted, never silently lost
             pair.a.replacePolicies(List.of(new SecurityPolicy("nowhere", port7, PolicyAction.BYPASS, null), protect));
             pair.siteA[0].inject(clear);
-            waitUntil(() -> pair.a.snapshot().lanes().get(0).io(Lane.IoCounter.CLEAR_SEND_ERRORS) == 1, "counted");
+            waitUntil(() -> pair.a.snapshot().lanes().get(0).io(IoCounter.CLEAR_SEND_ERRORS) == 1, "counted");
             assertEquals(1, pair.clearA.forwarded().size());
         }
     }

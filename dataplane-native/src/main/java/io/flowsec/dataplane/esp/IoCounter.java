@@ -1,0 +1,25 @@
+package io.flowsec.dataplane.esp;
+
+/** A lane's I/O counters, kept with its packet outcomes in its {@link LaneCounters}. */
+public enum IoCounter {
+    SITE_PACKETS_READ,
+    TUNNEL_DATAGRAMS_RECEIVED,
+    TUNNEL_DATAGRAMS_SENT,
+    SITE_PACKETS_WRITTEN,
+    SITE_BYTES_WRITTEN,
+    SEND_ERRORS,
+    TUN_WRITE_ERRORS,
+    /** Time inside batches (and work handed over by another lane: pcrypt's cryptography), System.nanoTime. */
+    BUSY_NANOS,
+    BATCHES,
+    /** Batches that ended in an unexpected exception; the lane went on. */
+    LANE_FAULTS,
+    /** Packets of bypass policies forwarded in clear, and those that could not be. */
+    CLEAR_PACKETS_SENT,
+    CLEAR_SEND_ERRORS;
+
+    /** Stable lower-case name used in JSON output, metrics and the API. */
+    public String label() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+}
