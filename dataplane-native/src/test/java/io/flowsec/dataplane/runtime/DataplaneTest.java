@@ -96,26 +96,17 @@ class DataplaneTest {
     @Test
     void shouldLoseNothingWhileEverySaOfBothEndsIsRekeyedDuringTraffic() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
-            AtomicBoolean sending = new AtomicBoolean(true);
-            int[] sent = new int[1];
-            Thread traffic = Thread.ofPlatform().start(() -> {
-                while (sending.get()) {
-                    pair.sendFromA(FLOWS, 1);
-                    sent[0] += FLOWS;
-                    sleepQuietly(1);
+            Duration grace = Duration.ofMillis(300);
+            int sent = sendWhile(pair, () -> {
+                for (int round = 0; round < 3; round++) {
+                    for (int member = 0; member < 4; member++) {
+                        rekey(pair, Direction.OUTBOUND, member, round, grace);   // A → B: B's inbound first, then A's outbound
+                    }
+                    Thread.sleep(20);
                 }
             });
-            Duration grace = Duration.ofMillis(300);
-            for (int round = 0; round < 3; round++) {
-                for (int member = 0; member < 4; member++) {
-                    rekey(pair, Direction.OUTBOUND, member, round, grace);   // A → B: B's inbound first, then A's outbound
-                }
-                Thread.sleep(20);
-            }
-            sending.set(false);
-            traffic.join();
-            Map<Integer, List<Integer>> received = pair.receivedAtB(sent[0], 20_000);
-            assertEquals(sent[0], TwoDataplanes.count(received), "every packet sent during the rekeys arrived");
+            Map<Integer, List<Integer>> received = pair.receivedAtB(sent, 20_000);
+            assertEquals(sent, TwoDataplanes.count(received), "every packet sent during the rekeys arrived");
             assertInOrderWithoutGaps(received);
             Thread.sleep(grace.toMillis() + 500);
             DataplaneSnapshot b = pair.b.snapshot();
@@ -170,24 +161,15 @@ class DataplaneTest {
     @Test
     void shouldHandOverBetweenModesWithoutLossOrReorder() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
-            AtomicBoolean sending = new AtomicBoolean(true);
-            int[] sent = new int[1];
-            Thread traffic = Thread.ofPlatform().start(() -> {
-                while (sending.get()) {
-                    pair.sendFromA(FLOWS, 1);
-                    sent[0] += FLOWS;
-                    sleepQuietly(1);
+            int sent = sendWhile(pair, () -> {
+                for (Mode mode : List.of(Mode.SINGLE, Mode.PCRYPT, Mode.FLOW, Mode.PCRYPT, Mode.SINGLE, Mode.FLOW)) {
+                    Thread.sleep(30);
+                    pair.b.mode(mode);
+                    assertEquals(mode, pair.b.mode());
                 }
             });
-            for (Mode mode : List.of(Mode.SINGLE, Mode.PCRYPT, Mode.FLOW, Mode.PCRYPT, Mode.SINGLE, Mode.FLOW)) {
-                Thread.sleep(30);
-                pair.b.mode(mode);
-                assertEquals(mode, pair.b.mode());
-            }
-            sending.set(false);
-            traffic.join();
-            Map<Integer, List<Integer>> received = pair.receivedAtB(sent[0], 20_000);
-            assertEquals(sent[0], TwoDataplanes.count(received));
+            Map<Integer, List<Integer>> received = pair.receivedAtB(sent, 20_000);
+            assertEquals(sent, TwoDataplanes.count(received));
             assertInOrderWithoutGaps(received);
             assertEquals(0, dropsOtherThanNone(pair.b.snapshot()));
         }
@@ -326,6 +308,31 @@ class DataplaneTest {
     }
 
     // ---------------------------------------------------------------------------------------------------------------
+
+    /** What a test changes while traffic flows. */
+    private interface Changes {
+        void run() throws Exception;
+    }
+
+    /** Sends rounds of one packet per flow from A while {@code changes} run; returns how many packets were sent. */
+    private static int sendWhile(TwoDataplanes pair, Changes changes) throws Exception {
+        AtomicBoolean sending = new AtomicBoolean(true);
+        int[] sent = new int[1];
+        Thread traffic = Thread.ofPlatform().start(() -> {
+            while (sending.get()) {
+                pair.sendFromA(FLOWS, 1);
+                sent[0] += FLOWS;
+                sleepQuietly(1);
+            }
+        });
+        try {
+            changes.run();
+        } finally {
+            sending.set(false);
+            traffic.join();
+        }
+        return sent[0];
+    }
 
     private static void assertInOrderWithoutGaps(Map<Integer, List<Integer>> received) {
         for (Map.Entry<Integer, List<Integer>> flow : received.entrySet()) {
