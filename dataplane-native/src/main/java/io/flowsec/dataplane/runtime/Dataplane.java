@@ -121,6 +121,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private int nextGroupId;
     private Mode mode;
     private Steering steering;
+    /** Set during a steering change: everything goes to lane 0 for a moment (see {@link #steering(Steering)}). */
+    private boolean throughLaneZero;
     private boolean closed;
 
     private Dataplane(Setup setup) {
@@ -250,7 +252,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
     @Override
     public synchronized Steering steeringInEffect() {
-        return mode == Mode.FLOW ? steering : Steering.SINGLE;
+        return steeringInEffectLocked();
     }
 
     @Override
@@ -259,19 +261,28 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         if (newSteering == steering) {
             return;
         }
-        Steering old = steering;
         if (mode != Mode.FLOW) {
             steering = newSteering;   // takes effect with flow mode
             return;
         }
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < laneCount; i++) {
-            order.add(i);
+        // Between two steerings SAs may move between lanes in both directions (a swap), and no drain order keeps
+        // every SA's packets in order then. Through lane 0 each step moves SAs one way only: first everything to
+        // lane 0, the other lanes drained before it; then from lane 0 to the new lanes, lane 0 drained first.
+        List<Integer> toLaneZero = new ArrayList<>();
+        for (int i = laneCount - 1; i >= 0; i--) {
+            toLaneZero.add(i);
         }
         handOver(() -> {
+            throughLaneZero = true;
+            applySteering();
+        }, toLaneZero, () -> {
+        }, () -> throughLaneZero = false);
+        Steering old = steering;
+        handOver(() -> {
+            throughLaneZero = false;
             steering = newSteering;
             applySteering();
-        }, order, () -> {
+        }, toLaneZero.reversed(), () -> {
         }, () -> steering = old);
         log.accept("steering changed to " + newSteering.configName());
     }
@@ -335,7 +346,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     }
 
     private Steering steeringInEffectLocked() {
-        return mode == Mode.FLOW ? steering : Steering.SINGLE;
+        return mode == Mode.FLOW && !throughLaneZero ? steering : Steering.SINGLE;
     }
 
     private static boolean arrivesAt(SecurityAssociation sa, TunnelPort port) {

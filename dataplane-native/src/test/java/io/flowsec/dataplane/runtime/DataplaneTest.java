@@ -176,6 +176,23 @@ class DataplaneTest {
     }
 
     @Test
+    void shouldChangeSteeringBackAndForthDuringTrafficWithoutLossOrReorder() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            int sent = sendWhile(pair, () -> {
+                for (Steering steering : List.of(Steering.RSS, Steering.DIRECTOR, Steering.RSS, Steering.DIRECTOR)) {
+                    Thread.sleep(30);
+                    pair.b.steering(steering);
+                    assertEquals(steering, pair.b.steeringInEffect());
+                }
+            });
+            Map<Integer, List<Integer>> received = pair.receivedAtB(sent, 20_000);
+            assertEquals(sent, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            assertEquals(0, dropsOtherThanNone(pair.b.snapshot()));
+        }
+    }
+
+    @Test
     void shouldCountAnInjectedFaultTellItAndGoOn() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
             pair.siteA[0].failNextRead(new IllegalStateException("injected"));

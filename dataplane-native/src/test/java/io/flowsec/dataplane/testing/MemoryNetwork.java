@@ -100,7 +100,9 @@ public final class MemoryNetwork {
             SteeringPlan current = plan;
             int lane = switch (current.field()) {
                 case NONE -> 0;
-                case HASH -> Math.floorMod(source.hashCode(), sockets.length);
+                // a fixed function of the source port, standing in for the kernel's 4-tuple hash; with consecutive
+                // ports it maps SAs unlike director's round robin, so a steering change moves SAs both ways
+                case HASH -> Math.floorMod(source.getPort() >> 1, sockets.length);
                 case SPI -> current.laneFor(TestPackets.get32(payload, 0));
                 case UDP_SOURCE_PORT -> current.laneFor(source.getPort());
                 case OUTER_SOURCE_ADDRESS -> current.laneFor(TestPackets.get32(source.getAddress().getAddress(), 0));
