@@ -64,11 +64,11 @@ public final class SaFile {
             throw new ConfigException("policies", "at least one policy is required");
         }
         List<PolicyDefinition> policies = new ArrayList<>();
-        Set<Integer> inboundSpis = new HashSet<>();
+        Set<Long> spisSeen = new HashSet<>();   // per direction: the SPI, outbound ones offset by 2^32
         Set<String> names = new HashSet<>();
         for (int i = 0; i < array.size(); i++) {
             String path = "policies[" + i + "]";
-            PolicyDefinition policy = parsePolicy(object(array, i, path), path, inboundSpis);
+            PolicyDefinition policy = parsePolicy(object(array, i, path), path, spisSeen);
             if (!names.add(policy.name())) {
                 throw new ConfigException(path + ".name", "policy name '" + policy.name() + "' is used twice");
             }
@@ -77,7 +77,7 @@ public final class SaFile {
         return new SaFile(List.copyOf(policies));
     }
 
-    private static PolicyDefinition parsePolicy(JsonObject json, String path, Set<Integer> inboundSpis) throws ConfigException {
+    private static PolicyDefinition parsePolicy(JsonObject json, String path, Set<Long> spisSeen) throws ConfigException {
         checkKeys(json, POLICY_KEYS, path);
         String name = string(json, "name", path, "policy-" + path.replaceAll("\\D", ""));
         TrafficSelector selector;
@@ -114,8 +114,8 @@ public final class SaFile {
             throw new ConfigException(path + ".encoding", e.getMessage());
         }
         SaDefaults defaults = new SaDefaults(json, path);
-        List<SaDefinition> outbound = parseSas(json, "outbound", path, name, defaults, selector, false, inboundSpis);
-        List<SaDefinition> inbound = parseSas(json, "inbound", path, name, defaults, selector, true, inboundSpis);
+        List<SaDefinition> outbound = parseSas(json, "outbound", path, name, defaults, selector, false, spisSeen);
+        List<SaDefinition> inbound = parseSas(json, "inbound", path, name, defaults, selector, true, spisSeen);
         if (outbound.isEmpty() && inbound.isEmpty()) {
             throw new ConfigException(path, "a protect policy needs outbound and/or inbound SAs");
         }
@@ -154,7 +154,7 @@ public final class SaFile {
 
     private static List<SaDefinition> parseSas(JsonObject policy, String key, String policyPath, String policyName,
                                                SaDefaults defaults,
-                                               TrafficSelector selector, boolean inbound, Set<Integer> inboundSpis)
+                                               TrafficSelector selector, boolean inbound, Set<Long> spisSeen)
             throws ConfigException {
         JsonArray array = array(policy, key, policyPath);
         List<SaDefinition> sas = new ArrayList<>();
@@ -193,8 +193,10 @@ public final class SaFile {
             }
             int port = port(json, "port", path, d.port());
             int sourcePort = port(json, "sourcePort", path, port);
-            if (inbound && !inboundSpis.add(spi)) {
-                throw new ConfigException(path + ".spi", "inbound SPI 0x" + Integer.toHexString(spi) + " is used twice");
+            // an outbound SPI twice would be one key counting sequence numbers twice, from two groups
+            if (!spisSeen.add((spi & 0xFFFF_FFFFL) | (inbound ? 0 : 1L << 32))) {
+                throw new ConfigException(path + ".spi", (inbound ? "inbound" : "outbound") + " SPI 0x"
+                        + Integer.toHexString(spi) + " is used twice");
             }
             SaDefinition definition = new SaDefinition(name, spi, inbound, suite, key1, key2, esn, window, selector,
                     d.udp(), local, remote,

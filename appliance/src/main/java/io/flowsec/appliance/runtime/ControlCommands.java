@@ -192,13 +192,22 @@ public final class ControlCommands {
         }
     }
 
+    /**
+     * An SPI, decimal or 0x hex, 1 to 2^32 - 1. The message of a bad one does not repeat it: in a misordered rekey
+     * line the word in an SPI's place may be a key.
+     */
     private static int spi(String text) {
+        long value;
         try {
             String digits = text.startsWith("0x") || text.startsWith("0X") ? text.substring(2) : text;
-            return (int) Long.parseLong(digits, text.length() == digits.length() ? 10 : 16);
+            value = Long.parseLong(digits, text.length() == digits.length() ? 10 : 16);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("SPI '" + text + "' is not a number (e.g. 0x0000b001)");
+            value = -1;
         }
+        if (value < 1 || value > 0xFFFF_FFFFL) {
+            throw new IllegalArgumentException("an SPI is a number from 1 to 0xffffffff (e.g. 0x0000b001)");
+        }
+        return (int) value;
     }
 
     private static int integer(String text, String what) {

@@ -489,8 +489,12 @@ class ApplianceConfigTest {
                 bad("an inbound SPI used twice", c -> sa(c, "inbound", 3).put("spi", "0x0000b001"), "policies[0].inbound[3].spi",
                         "inbound SPI 0xb001 is used twice"),
                 bad("a bad second policy", c -> c.getJsonArray("policies").add(policy(c, 0).copy().put("name", "second")
+                        .put("outbound", new JsonArray())
                         .put("inbound", new JsonArray().add(new JsonObject().put("spi", 255).put("key", sa(c, "inbound", 0).getString("key"))))),
-                        "policies[1].inbound[0].spi", "reserved"));
+                        "policies[1].inbound[0].spi", "reserved"),
+                bad("an outbound SPI in two policies' groups", c -> c.getJsonArray("policies").add(policy(c, 0).copy()
+                        .put("name", "second").put("inbound", new JsonArray())), "policies[1].outbound[0].spi",
+                        "outbound SPI 0xa001 is used twice"));
     }
 
     private static Arguments bad(String what, Consumer<JsonObject> change, String path, String problem) {

@@ -393,7 +393,7 @@ class SaFileTest {
                 bad("an SPI that is not a number", r -> outbound(r, 0).put("spi", "0xb00g"), "policies[0].outbound[0].spi", "must be a number or 0x-prefixed hex, got '0xb00g'"),
                 bad("an inbound SPI used twice in one policy", r -> policy(r, 0).getJsonArray("inbound").add(new JsonObject().put("spi", 8193).put("key", key(20, 50))), "policies[0].inbound[1].spi", "inbound SPI 0x2001 is used twice"),
                 bad("an inbound SPI used twice across policies", r -> r.getJsonArray("policies").add(secondPolicy().put("inbound", new JsonArray().add(new JsonObject().put("spi", "0x2001").put("key", key(20, 50))))), "policies[1].inbound[0].spi", "inbound SPI 0x2001 is used twice"),
-                bad("an outbound SPI used twice in one group", r -> policy(r, 0).getJsonArray("outbound").add(new JsonObject().put("spi", "0x1001").put("key", key(20, 50))), "policies[0].outbound", "used twice in one group"),
+                bad("an outbound SPI used twice in one group", r -> policy(r, 0).getJsonArray("outbound").add(new JsonObject().put("spi", "0x1001").put("key", key(20, 50))), "policies[0].outbound[1].spi", "outbound SPI 0x1001 is used twice"),
                 bad("a prefix that is a host name", r -> policy(r, 0).put("remote", "branch.example.com/24"), "policies[0].remote", "is not an IP address"),
                 bad("a prefix with three octets", r -> policy(r, 0).put("local", "10.1.0/16"), "policies[0].local", "is not an IPv4 address"),
                 bad("a prefix length that is not a number", r -> policy(r, 0).put("local", "10.1.0.0/x"), "policies[0].local", "bad prefix length in '10.1.0.0/x'"),

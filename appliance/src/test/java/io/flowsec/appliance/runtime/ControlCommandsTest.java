@@ -55,7 +55,9 @@ class ControlCommandsTest {
         assertError("rekey in 0xdead 0xc001 " + KEY, "no inbound SA with SPI 0x0000dead");
         assertError("rekey sideways 0xb001 0xc001 " + KEY, "rekey in or out");
         assertError("rekey in 0xb001 0xc001 zz" + KEY.substring(2), "hex digits");
-        assertError("rekey in 0xb001 nonsense " + KEY, "is not a number");
+        assertError("rekey in 0xb001 nonsense " + KEY, "an SPI is a number from 1 to 0xffffffff");
+        assertError("rekey in 0xb001 " + KEY + " 0xc001", "an SPI is a number");   // a key where an SPI goes: not echoed
+        assertError("remove 0x100000100", "an SPI is a number from 1 to 0xffffffff");
         assertError("mode turbo", "unknown mode 'turbo'");
         assertError("steering sideways", "unknown steering 'sideways'");
         assertError("move 0xb001 two", "lane 'two' is not a whole number");

@@ -21,6 +21,8 @@ import io.flowsec.dataplane.sa.SaLifetimeListener;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
 
+import java.util.Arrays;
+
 /**
  * The ESP tunnel-mode engine of one lane (RFC 4303, RFC 4301). Each lane owns one: its flyweights, its cipher
  * contexts per SA and its counters. Nothing here allocates, locks, logs or throws per packet; every packet ends with
@@ -513,13 +515,22 @@ public final class EspProcessor {
         return reason;
     }
 
+    /** Drops this lane's cipher context of a removed SA, and the keys it holds. Called on the lane's thread. */
+    public void forget(SecurityAssociation sa) {
+        int index = sa.index();
+        if (index < transformOwners.length && transformOwners[index] == sa) {
+            transforms[index] = null;
+            transformOwners[index] = null;
+        }
+    }
+
     /** This lane's cipher context for an SA, built the first time the lane meets the SA. */
     private EspTransform transformFor(SecurityAssociation sa) {
         int index = sa.index();
         if (index >= transforms.length) {
             int size = Math.max(transforms.length * 2, index + 1);
-            transforms = java.util.Arrays.copyOf(transforms, size);
-            transformOwners = java.util.Arrays.copyOf(transformOwners, size);
+            transforms = Arrays.copyOf(transforms, size);
+            transformOwners = Arrays.copyOf(transformOwners, size);
         }
         if (transformOwners[index] != sa) {
             transforms[index] = sa.newTransform();

@@ -13,6 +13,7 @@ import io.netty.util.concurrent.Future;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.function.IntSupplier;
 
 /**
@@ -136,7 +137,7 @@ public final class LaneIo {
                 return;
             }
             Lane[] lanes = new Lane[workers.length];
-            java.util.concurrent.Executor[] loops = new java.util.concurrent.Executor[workers.length];
+            Executor[] loops = new Executor[workers.length];
             for (int i = 0; i < workers.length; i++) {
                 lanes[i] = workers[i].lane;
                 loops[i] = workers[i].loop;
@@ -259,6 +260,8 @@ public final class LaneIo {
 
     private static final class IoUringReadiness extends Readiness implements IoUringIoHandle {
         private final IoUringIoOps pollIn;
+        /** A POLL_ADD is outstanding: a second one would wake the lane twice for each readiness, for ever after. */
+        private boolean armed;
 
         IoUringReadiness(LaneIo io, int fd, IntSupplier drain) {
             super(io, fd, drain);
@@ -268,7 +271,10 @@ public final class LaneIo {
 
         @Override
         void rearm() {
-            registration.submit(pollIn);
+            if (!armed) {
+                armed = true;
+                registration.submit(pollIn);
+            }
         }
 
         @Override
@@ -278,6 +284,7 @@ public final class LaneIo {
 
         @Override
         public void handle(IoRegistration registration, IoEvent event) {
+            armed = false;   // one-shot: the poll that completed is gone
             onReadable();
         }
     }

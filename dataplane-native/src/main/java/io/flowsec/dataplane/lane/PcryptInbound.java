@@ -93,20 +93,17 @@ final class PcryptInbound {
             int room = (int) Math.min(Math.min(Lane.BATCH - count, RING - (head - tail)), RING - first);
             int received = socket.receive(ring, first, room);
             for (int slot = first; slot < first + received; slot++) {
-                Packet packet = ring[slot];
-                SecurityAssociation sa = processor.prepareUdpPayload(packet);
-                ringSa[slot] = sa;
-                if (sa == null) {
+                // the slot joins the ring before anything can fail, and a failure gives it a verdict: the receiving
+                // lane completes slots strictly in order and would otherwise wait for this one for ever
+                head++;
+                count++;
+                try {
+                    dispatch(slot, processor);
+                } catch (RuntimeException | Error fault) {
                     results.set(slot, SKIPPED);
-                } else if (workers[slot % workers.length] == receiver) {
-                    // the receiving lane's share runs inline: a task queued to itself could not run while it drains
-                    results.set(slot, processor.openPrepared(packet, sa) ? AUTHENTIC : FORGED);
-                } else {
-                    workerLoops[slot % workerLoops.length].execute(cryptoJobs[slot]);
+                    receiver.onFault(fault);
                 }
             }
-            count += received;
-            head += received;
             if (received < room) {
                 break;
             }
@@ -116,6 +113,21 @@ final class PcryptInbound {
             completeInOrder();
         }
         return count;
+    }
+
+    /** Step 1's checks for one slot, then step 2: its cryptography inline (the receiving lane's share) or handed over. */
+    private void dispatch(int slot, EspProcessor processor) {
+        Packet packet = ring[slot];
+        SecurityAssociation sa = processor.prepareUdpPayload(packet);
+        ringSa[slot] = sa;
+        if (sa == null) {
+            results.set(slot, SKIPPED);
+        } else if (workers[slot % workers.length] == receiver) {
+            // the receiving lane's share runs inline: a task queued to itself could not run while it drains
+            results.set(slot, processor.openPrepared(packet, sa) ? AUTHENTIC : FORGED);
+        } else {
+            workerLoops[slot % workerLoops.length].execute(cryptoJobs[slot]);
+        }
     }
 
     /** Steps 3–4: completes finished slots in arrival order; stops at the first one still in a worker's hands. */

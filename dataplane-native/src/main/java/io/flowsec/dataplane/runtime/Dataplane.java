@@ -39,7 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -66,6 +66,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     /** More than a full receive buffer holds: what a lane drains of its sockets at most during a hand-over. */
     private static final int MAX_HANDOVER_DATAGRAMS = 1 << 16;
     private static final long FAULT_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
+    private static final long LANE_TASK_TIMEOUT_MS = 30_000;
 
     /**
      * What a data plane is built from. The event loops, site queues and tunnel ports belong to the caller, who
@@ -100,11 +101,14 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private final ExecutorService events;
     private final List<DataplaneListener> listeners = new CopyOnWriteArrayList<>();
     private final Map<Integer, Integer> laneByInboundSpi = new LinkedHashMap<>();
-    private final Map<Integer, ScheduledFuture<?>> retiring = new HashMap<>();
+    private final Map<Integer, SecurityAssociation> inboundBySpi = new LinkedHashMap<>();
+    private final Map<Integer, Retiring> retiring = new HashMap<>();
     private final Map<SecurityAssociation, Long> installedAtNs = new IdentityHashMap<>();
     private final Map<SecurityAssociation, TunnelPeer> peers = new IdentityHashMap<>();
     private final Map<InetAddress, MemorySegment> nextHopAddresses = new HashMap<>();
-    private final Map<String, String> steeringFields = new LinkedHashMap<>();
+    private Map<String, String> steeringFields = Map.of();
+    /** What readers see without taking the lock: commands wait for lanes, and reads must never wait for commands. */
+    private volatile View view;
     private final long[] lastFaultLogNs;
     private final SaLifetimeListener lifetimeEvents = new SaLifetimeListener() {
         @Override
@@ -117,12 +121,12 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             emit(new DataplaneEvent.HardLifetime(sa.name(), sa.spi(), sa.direction(), limit));
         }
     };
-    private List<SecurityPolicy> policies = List.of();
+    private volatile List<SecurityPolicy> policies = List.of();
     private int nextGroupId;
-    private Mode mode;
-    private Steering steering;
+    private volatile Mode mode;
+    private volatile Steering steering;
     /** Set during a steering change: everything goes to lane 0 for a moment (see {@link #steering(Steering)}). */
-    private boolean throughLaneZero;
+    private volatile boolean throughLaneZero;
     private boolean closed;
 
     private Dataplane(Setup setup) {
@@ -161,6 +165,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             checkInbound(sa);
             addSa(sa);
             laneByInboundSpi.put(sa.spi(), next++ % laneCount);
+            inboundBySpi.put(sa.spi(), sa);
         }
         installPolicies(setup.policies());
 
@@ -196,6 +201,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
         // 5. clock
         clock.scheduleAtFixedRate(this::checkAges, 1, 1, TimeUnit.SECONDS);
+        publishView();
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -206,9 +212,20 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         return laneCount;
     }
 
+    /** The state readers see, replaced whole after each change. */
+    private record View(Mode mode, Steering steering, Steering steeringInEffect, Map<String, String> steeringFields,
+                        Map<Integer, Integer> inboundLanes, java.util.Set<Integer> retiringSpis) {
+    }
+
+    /** Under the lock, after a change: readers see it from now on. */
+    private void publishView() {
+        view = new View(mode, steering, steeringInEffectLocked(), steeringFields, Map.copyOf(laneByInboundSpi),
+                java.util.Set.copyOf(retiring.keySet()));
+    }
+
     @Override
-    public synchronized Mode mode() {
-        return mode;
+    public Mode mode() {
+        return view.mode();
     }
 
     /**
@@ -225,7 +242,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
      */
     @Override
     public synchronized void mode(Mode newMode) {
-        checkOpen();
+        checkCommand();
         if (newMode == mode) {
             return;
         }
@@ -242,27 +259,29 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             applySteering();
         }, order, () -> await(bindings[0].usePcrypt(newMode == Mode.PCRYPT ? bindings : new LaneIo[0])),
                 () -> mode = oldMode);
+        publishView();
         log.accept("mode changed to " + newMode.configName());
     }
 
     @Override
-    public synchronized Steering steering() {
-        return steering;
+    public Steering steering() {
+        return view.steering();
     }
 
     @Override
-    public synchronized Steering steeringInEffect() {
-        return steeringInEffectLocked();
+    public Steering steeringInEffect() {
+        return view.steeringInEffect();
     }
 
     @Override
     public synchronized void steering(Steering newSteering) {
-        checkOpen();
+        checkCommand();
         if (newSteering == steering) {
             return;
         }
         if (mode != Mode.FLOW) {
             steering = newSteering;   // takes effect with flow mode
+            publishView();
             return;
         }
         // Between two steerings SAs may move between lanes in both directions (a swap), and no drain order keeps
@@ -284,12 +303,21 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             applySteering();
         }, toLaneZero.reversed(), () -> {
         }, () -> steering = old);
+        publishView();
         log.accept("steering changed to " + newSteering.configName());
     }
 
     /** Steers every endpoint for the mode and steering in effect and the current inbound lanes. */
     private void applySteering() {
-        steeringFields.clear();
+        Map<String, String> fields = new LinkedHashMap<>();
+        try {
+            steerEveryPort(fields);
+        } finally {
+            steeringFields = Map.copyOf(fields);
+        }
+    }
+
+    private void steerEveryPort(Map<String, String> steeringFields) {
         for (TunnelPort port : ports) {
             SteeringPlan plan = planFor(port);
             try {
@@ -323,8 +351,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         Map<Integer, Integer> byAddress = new LinkedHashMap<>();
         boolean allPort = true;
         boolean allAddress = true;
-        for (SecurityAssociation sa : sad.all()) {
-            if (sa.direction() != Direction.INBOUND || !arrivesAt(sa, port)) {
+        for (SecurityAssociation sa : inboundBySpi.values()) {
+            if (!arrivesAt(sa, port)) {
                 continue;
             }
             int lane = laneByInboundSpi.get(sa.spi());
@@ -371,26 +399,42 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
     @Override
     public synchronized void installSa(SecurityAssociation inbound, int lane) {
-        checkOpen();
+        checkCommand();
         checkInbound(inbound);
         if (lane >= laneCount) {
             throw new IllegalArgumentException("lane " + lane + " does not exist (lanes 0-" + (laneCount - 1) + ")");
         }
+        installInbound(inbound, lane >= 0 ? lane : leastLoadedLane());
+    }
+
+    /**
+     * Steering learns the SA's lane first, then the SAD the SA: until then its SPI is unknown on every lane (a
+     * counted drop), so no other lane touches its replay window. A refusal (a steering program too long) leaves
+     * everything as it was.
+     */
+    private void installInbound(SecurityAssociation inbound, int lane) {
+        laneByInboundSpi.put(inbound.spi(), lane);
+        inboundBySpi.put(inbound.spi(), inbound);
+        try {
+            applySteering();
+        } catch (RuntimeException e) {
+            laneByInboundSpi.remove(inbound.spi());
+            inboundBySpi.remove(inbound.spi());
+            applySteering();
+            throw e;
+        }
         addSa(inbound);
-        laneByInboundSpi.put(inbound.spi(), lane >= 0 ? lane : leastLoadedLane());
-        // the SA is found by SPI from now on; steering learns its lane (an unknown SPI went to lane 0 until now)
-        applySteering();
-        onEveryLane(l -> {
-        });
+        awaitEveryLaneBetweenBatches();
+        publishView();
     }
 
     @Override
     public synchronized void replaceSa(int oldSpi, Direction direction, SecurityAssociation replacement, Duration grace) {
-        checkOpen();
+        checkCommand();
         SecurityAssociation old = find(oldSpi, direction);
         if (replacement.direction() != direction) {
-            throw new IllegalArgumentException(replacement.name() + ": a " + lower(direction) + " SA is replaced by a "
-                    + lower(direction) + " one");
+            throw new IllegalArgumentException(replacement.name() + ": a " + lower(direction) + " SA is replaced by one "
+                    + "of the same direction, not a " + lower(replacement.direction()) + " one");
         }
         if (direction == Direction.INBOUND) {
             checkInbound(replacement);
@@ -398,61 +442,90 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                 throw new IllegalArgumentException(old.name() + " is already being replaced");
             }
             // make: the new SA on the old one's lane, so the flows it carries stay there
-            addSa(replacement);
-            laneByInboundSpi.put(replacement.spi(), laneByInboundSpi.get(oldSpi));
-            applySteering();
-            onEveryLane(l -> {
-            });
+            installInbound(replacement, laneByInboundSpi.get(oldSpi));
             // break, later: the old SA accepts what the peer sent before it switched
             long graceMs = Math.max(0, grace.toMillis());
-            retiring.put(oldSpi, clock.schedule(() -> retire(old), graceMs, TimeUnit.MILLISECONDS));
+            retiring.put(oldSpi, new Retiring(old, clock.schedule(() -> retire(old), graceMs, TimeUnit.MILLISECONDS)));
+            publishView();
             return;
         }
         SaGroup group = groupOf(old);
         checkOutbound(replacement);
+        if (sad.inbound(replacement.spi()) == null && outboundSpiInUse(replacement.spi())) {
+            throw new IllegalArgumentException(replacement.name() + ": outbound SPI 0x" + Integer.toHexString(replacement.spi())
+                    + " is in use already");
+        }
         addSa(replacement);
         try {
             group.replaceMember(old, replacement);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
             removeFromSad(replacement);
             throw e;
         }
         publishOutbound();        // the owning lane switches between two batches
         removeFromSad(old);
+        forgetOnEveryLane(old);
+        publishView();
+    }
+
+    private boolean outboundSpiInUse(int spi) {
+        for (SecurityAssociation sa : outboundSas(policies)) {
+            if (sa.spi() == spi) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** An inbound SA in its grace period after a rekey, and the removal that ends it. */
+    private record Retiring(SecurityAssociation sa, ScheduledFuture<?> removal) {
     }
 
     /** The end of an inbound SA's grace period, on the clock thread. */
     private void retire(SecurityAssociation old) {
-        synchronized (this) {
-            if (closed || retiring.remove(old.spi()) == null) {
-                return;
+        try {
+            synchronized (this) {
+                Retiring pending = retiring.get(old.spi());
+                if (closed || pending == null || pending.sa() != old) {
+                    return;   // removed or replaced meanwhile
+                }
+                retiring.remove(old.spi());
+                removeInbound(old);
             }
-            removeInbound(old);
+            emit(new DataplaneEvent.SaRemoved(old.name(), old.spi(), old.direction()));
+        } catch (RuntimeException e) {
+            log.accept("removing " + old.name() + " after its grace period failed: " + e.getMessage());
         }
-        emit(new DataplaneEvent.SaRemoved(old.name(), old.spi(), old.direction()));
     }
 
     @Override
     public synchronized void removeSa(int spi, Direction direction) {
-        checkOpen();
+        checkCommand();
         SecurityAssociation sa = find(spi, direction);
         if (direction == Direction.OUTBOUND) {
             throw new IllegalArgumentException(sa.name() + " is in the SA group of a policy: outbound SAs leave with "
                     + "their policy (replace the policies) or are replaced by a rekey");
         }
-        ScheduledFuture<?> pending = retiring.remove(spi);
+        Retiring pending = retiring.remove(spi);
         if (pending != null) {
-            pending.cancel(false);
+            pending.removal().cancel(false);
         }
         removeInbound(sa);
     }
 
+    /** The SPI unknown at once (a counted drop), then steering without it, then the lanes' cipher contexts freed. */
     private void removeInbound(SecurityAssociation sa) {
         removeFromSad(sa);
         laneByInboundSpi.remove(sa.spi());
+        inboundBySpi.remove(sa.spi());
         applySteering();
-        onEveryLane(l -> {
-        });
+        forgetOnEveryLane(sa);
+        publishView();
+    }
+
+    /** Every lane drops its cipher context of a removed SA (the keys with it) between two batches. */
+    private void forgetOnEveryLane(SecurityAssociation sa) {
+        onEveryLane(lane -> lane.processor().forget(sa));
     }
 
     @Override
@@ -525,7 +598,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
     @Override
     public synchronized void replacePolicies(List<SecurityPolicy> newPolicies) {
-        checkOpen();
+        checkCommand();
         List<SecurityAssociation> before = outboundSas(policies);
         installPolicies(newPolicies);
         publishOutbound();
@@ -533,6 +606,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         for (SecurityAssociation sa : before) {
             if (!containsIdentity(after, sa)) {
                 removeFromSad(sa);
+                forgetOnEveryLane(sa);
             }
         }
     }
@@ -540,6 +614,16 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     /** Validates every group against the lanes, then installs the groups' new SAs; nothing changes on a refusal. */
     private void installPolicies(List<SecurityPolicy> newPolicies) {
         List<SecurityAssociation> installed = outboundSas(policies);
+        // one SA object, one group: two groups would give it two owning lanes, and one key two sequence counters
+        List<SecurityAssociation> grouped = outboundSas(newPolicies);
+        java.util.Set<Integer> spis = new java.util.HashSet<>();
+        for (int i = 0; i < grouped.size(); i++) {
+            SecurityAssociation sa = grouped.get(i);
+            if (grouped.subList(0, i).stream().anyMatch(other -> other == sa) || !spis.add(sa.spi())) {
+                throw new IllegalArgumentException(sa.name() + ": outbound SPI 0x" + Integer.toHexString(sa.spi())
+                        + " is in more than one SA group (each outbound SA belongs to one group and one lane)");
+            }
+        }
         for (SecurityPolicy policy : newPolicies) {
             if (policy.action() != PolicyAction.PROTECT) {
                 continue;
@@ -593,18 +677,18 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     }
 
     @Override
-    public synchronized List<SecurityPolicy> policies() {
+    public List<SecurityPolicy> policies() {
         return policies;
     }
 
     @Override
-    public synchronized int[] groupWeights(String policy) {
+    public int[] groupWeights(String policy) {
         return groupOf(policy).weights();
     }
 
     @Override
     public synchronized void groupWeights(String policy, int... weights) {
-        checkOpen();
+        checkCommand();
         groupOf(policy).weights(weights);
         publishOutbound();
     }
@@ -687,13 +771,13 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     // Lanes
 
     @Override
-    public synchronized Map<Integer, Integer> inboundLanes() {
-        return Map.copyOf(laneByInboundSpi);
+    public Map<Integer, Integer> inboundLanes() {
+        return view.inboundLanes();
     }
 
     @Override
     public synchronized void moveInbound(int spi, int lane) {
-        checkOpen();
+        checkCommand();
         find(spi, Direction.INBOUND);
         if (lane < 0 || lane >= laneCount) {
             throw new IllegalArgumentException("lane " + lane + " does not exist (lanes 0-" + (laneCount - 1) + ")");
@@ -708,6 +792,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             applySteering();
         }, List.of(from, lane), () -> {
         }, () -> laneByInboundSpi.put(spi, from));
+        publishView();
     }
 
     /**
@@ -716,10 +801,10 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
      * the state before the change and steering is re-applied, so a refused change leaves things as they were.
      */
     private void handOver(Runnable change, List<Integer> drainOrder, Runnable whilePaused, Runnable undo) {
-        for (LaneIo binding : bindings) {
-            await(binding.pause());
-        }
         try {
+            for (LaneIo binding : bindings) {
+                await(binding.pause());
+            }
             try {
                 change.run();
             } catch (RuntimeException e) {
@@ -732,9 +817,26 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             }
             whilePaused.run();
         } finally {
-            for (LaneIo binding : bindings) {
-                await(binding.resume());
+            resumeEveryLane();
+        }
+    }
+
+    /** Resumes every lane, whatever failed before: each is asked first, then each is waited for. */
+    private void resumeEveryLane() {
+        List<Future<?>> resumed = new ArrayList<>();
+        for (LaneIo binding : bindings) {
+            resumed.add(binding.resume());
+        }
+        RuntimeException failure = null;
+        for (Future<?> future : resumed) {
+            try {
+                await(future);
+            } catch (RuntimeException e) {
+                failure = failure == null ? e : failure;
             }
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 
@@ -754,15 +856,23 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         }
     }
 
+    /** Waits for a lane's task, uninterruptibly (a half-applied change is worse than a late one), at most a while. */
     private static void await(Future<?> future) {
-        try {
-            future.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while the lanes applied a change", e);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("a lane failed to apply a change: " + e.getCause(), e.getCause());
+        if (!future.awaitUninterruptibly(LANE_TASK_TIMEOUT_MS)) {
+            throw new IllegalStateException("a lane did not apply a change within " + LANE_TASK_TIMEOUT_MS + " ms");
         }
+        if (!future.isSuccess()) {
+            throw new IllegalStateException("a lane failed to apply a change: " + future.cause(), future.cause());
+        }
+    }
+
+    /**
+     * Returns once every lane finished the batch it was in: no lane still uses what a change replaced (tables are
+     * read once per lookup, so a batch begun before the change may still hold the old ones).
+     */
+    private void awaitEveryLaneBetweenBatches() {
+        onEveryLane(lane -> {
+        });
     }
 
     /** On the lane's thread: the fault is counted already; log and tell at most once a second per lane. */
@@ -786,6 +896,14 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
     /** Every second: lifetimes in seconds against each SA's age. */
     private void checkAges() {
+        try {
+            checkAgesNow();
+        } catch (RuntimeException e) {
+            log.accept("lifetime check failed (it runs again in a second): " + e);   // never stop the clock
+        }
+    }
+
+    private void checkAgesNow() {
         Map<SecurityAssociation, Long> ages;
         synchronized (this) {
             if (closed) {
@@ -813,7 +931,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                     }
                 }
             });
-        } catch (java.util.concurrent.RejectedExecutionException closing) {
+        } catch (RejectedExecutionException closing) {
             // the data plane is closing: nobody is left to tell
         }
     }
@@ -832,7 +950,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     // Snapshot
 
     @Override
-    public synchronized DataplaneSnapshot snapshot() {
+    public DataplaneSnapshot snapshot() {
+        View current = view;
         List<DataplaneSnapshot.LaneSnapshot> laneSnapshots = new ArrayList<>();
         Map<Outcome, Long> totals = new EnumMap<>(Outcome.class);
         for (Lane lane : lanes) {
@@ -873,30 +992,15 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                     }
                 }
             }
-            int lane = sa.direction() == Direction.INBOUND ? laneByInboundSpi.getOrDefault(sa.spi(), -1) : ownerOf(sa);
+            int lane = sa.direction() == Direction.INBOUND ? current.inboundLanes().getOrDefault(sa.spi(), -1) : sa.ownerLane();
             String state = sa.isExpired() ? "expired"
-                    : retiring.containsKey(sa.spi()) && sa.direction() == Direction.INBOUND ? "retiring"
+                    : current.retiringSpis().contains(sa.spi()) && sa.direction() == Direction.INBOUND ? "retiring"
                     : sa.isSoftLifetimeReached() ? "soft-expired" : "active";
             saSnapshots.add(new DataplaneSnapshot.SaSnapshot(sa.name(), sa.spi(), sa.direction(), lane, packets, bytes,
                     sa.direction() == Direction.OUTBOUND ? sa.lastSequenceSent() : 0, drops, state));
         }
-        return new DataplaneSnapshot(mode, steering, steeringInEffectLocked(), steeringFields, laneSnapshots,
-                saSnapshots, totals);
-    }
-
-    private int ownerOf(SecurityAssociation outbound) {
-        for (SecurityPolicy policy : policies) {
-            SaGroup group = policy.outboundGroup();
-            if (group == null) {
-                continue;
-            }
-            for (int i = 0; i < group.size(); i++) {
-                if (group.member(i) == outbound) {
-                    return group.owner(i);
-                }
-            }
-        }
-        return -1;
+        return new DataplaneSnapshot(current.mode(), current.steering(), current.steeringInEffect(),
+                current.steeringFields(), laneSnapshots, saSnapshots, totals);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -906,9 +1010,16 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         return List.of(lanes);
     }
 
-    private void checkOpen() {
+    /** A change may start: the data plane is open and the caller is not a lane's event loop, which it waits for. */
+    private void checkCommand() {
         if (closed) {
             throw new IllegalStateException("the data plane is closed");
+        }
+        for (LaneIo binding : bindings) {
+            if (binding != null && binding.loop().inEventLoop()) {
+                throw new IllegalStateException("a data plane command cannot run on a lane's event loop: it waits for "
+                        + "the lanes (run it on a worker thread)");
+            }
         }
     }
 
@@ -932,8 +1043,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                 return;
             }
             closed = true;
-            for (ScheduledFuture<?> pending : retiring.values()) {
-                pending.cancel(false);
+            for (Retiring pending : retiring.values()) {
+                pending.removal().cancel(false);
             }
             retiring.clear();
         }

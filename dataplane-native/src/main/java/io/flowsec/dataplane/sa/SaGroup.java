@@ -127,10 +127,10 @@ public final class SaGroup {
     }
 
     /**
-     * Gives each member an owning lane: members that already have one below {@code laneCount} keep it (their
-     * sequence counters stay on their lane); the others go to the lanes owning fewest members. Every lane must own
-     * at least one member, so each lane encrypts only with its own SAs: a group needs as many SAs as lanes.
-     * Control plane only, before the lanes see the group.
+     * Gives each member an owning lane: a member that has one (it is installed already, maybe through another group
+     * object) keeps it, so its sequence counter never changes lanes; the others go to the lanes owning fewest members.
+     * Every lane must own at least one member, so each lane encrypts only with its own SAs: a group needs as many SAs
+     * as lanes. Nothing changes when it refuses. Control plane only, before the lanes see the group.
      */
     public synchronized void assignOwners(int laneCount) {
         State current = state;
@@ -139,12 +139,15 @@ public final class SaGroup {
                     + laneCount + " lanes: each lane sends on SAs of its own, so give the policy at least "
                     + laneCount + " outbound SAs (or run fewer lanes)");
         }
-        int[] owners = current.owners.clone();
+        int[] owners = new int[current.members.length];
         int[] owned = new int[laneCount];
         for (int i = 0; i < owners.length; i++) {
-            if (owners[i] >= laneCount) {
-                owners[i] = NO_OWNER;
+            int owner = current.members[i].ownerLane();
+            if (owner >= laneCount) {
+                throw new IllegalArgumentException(current.members[i].name() + " is owned by lane " + owner
+                        + ", which this data plane does not have");
             }
+            owners[i] = owner < 0 ? NO_OWNER : owner;
             if (owners[i] != NO_OWNER) {
                 owned[owners[i]]++;
             }
@@ -167,6 +170,9 @@ public final class SaGroup {
                         + Arrays.toString(owners));
             }
         }
+        for (int i = 0; i < owners.length; i++) {
+            current.members[i].ownerLane(owners[i]);
+        }
         state = new State(current.members, current.weights, current.indirection, owners);
     }
 
@@ -183,6 +189,9 @@ public final class SaGroup {
         SecurityAssociation[] members = current.members.clone();
         members[index] = replacement;
         validateEncoding(members, encoding);
+        if (current.owners[index] != NO_OWNER) {
+            replacement.ownerLane(current.owners[index]);
+        }
         state = new State(members, current.weights, current.indirection, current.owners);
     }
 

@@ -2,7 +2,6 @@ package io.flowsec.dataplane.sa;
 
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.crypto.EspTransform;
-import io.flowsec.dataplane.sa.ReplayWindow;
 import io.flowsec.dataplane.selector.TrafficSelector;
 
 import java.lang.invoke.MethodHandles;
@@ -65,6 +64,11 @@ public final class SecurityAssociation {
     }
     /** Dense index assigned by the SAD (1-based), used by lanes for their per-SA arrays. */
     volatile int index;
+    /**
+     * Outbound: the lane that owns the SA, given once when it is first installed and kept by every group that holds
+     * it, so its sequence numbers are only ever taken on that lane; -1 until then.
+     */
+    private volatile int ownerLane = -1;
 
     private SecurityAssociation(Builder builder) {
         this.name = builder.name;
@@ -122,6 +126,22 @@ public final class SecurityAssociation {
     public boolean isSequenceExhausted() {
         long limit = extendedSequenceNumbers ? MAX_SEQUENCE_64 : MAX_SEQUENCE_32;
         return Long.compareUnsigned(lastSequenceSent(), limit) >= 0;
+    }
+
+    /** The lane that owns this outbound SA, or -1 when it is not installed in a running data plane. */
+    public int ownerLane() {
+        return ownerLane;
+    }
+
+    /**
+     * Control plane: gives the SA its owning lane. An SA's owner never changes once set (another lane could still be
+     * in a batch with it: two lanes would take the same sequence numbers under one key).
+     */
+    public void ownerLane(int lane) {
+        if (ownerLane >= 0 && ownerLane != lane) {
+            throw new IllegalStateException(name + " is owned by lane " + ownerLane + " already");
+        }
+        this.ownerLane = lane;
     }
 
     /** Readable from any thread. */
@@ -272,7 +292,7 @@ public final class SecurityAssociation {
 
     @Override
     public String toString() {
-        return "SA[" + name + " spi=0x" + Integer.toHexString(spi) + " " + direction.name().toLowerCase() + " "
+        return "SA[" + name + " spi=0x" + Integer.toHexString(spi) + " " + direction.name().toLowerCase(java.util.Locale.ROOT) + " "
                 + suite.configName() + (extendedSequenceNumbers ? " esn" : "") + " " + outer + "]";
     }
 

@@ -282,6 +282,58 @@ class DataplaneTest {
     }
 
     @Test
+    void shouldKeepEachOutboundSaOnItsLaneWhenItsGroupIsRebuiltAndRefuseAnSaInTwoGroups() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            SecurityPolicy current = pair.a.policies().getFirst();
+            List<SecurityAssociation> members = current.outboundGroup().members();
+            Map<Integer, Integer> owners = new HashMap<>();
+            members.forEach(sa -> owners.put(sa.spi(), sa.ownerLane()));
+            // the same SAs in a new group object, listed the other way round: each keeps its lane and its counter
+            SaGroup rebuilt = new SaGroup(members.reversed(), FlowEncoding.UDP_PORT);
+            pair.a.replacePolicies(List.of(new SecurityPolicy(current.name(), current.selector(), PolicyAction.PROTECT, rebuilt)));
+            members.forEach(sa -> assertEquals(owners.get(sa.spi()), sa.ownerLane(), sa.name()));
+            pair.sendFromA(FLOWS, 5);
+            assertEquals(FLOWS * 5, TwoDataplanes.count(pair.receivedAtB(FLOWS * 5, 10_000)));
+            Map<Integer, Set<Integer>> lanesBySpi = new HashMap<>();
+            pair.network.wire().forEach(d -> lanesBySpi.computeIfAbsent(d.spi(), k -> new HashSet<>()).add(d.sendingLane()));
+            lanesBySpi.forEach((spi, lanes) -> assertEquals(Set.of(owners.get(spi)), lanes, "SPI 0x" + Integer.toHexString(spi)));
+
+            SecurityPolicy twice = new SecurityPolicy("twice", current.selector(), PolicyAction.PROTECT,
+                    new SaGroup(members, FlowEncoding.UDP_PORT));
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> pair.a.replacePolicies(List.of(pair.a.policies().getFirst(), twice)));
+            assertTrue(refused.getMessage().contains("more than one SA group"), refused.getMessage());
+        }
+    }
+
+    @Test
+    void shouldLeaveNothingInstalledWhenSteeringRefusesAnInboundSa() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            SecurityAssociation old = pair.tunnel.b().inbound().getFirst();
+            SecurityAssociation extra = old.successor().name("extra").spi(0x6000_0001)
+                    .encryptionKey(TestPackets.randomBytes(20)).build();
+            MemoryNetwork.Port port = pair.network.port(new java.net.InetSocketAddress(old.outer().local(), old.outer().localPort()));
+            port.failNextSteer();
+            assertThrows(IllegalStateException.class, () -> pair.b.installSa(extra));
+            assertTrue(pair.b.sas().stream().noneMatch(sa -> sa.spi() == extra.spi()), "not installed");
+            assertTrue(!pair.b.inboundLanes().containsKey(extra.spi()), "no lane");
+            pair.b.installSa(extra);   // and a retry is not refused as a duplicate
+            assertTrue(pair.b.inboundLanes().containsKey(extra.spi()));
+        }
+    }
+
+    @Test
+    void shouldRefuseACommandFromALanesOwnEventLoopInsteadOfWaitingForItself() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            io.netty.util.concurrent.Future<?> onLane = pair.laneLoopOfB(0).submit(() -> pair.b.mode(Mode.SINGLE));
+            assertTrue(onLane.await(10, TimeUnit.SECONDS), "returns, no deadlock");
+            assertTrue(onLane.cause() instanceof IllegalStateException, String.valueOf(onLane.cause()));
+            assertEquals(Mode.FLOW, pair.b.mode());
+            assertEquals(Mode.FLOW, pair.laneLoopOfB(1).submit(() -> pair.b.snapshot().mode()).get(), "reads are fine");
+        }
+    }
+
+    @Test
     void shouldReplaceThePoliciesAtomicallyWithADiscardPolicyFirst() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
             SecurityPolicy protect = pair.a.policies().getFirst();

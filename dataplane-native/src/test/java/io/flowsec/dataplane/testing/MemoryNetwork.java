@@ -6,6 +6,7 @@ import io.flowsec.dataplane.packet.Packet;
 import io.flowsec.dataplane.runtime.SteeringPlan;
 import io.flowsec.dataplane.runtime.TunnelPort;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -26,6 +27,11 @@ public final class MemoryNetwork {
     }
 
     private final Map<InetSocketAddress, Port> ports = new ConcurrentHashMap<>();
+
+    /** The port registered for {@code address:port}. */
+    public Port port(InetSocketAddress endpoint) {
+        return ports.get(endpoint);
+    }
     private final List<Datagram> wire = new CopyOnWriteArrayList<>();
     private volatile boolean recording = true;
 
@@ -62,6 +68,7 @@ public final class MemoryNetwork {
         private final InetSocketAddress endpoint;
         private final Socket[] sockets;
         private volatile SteeringPlan plan = SteeringPlan.LANE_ZERO;
+        private volatile boolean failNextSteer;
 
         private Port(InetSocketAddress endpoint, int lanes) {
             this.endpoint = endpoint;
@@ -87,8 +94,17 @@ public final class MemoryNetwork {
         }
 
         @Override
-        public void steer(SteeringPlan plan) {
+        public void steer(SteeringPlan plan) throws IOException {
+            if (failNextSteer) {
+                failNextSteer = false;
+                throw new IOException("steering program refused (injected)");
+            }
             this.plan = plan;
+        }
+
+        /** The next steering change fails, as attaching a too-long program would. */
+        public void failNextSteer() {
+            failNextSteer = true;
         }
 
         public SteeringPlan plan() {

@@ -101,6 +101,17 @@ public final class TwoDataplanes implements AutoCloseable {
         return dataplane;
     }
 
+    /** Lane {@code lane}'s event loop at B. */
+    public io.netty.util.concurrent.EventExecutor laneLoopOfB(int lane) {
+        int i = 0;
+        for (EventExecutor executor : loopsB) {
+            if (i++ == lane) {
+                return executor;
+            }
+        }
+        throw new IllegalArgumentException("no lane " + lane);
+    }
+
     /** One UDP packet of flow {@code flow} from host A to host B, carrying (flow, number). */
     public static byte[] packet(int flow, int number, int payloadLength) {
         byte[] packet = TestPackets.udp(TestPackets.HOST_A_V4, 10_000 + flow, TestPackets.HOST_B_V4, 9, Math.max(8, payloadLength));
