@@ -28,6 +28,8 @@ public final class Main {
               run --config FILE                            run an appliance (root; see README "Appliance configuration")
               status --socket PATH                         print a running appliance's counters
               mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
+                                                           (the socket also takes steering, weights, move, rekey
+                                                           and remove: README "The data plane as a service")
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
               --version                                    print the version

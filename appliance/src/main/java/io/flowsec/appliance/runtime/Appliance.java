@@ -162,8 +162,8 @@ public final class Appliance implements AutoCloseable {
         if (vertxLanes != null) {
             try {
                 vertxLanes.close();
-            } catch (Exception e) {
-                log.accept("event loops did not stop cleanly: " + e.getMessage());
+            } catch (IllegalStateException e) {
+                log.accept(e.getMessage());
             }
         }
         ports.forEach(ReuseportTunnelPort::close);

@@ -61,8 +61,13 @@ public final class VertxLanes implements AutoCloseable {
         return transport;
     }
 
+    /** Stops the event loops, waiting at most 10 s; an IllegalStateException says they did not stop in time. */
     @Override
-    public void close() throws Exception {
-        vertx.close().await(10, TimeUnit.SECONDS);
+    public void close() {
+        try {
+            vertx.close().await(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("event loops did not stop cleanly: " + e.getMessage(), e);
+        }
     }
 }
