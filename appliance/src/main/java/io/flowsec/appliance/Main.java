@@ -105,6 +105,9 @@ public final class Main {
             err.println("flowsec: " + e.getClass().getSimpleName().replace("Exception", "") + ": " + e.getMessage());
             debug(e, err);
             return 1;
+        } catch (IllegalArgumentException refused) {
+            err.println("flowsec: refused: " + refused.getMessage());   // the data plane's refusals say why
+            return 2;
         } catch (RuntimeException e) {
             err.println("flowsec: internal error: " + e);
             debug(e, err);

@@ -24,10 +24,14 @@ import java.util.concurrent.TimeUnit;
  */
 public final class RunCommand {
     public static final String USAGE = """
-            Usage: flowsec run --config FILE
+            Usage: flowsec run --config FILE [--fresh-sa-state]
 
               Starts the appliance described by FILE (JSON; every key is in README.md, "Appliance configuration")
               and runs until interrupted. Needs root (TUN device, routes). 'flowsec status' shows its counters.
+              Each SA resumes its sequence numbers from the state directory (stateDirectory), so a restart never
+              repeats a nonce or accepts a replay. An AES-GCM or ChaCha20-Poly1305 SA without state there is
+              refused: its key may have been used before. --fresh-sa-state starts such SAs afresh; give it only
+              for keys that were never used (README, "Sequence state across restarts").
             """;
 
     private final PrintStream out;
@@ -43,11 +47,13 @@ public final class RunCommand {
             out.print(USAGE);
             return 0;
         }
-        if (args.size() != 2 || !args.get(0).equals("--config")) {
-            throw new UsageException("run needs --config FILE");
+        boolean freshState = args.contains("--fresh-sa-state");
+        List<String> rest = args.stream().filter(arg -> !arg.equals("--fresh-sa-state")).toList();
+        if (rest.size() != 2 || !rest.get(0).equals("--config")) {
+            throw new UsageException("run needs --config FILE [--fresh-sa-state]");
         }
-        ApplianceConfig config = ApplianceConfig.read(Path.of(args.get(1)));
-        Appliance appliance = Appliance.start(config, this::log);
+        ApplianceConfig config = ApplianceConfig.read(Path.of(rest.get(1)));
+        Appliance appliance = Appliance.start(config, freshState, this::log);
         ControlCommands commands = ControlCommands.of(appliance);
         appliance.dataplane().addListener(event -> log("event " + event));
         StatusServer status;

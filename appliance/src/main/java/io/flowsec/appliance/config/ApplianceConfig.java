@@ -21,7 +21,7 @@ import java.util.TreeSet;
  * documented in the README; a bad file is refused whole, naming the key and the problem.
  */
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
-                              Site site, int tunnelMtu, Path statusSocket, SaFile policies) {
+                              Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies) {
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -29,7 +29,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
 
     public static final int DEFAULT_TUNNEL_MTU = 1500;
     private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
-            "statusSocket", "policies");
+            "statusSocket", "stateDirectory", "policies");
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
 
     public static ApplianceConfig read(Path path) throws ConfigException {
@@ -72,12 +72,14 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         Site site = site(json);
         Path statusSocket = Path.of(string(json, "statusSocket", "/run/flowsec/" + name + ".sock"));
+        Path stateDirectory = Path.of(string(json, "stateDirectory", "/var/lib/flowsec/" + name));
         if (!(json.getValue("policies") instanceof JsonArray)) {
             throw new ConfigException("policies", "a list of policies is required (see README, SA definitions)");
         }
         SaFile policies = SaFile.parse(new JsonObject().put("policies", json.getValue("policies")));
         checkOutboundSasPerLane(policies, lanes);
-        return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket, policies);
+        return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
+                stateDirectory, policies);
     }
 
     /**

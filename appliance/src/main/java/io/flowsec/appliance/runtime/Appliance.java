@@ -14,6 +14,7 @@ import io.flowsec.dataplane.runtime.Dataplane;
 import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.runtime.ReuseportTunnelPort;
 import io.flowsec.dataplane.runtime.TunnelPort;
+import io.flowsec.dataplane.state.SaStateStore;
 import io.netty.channel.IoEventLoop;
 
 import java.io.IOException;
@@ -33,6 +34,7 @@ import java.util.function.Consumer;
  *   <li>open the multi-queue TUN device, one queue per lane, and configure its addresses, MTU and routes;</li>
  *   <li>bind each local tunnel endpoint as a reuseport group, lane i's socket being member i;</li>
  *   <li>open a raw socket pair per lane when a policy bypasses (its packets go to its next hop in clear);</li>
+ *   <li>open the state directory, where every SA keeps its sequence state across restarts;</li>
  *   <li>start the data plane with the configured policies, inbound SAs, mode and steering.</li>
  * </ol>
  */
@@ -44,17 +46,26 @@ public final class Appliance implements AutoCloseable {
     private final Consumer<String> log;
     private final List<ReuseportTunnelPort> ports = new ArrayList<>();
     private final List<RawClearPath> clearPaths = new ArrayList<>();
+    private final boolean freshState;
+    private SaStateStore stateStore;
     private VertxLanes vertxLanes;
     private TunDevice tun;
     private Dataplane dataplane;
 
-    private Appliance(ApplianceConfig config, Consumer<String> log) {
+    private Appliance(ApplianceConfig config, boolean freshState, Consumer<String> log) {
         this.config = config;
+        this.freshState = freshState;
         this.log = log;
     }
 
     public static Appliance start(ApplianceConfig config, Consumer<String> log) throws IOException, InterruptedException {
-        Appliance appliance = new Appliance(config, log);
+        return start(config, false, log);
+    }
+
+    /** @param freshState the configured SAs may start without sequence state (their keys were never used) */
+    public static Appliance start(ApplianceConfig config, boolean freshState, Consumer<String> log)
+            throws IOException, InterruptedException {
+        Appliance appliance = new Appliance(config, freshState, log);
         try {
             appliance.startUp();
             return appliance;
@@ -99,11 +110,13 @@ public final class Appliance implements AutoCloseable {
             clearPaths.add(RawClearPath.open());
         }
 
-        // 5. data plane
+        // 5. sequence state, so a restart resumes every SA where it was
+        stateStore = SaStateStore.open(config.stateDirectory(), log);
+
+        // 6. data plane
         dataplane = Dataplane.start(new Dataplane.Setup(loops, siteQueues, List.<TunnelPort>copyOf(ports),
-                List.<ClearPath>copyOf(clearPaths),
-                config.policies().buildPolicies(), config.policies().buildInbound(), config.mode(), config.steering(),
-                log));
+                List.<ClearPath>copyOf(clearPaths), config.policies().buildPolicies(), config.policies().buildInbound(),
+                config.mode(), config.steering(), stateStore, freshState, log));
         log.accept(config.name() + ": " + laneCount + " lanes on " + vertxLanes.transport() + ", mode "
                 + config.mode().configName() + ", steering " + config.steering().configName() + ", site "
                 + config.site().device() + " " + config.site().addresses() + ", tunnel " + endpointLabels());
@@ -168,6 +181,9 @@ public final class Appliance implements AutoCloseable {
         }
         ports.forEach(ReuseportTunnelPort::close);
         clearPaths.forEach(RawClearPath::close);
+        if (stateStore != null) {
+            stateStore.close();
+        }
         if (tun != null) {
             tun.close();
         }

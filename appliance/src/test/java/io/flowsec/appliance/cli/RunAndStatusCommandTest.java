@@ -84,6 +84,7 @@ class RunAndStatusCommandTest {
                 .put("site", new JsonObject().put("device", DEVICE)
                         .put("addresses", new JsonArray().add("10.254.77.1/32")))
                 .put("statusSocket", dir.resolve("status/router-b.sock").toString())
+                .put("stateDirectory", dir.resolve("state").toString())
                 .put("policies", policies);
     }
 
@@ -120,7 +121,7 @@ class RunAndStatusCommandTest {
     @Test
     void run_without_a_configuration_is_a_usage_error() {
         String line = run("run").usageError();
-        assertEquals("flowsec: run needs --config FILE (see flowsec --help)", line);
+        assertEquals("flowsec: run needs --config FILE [--fresh-sa-state] (see flowsec --help)", line);
     }
 
     @Test
@@ -250,11 +251,40 @@ class RunAndStatusCommandTest {
                 .put("localAddress", "127.0.0.1").put("remoteAddress", "127.0.0.2").put("port", port);
         Path file = write("status-unmakeable.json", config);
         try {
-            Result result = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> run("run", "--config", file));
+            Result result = assertTimeoutPreemptively(Duration.ofSeconds(60),
+                    () -> run("run", "--config", file, "--fresh-sa-state"));
 
             assertEquals(1, result.code(), () -> "failure while running; stderr: " + result.err());
             assertFalse(result.err().contains("\tat "), result::err);
             assertFalse(deviceExists(DEVICE), "the TUN device is removed again");
+        } finally {
+            removeDevice();
+        }
+    }
+
+    @Test
+    void an_aead_sa_without_sequence_state_is_refused_unless_its_key_is_declared_fresh() throws Exception {
+        assumeTrue(ROOT, "needs root (TUN device)");
+        assumeFalse(deviceExists(DEVICE), "device " + DEVICE + " exists already");
+        int port;
+        try (DatagramSocket probe = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            port = probe.getLocalPort();
+        }
+        JsonObject config = config();
+        config.getJsonArray("policies").getJsonObject(0)
+                .put("localAddress", "127.0.0.1").put("remoteAddress", "127.0.0.2").put("port", port);
+        Path file = write("no-state.json", config);
+        try {
+            Result result = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> run("run", "--config", file));
+
+            assertEquals(2, result.code(), result::err);
+            assertTrue(result.err().contains("no sequence state for this manually keyed aes-gcm-128 SA"), result.err());
+            assertTrue(result.err().contains("--fresh-sa-state"), result.err());
+            assertFalse(result.err().contains("\tat "), result::err);
+            assertFalse(deviceExists(DEVICE), "the TUN device is removed again");
+            try (var files = Files.list(dir.resolve("state"))) {
+                assertEquals(0, files.count(), "nothing was reserved for a refused start");
+            }
         } finally {
             removeDevice();
         }

@@ -392,7 +392,7 @@ class ApplianceConfigTest {
         return Stream.of(
                 // top level
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: cpus, lanes, mode, name, policies, site, statusSocket, steering, tunnelMtu)"),
+                        "unknown key (allowed: cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
                 bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
                 bad("lanes 0", c -> c.put("lanes", 0), "lanes", "must be 1-128, got 0"),

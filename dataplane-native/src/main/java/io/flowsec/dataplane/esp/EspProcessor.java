@@ -193,7 +193,10 @@ public final class EspProcessor {
             return drop(saIndex, Outcome.NO_ROOM);
         }
 
-        // 4. sequence number
+        // 4. sequence number, within what is durable (a restart resumes after the durable mark)
+        if (!sa.isDurable(sa.lastSequenceSent() + 1)) {
+            return drop(saIndex, Outcome.SEQUENCE_NOT_DURABLE);
+        }
         long sequence = sa.nextSequenceNumber();
         if (sequence == 0) {
             return drop(saIndex, Outcome.SEQUENCE_EXHAUSTED);
@@ -462,6 +465,10 @@ public final class EspProcessor {
         if (window.check(sequence) != ReplayWindow.ACCEPTABLE) {
             // pcrypt: a duplicate that authenticated while its twin was in flight
             return drop(saIndex, Outcome.REPLAY);
+        }
+        if (!sa.isDurable(sequence)) {
+            // above the durable mark: after a crash it could be accepted again, so not before the mark is raised
+            return drop(saIndex, Outcome.SEQUENCE_NOT_DURABLE);
         }
         window.commit(sequence);
         int payloadOffset = packet.payloadOffset();

@@ -52,7 +52,9 @@ public enum Outcome {
     /** The lane owns no SA of the policy's group (a group with fewer SAs than lanes cannot be installed). */
     NO_LANE_SA("no-lane-sa"),
     /** RFC 6040 §4.2: the outer header says congestion (CE) but the inner packet is not ECN-capable. */
-    CE_ON_NOT_ECT("ce-on-not-ect");
+    CE_ON_NOT_ECT("ce-on-not-ect"),
+    /** The sequence number lies above the SA's durable mark, which the disk has not caught up with yet. */
+    SEQUENCE_NOT_DURABLE("sequence-not-durable");
 
     private static final Outcome[] VALUES = values();
 

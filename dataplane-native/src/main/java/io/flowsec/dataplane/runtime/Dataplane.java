@@ -22,6 +22,7 @@ import io.flowsec.dataplane.sa.SaLifetimeListener;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
+import io.flowsec.dataplane.state.SaStateStore;
 import io.netty.channel.IoEventLoop;
 import io.netty.util.concurrent.Future;
 
@@ -74,11 +75,21 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
      */
     public record Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
                         List<ClearPath> clearPaths, List<SecurityPolicy> policies, List<SecurityAssociation> inbound,
-                        Mode mode, Steering steering, Consumer<String> log) {
+                        Mode mode, Steering steering, SaStateStore stateStore, boolean freshStateAllowed,
+                        Consumer<String> log) {
         /**
-         * @param clearPaths one per lane, where bypass packets go; empty when no policy may bypass (such packets are
-         *                   then counted as {@code clear-send-errors})
+         * @param clearPaths        one per lane, where bypass packets go; empty when no policy may bypass (such
+         *                          packets are then counted as {@code clear-send-errors})
+         * @param stateStore        where SAs keep their sequence state across restarts; null: none kept (tests)
+         * @param freshStateAllowed whether the SAs of the setup may start without state (keys never used before);
+         *                          SAs installed later always may (a rekey brings new keys)
          */
+        public Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
+                     List<ClearPath> clearPaths, List<SecurityPolicy> policies, List<SecurityAssociation> inbound,
+                     Mode mode, Steering steering, Consumer<String> log) {
+            this(loops, siteQueues, ports, clearPaths, policies, inbound, mode, steering, null, true, log);
+        }
+
         public Setup {
             loops = List.copyOf(loops);
             siteQueues = List.copyOf(siteQueues);
@@ -122,6 +133,9 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         }
     };
     private volatile List<SecurityPolicy> policies = List.of();
+    private final SaStateStore stateStore;
+    /** While the setup's SAs are installed: whether they may start without state. */
+    private boolean freshStateAllowed;
     private int nextGroupId;
     private volatile Mode mode;
     private volatile Steering steering;
@@ -135,6 +149,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         this.log = setup.log();
         this.mode = setup.mode();
         this.steering = setup.steering();
+        this.stateStore = setup.stateStore();
+        this.freshStateAllowed = setup.freshStateAllowed();
         this.lanes = new Lane[laneCount];
         this.bindings = new LaneIo[laneCount];
         this.lastFaultLogNs = new long[laneCount];
@@ -168,6 +184,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             inboundBySpi.put(sa.spi(), sa);
         }
         installPolicies(setup.policies());
+        freshStateAllowed = true;   // from now on SAs come from the control side, with new keys
 
         // 2. lanes
         for (int i = 0; i < laneCount; i++) {
@@ -533,7 +550,16 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         return sad.all();
     }
 
+    /** Resumes the SA from its durable state (if kept) before any lane can use it, then installs it. */
     private void addSa(SecurityAssociation sa) {
+        if (stateStore != null) {
+            try {
+                stateStore.attach(sa, freshStateAllowed);
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(sa.name() + ": its sequence state could not be kept in "
+                        + stateStore.directory() + ": " + e.getMessage(), e);
+            }
+        }
         sad.add(sa);
         installedAtNs.put(sa, System.nanoTime());
     }

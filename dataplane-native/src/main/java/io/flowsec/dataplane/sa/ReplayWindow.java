@@ -83,6 +83,15 @@ public final class ReplayWindow {
         return (high << 32) | sequenceLow;
     }
 
+    /**
+     * After a restart: every number up to {@code mark} counts as seen (the durable mark the SA had reached), so no
+     * packet sent before the restart is accepted again.
+     */
+    public void seenUpTo(long mark) {
+        java.util.Arrays.fill(blocks, -1L);
+        highest = mark;
+    }
+
     /** Forgets every number seen, as for a fresh SA (benchmarks replay one set of packets many times). */
     public void reset() {
         java.util.Arrays.fill(blocks, 0);

@@ -50,6 +50,18 @@ public final class SecurityAssociation {
     private static final VarHandle PACKETS_USED;
     private static final VarHandle BYTES_USED;
     private static final VarHandle LIFETIME_STATE;
+    /**
+     * The highest sequence number that is durable: outbound, the last one that may be sent (reserved on disk);
+     * inbound, the last one that may be accepted (after a restart everything up to it counts as seen). Unsigned;
+     * the maximum when no state is kept.
+     */
+    private volatile long durableLimit = -1L;
+    /** Lane-local: the limit for which the next block was requested already. */
+    private long requestedAt;
+    /** The number that asked for the next block; the store reserves beyond it (a peer may jump ahead). */
+    private volatile long requestedSequence;
+    private SequenceReservations reservations;
+    private long reservationBlock;
 
     static {
         try {
@@ -147,6 +159,84 @@ public final class SecurityAssociation {
     /** Readable from any thread. */
     public long lastSequenceSent() {
         return (long) LAST_SEQUENCE_SENT.getOpaque(this);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Durable sequence state
+
+    /**
+     * Hot path, serving lane: true when {@code sequence} lies within the durable limit. The first time it comes
+     * within half a block of the limit, the lane asks for the next block (once per block, never waiting for it).
+     */
+    public boolean isDurable(long sequence) {
+        long limit = durableLimit;
+        SequenceReservations store = reservations;
+        long half = reservationBlock >>> 1;
+        if (store != null && requestedAt != limit
+                && (Long.compareUnsigned(limit, half) <= 0 || Long.compareUnsigned(sequence, limit - half) > 0)) {
+            requestedAt = limit;
+            requestedSequence = sequence;
+            store.requestAhead(this);
+        }
+        return Long.compareUnsigned(sequence, limit) <= 0;
+    }
+
+    public long durableLimit() {
+        return durableLimit;
+    }
+
+    /** The sequence number whose arrival (or sending) asked for the latest block. */
+    public long requestedSequence() {
+        return requestedSequence;
+    }
+
+    /** The store: the limit is durable now (the block is on disk). */
+    public void durableLimit(long limit) {
+        this.durableLimit = limit;
+    }
+
+    /** Control plane, before any lane uses the SA: where it reserves blocks of {@code block} numbers. */
+    public void keepStateIn(SequenceReservations store, long block, long limit) {
+        this.reservations = store;
+        this.reservationBlock = block;
+        this.durableLimit = limit;
+    }
+
+    /**
+     * Control plane, before any lane uses the SA, after a restart: outbound, the counter resumes after every number
+     * that may have been sent; inbound, everything up to the mark counts as seen.
+     */
+    public void resumeAfter(long mark) {
+        if (direction == Direction.OUTBOUND) {
+            if (Long.compareUnsigned(mark, lastSequenceSent) > 0) {
+                LAST_SEQUENCE_SENT.setVolatile(this, mark);
+            }
+        } else if (replayWindow.enabled()) {
+            replayWindow.seenUpTo(mark);
+        }
+    }
+
+    /**
+     * A stable name for this SA's state file that reveals nothing of its keys: SHA-256 over a label, direction, SPI
+     * and keys, cut to 128 bits. A new key (a rekey) gets a new file; the same key and SPI find their old one.
+     */
+    public String stateFingerprint() {
+        try {
+            java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+            digest.update("flowsec-sa-state-v1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            digest.update((byte) direction.ordinal());
+            digest.update(new byte[] {(byte) (spi >>> 24), (byte) (spi >>> 16), (byte) (spi >>> 8), (byte) spi});
+            digest.update(encryptionKey);
+            digest.update(integrityKey);
+            return java.util.HexFormat.of().formatHex(digest.digest(), 0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 missing from the JDK", e);
+        }
+    }
+
+    /** Whether this SA's suite takes its nonce from the sequence number (AES-GCM, ChaCha20-Poly1305). */
+    public boolean nonceIsSequence() {
+        return suite.isAead();
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -164,6 +164,7 @@ public final class BenchTestBed implements AutoCloseable {
                 .put("site", new JsonObject().put("device", "fs0").put("addresses", new JsonArray().add(siteAddress))
                         .put("routes", new JsonArray(new ArrayList<>(routes))))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
+                .put("stateDirectory", directory.resolve(name + "-state").toString())
                 .put("policies", policies.getJsonArray("policies"));
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());

@@ -280,6 +280,7 @@ public final class DemoCommand {
                 .put("site", new JsonObject().put("device", "fs0").put("addresses", new JsonArray().add(siteAddress))
                         .put("routes", new JsonArray().add(remoteSite)))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
+                .put("stateDirectory", directory.resolve(name + "-state").toString())
                 .put("policies", policies);
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());

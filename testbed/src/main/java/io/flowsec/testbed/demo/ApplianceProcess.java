@@ -43,7 +43,8 @@ public final class ApplianceProcess implements AutoCloseable {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, java,
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "run", "--config", config.toString()));
+                Main.class.getName(), "run", "--config", config.toString(),
+                "--fresh-sa-state"));   // the lab's keys are lab keys; its state directories are its own
         Files.deleteIfExists(statusSocket);
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().putAll(environment);

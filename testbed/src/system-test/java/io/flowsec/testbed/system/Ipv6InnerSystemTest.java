@@ -129,6 +129,7 @@ class Ipv6InnerSystemTest {
                         .put("addresses", new JsonArray().add(name.endsWith("a") ? "10.255.0.1/32" : "10.255.0.2/32"))
                         .put("routes", new JsonArray().add(remoteSite).add(remoteSite6)))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
+                .put("stateDirectory", directory.resolve(name + "-state").toString())
                 .put("policies", sa.getJsonArray("policies").copy().add(ipv6Policy));
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());

@@ -51,8 +51,11 @@ class TunnelInteropSystemTest {
     private static final String PREFIX = "fsi" + ProcessHandle.current().pid() % 100000;
     private static final String PYTHON = System.getenv().getOrDefault("FLOWSEC_SCAPY_PYTHON", "/usr/bin/python3");
     private static final HexFormat HEX = HexFormat.of();
-    /** Sequence numbers scapy sends with: far above whatever router A sent on the same SAs in an earlier test. */
-    private static final long SCAPY_SEQUENCE_BASE = 1_000_000;
+    /**
+     * Sequence numbers scapy sends with: above what router A sent on the same SAs in an earlier test, and within the
+     * first block router B makes durable for a fresh SA (above it, the first packet would wait for a durable mark).
+     */
+    private static final long SCAPY_SEQUENCE_BASE = 10_000;
 
     @TempDir
     static Path directory;
@@ -106,7 +109,16 @@ class TunnelInteropSystemTest {
         assumeTrue(problem == null, problem);
     }
 
+    /** Starts an appliance afresh (no sequence state: every start here counts from 1, as with new keys). */
     private static ApplianceProcess start(String namespace, String name, String saFile, String remoteSite) throws Exception {
+        Path state = directory.resolve(name + "-state");
+        if (Files.isDirectory(state)) {
+            try (var files = Files.list(state)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+        }
         JsonObject sa = new JsonObject(Files.readString(TestPaths.examples().resolve(saFile)));
         JsonObject config = new JsonObject()
                 .put("name", name)
@@ -117,6 +129,7 @@ class TunnelInteropSystemTest {
                         .put("addresses", new JsonArray().add(name.endsWith("a") ? "10.255.0.1/32" : "10.255.0.2/32"))
                         .put("routes", new JsonArray().add(remoteSite)))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
+                .put("stateDirectory", directory.resolve(name + "-state").toString())
                 .put("policies", sa.getJsonArray("policies"));
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());
@@ -431,6 +444,7 @@ class TunnelInteropSystemTest {
                 "import socket, json, sys",
                 "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
                 "s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)",
+                "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)",   // a burst of 320 while python reads
                 "s.bind(('" + Topology.HOST_B_ADDRESS + "', " + port + "))",
                 "s.settimeout(" + quietMillis / 1000.0 + ")",
                 "print('ready', flush=True)",
@@ -503,7 +517,7 @@ class TunnelInteropSystemTest {
             }).get(30, TimeUnit.SECONDS);
             List<int[]> arrived = received.get(30, TimeUnit.SECONDS);
             stopCapture(tcpdump);
-            assertEquals(flows * perFlow, arrived.size(), "host B receives every datagram");
+            assertEquals(flows * perFlow, arrived.size(), "host B receives every datagram; router B: " + status().encode());
             for (int[] datagram : arrived) {
                 assertEquals(expressForwardingEct0, datagram[1], "host B sees the TOS host A sent (port " + datagram[0] + ")");
             }

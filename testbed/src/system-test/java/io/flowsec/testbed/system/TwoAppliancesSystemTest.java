@@ -93,6 +93,7 @@ class TwoAppliancesSystemTest {
                         .put("addresses", new JsonArray().add(name.endsWith("a") ? "10.255.0.1/32" : "10.255.0.2/32"))
                         .put("routes", new JsonArray().add(remoteSite)))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
+                .put("stateDirectory", directory.resolve(name + "-state").toString())
                 .put("policies", sa.getJsonArray("policies"));
         Path path = directory.resolve(name + "-" + mode + "-" + steering + ".json");
         Files.writeString(path, config.encodePrettily());
@@ -117,8 +118,27 @@ class TwoAppliancesSystemTest {
     private static void restartRouterB(Path config) throws Exception {
         routerB.close();
         routerA.close();
+        forgetSequenceState();
         routerA = start(topology.routerA(), config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"));
         routerB = start(topology.routerB(), config);
+    }
+
+    /**
+     * Both routers start afresh, as with new keys: the tests here are about steering, modes and lifetimes, not about
+     * resuming (a resumed sender jumps ahead of its peer's mark, which costs the first packet on each SA).
+     */
+    private static void forgetSequenceState() throws java.io.IOException {
+        for (String router : List.of("router-a", "router-b")) {
+            Path state = directory.resolve(router + "-state");
+            if (Files.isDirectory(state)) {
+                try (var files = Files.list(state)) {
+                    for (Path file : files.toList()) {
+                        Files.delete(file);
+                    }
+                }
+                Files.delete(state);
+            }
+        }
     }
 
     private static JsonObject status(ApplianceProcess appliance) throws Exception {
@@ -327,6 +347,7 @@ class TwoAppliancesSystemTest {
     private static void restartBoth(Path configA, Path configB) throws Exception {
         routerB.close();
         routerA.close();
+        forgetSequenceState();
         routerA = start(topology.routerA(), configA);
         routerB = start(topology.routerB(), configB);
     }
