@@ -13,7 +13,9 @@ import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -105,8 +107,16 @@ public final class PcapCommand {
         long packets = 0;
         long notIp = 0;
         Packet slot = Packet.withRoomFor(Packet.MAX_IP_PACKET);
-        try (PcapReader reader = PcapReader.open(Path.of(positional.get(0)));
-             PcapWriter writer = PcapWriter.create(Path.of(positional.get(1)))) {
+        Path input = Path.of(positional.get(0));
+        Path output = Path.of(positional.get(1));
+        if (Files.exists(input) && Files.exists(output) && Files.isSameFile(input, output)) {
+            throw new UsageException("OUT.pcap is IN.pcap (" + output + "): writing it would destroy the input");
+        }
+        // the output appears whole or not at all: written beside it, renamed into place at the end
+        Path partial = output.toAbsolutePath().resolveSibling("." + output.getFileName() + ".partial");
+        boolean complete = false;
+        try (PcapReader reader = PcapReader.open(input);
+             PcapWriter writer = PcapWriter.create(partial)) {
             // 2. records
             while (reader.next()) {
                 packets++;
@@ -138,7 +148,13 @@ public final class PcapCommand {
                     out.println(describe(reader.recordNumber(), outcome, slot, tables).encode());
                 }
             }
+            complete = true;
+        } finally {
+            if (!complete) {
+                Files.deleteIfExists(partial);
+            }
         }
+        Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
 
         // 5. summary
         JsonObject dropped = new JsonObject();

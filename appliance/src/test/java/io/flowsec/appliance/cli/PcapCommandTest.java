@@ -473,4 +473,32 @@ class PcapCommandTest {
         assertTrue(result.err().contains("Usage: flowsec COMMAND"), result.err());
         assertEquals("", result.out());
     }
+
+    @Test
+    void an_output_that_is_the_input_is_refused_and_the_input_left_whole_also_through_a_link() throws Exception {
+        Path input = dir.resolve("capture.pcap");
+        Files.copy(CLEAR, input);
+        byte[] before = Files.readAllBytes(input);
+        Path link = Files.createSymbolicLink(dir.resolve("link.pcap"), input);
+        for (Path output : new Path[] {input, link}) {
+            Result result = run("pcap", "encrypt", "--sa", SITE_A, input, output);
+            assertEquals(2, result.code(), result.err());
+            assertTrue(result.err().contains("would destroy the input"), result.err());
+        }
+        assertArrayEquals(before, Files.readAllBytes(input), "the input is intact");
+    }
+
+    @Test
+    void an_output_appears_whole_or_not_at_all() throws Exception {
+        Path output = dir.resolve("out.pcap");
+        Result failed = run("pcap", "encrypt", "--sa", SITE_A, dir.resolve("missing.pcap"), output);
+        assertEquals(2, failed.code(), failed.err());
+        assertFalse(Files.exists(output), "no output for a failed run");
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.filter(f -> f.getFileName().toString().endsWith(".partial")).count(), "nothing left behind");
+        }
+        Result done = run("pcap", "encrypt", "--sa", SITE_A, CLEAR, output);
+        assertEquals(0, done.code(), done.err());
+        assertTrue(Files.size(output) > 24, "the whole capture");
+    }
 }

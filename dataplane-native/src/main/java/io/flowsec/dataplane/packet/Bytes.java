@@ -95,14 +95,28 @@ public final class Bytes {
         }
         byte[] out = new byte[clean.length() / 2];
         for (int i = 0; i < out.length; i++) {
-            int high = Character.digit(clean.charAt(2 * i), 16);
-            int low = Character.digit(clean.charAt(2 * i + 1), 16);
+            int high = asciiHexDigit(clean.charAt(2 * i));
+            int low = asciiHexDigit(clean.charAt(2 * i + 1));
             if (high < 0 || low < 0) {
                 throw new IllegalArgumentException("not a hex digit at position " + (2 * i));
             }
             out[i] = (byte) ((high << 4) | low);
         }
         return out;
+    }
+
+    /** 0-15 for 0-9, a-f, A-F; -1 for anything else (Character.digit would take full-width and other scripts' digits). */
+    private static int asciiHexDigit(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
     }
 
     public static String toHex(byte[] buffer, int offset, int length) {
