@@ -43,6 +43,11 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
             }
         }
         String name = string(json, "name", "flowsec");
+        // the name builds default paths (/run/flowsec/NAME.sock, /var/lib/flowsec/NAME) and goes into log lines
+        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw new ConfigException("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+                    + "digit (it names files and log lines)");
+        }
         int lanes = integer(json, "lanes", Runtime.getRuntime().availableProcessors());
         // each lane owns at least one SA of every group, and a group holds at most 128
         if (lanes < 1 || lanes > SaGroup.INDIRECTION_TABLE_SIZE) {
