@@ -91,8 +91,16 @@ public final class Appliance implements AutoCloseable {
             }
         }
 
-        // 2. site side
-        tun = TunDevice.open(config.site().device(), laneCount);
+        // 2. site side: a device of our own, never another appliance's (joining its queues would steal its packets)
+        try {
+            tun = TunDevice.open(config.site().device(), laneCount);
+        } catch (io.flowsec.dataplane.linux.NativeException e) {
+            if (e.errno() == TunDevice.EBUSY) {
+                throw new IOException("site.device " + config.site().device() + " exists already (another appliance's "
+                        + "or another program's device): not joined; choose another name or stop its owner");
+            }
+            throw e;
+        }
         SiteInterface.configure(config);
         List<SiteQueue> siteQueues = new ArrayList<>();
         for (int i = 0; i < laneCount; i++) {

@@ -263,6 +263,25 @@ class RunAndStatusCommandTest {
     }
 
     @Test
+    void a_site_device_that_exists_already_is_never_joined() throws Exception {
+        assumeTrue(ROOT, "needs root (TUN device)");
+        assumeFalse(deviceExists(DEVICE), "device " + DEVICE + " exists already");
+        Process add = new ProcessBuilder("ip", "tuntap", "add", "dev", DEVICE, "mode", "tun", "multi_queue")
+                .redirectErrorStream(true).start();
+        assertEquals(0, add.waitFor(), new String(add.getInputStream().readAllBytes()));
+        try {
+            Path file = write("taken-device.json", config());
+            Result result = assertTimeoutPreemptively(Duration.ofSeconds(60),
+                    () -> run("run", "--config", file, "--fresh-sa-state"));
+            assertEquals(1, result.code(), result::err);
+            assertTrue(result.err().contains("site.device " + DEVICE + " exists already"), result.err());
+            assertTrue(deviceExists(DEVICE), "the other owner's device is left alone");
+        } finally {
+            new ProcessBuilder("ip", "tuntap", "del", "dev", DEVICE, "mode", "tun", "multi_queue").start().waitFor();
+        }
+    }
+
+    @Test
     void an_aead_sa_without_sequence_state_is_refused_unless_its_key_is_declared_fresh() throws Exception {
         assumeTrue(ROOT, "needs root (TUN device)");
         assumeFalse(deviceExists(DEVICE), "device " + DEVICE + " exists already");

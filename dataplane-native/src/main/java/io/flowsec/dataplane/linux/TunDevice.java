@@ -17,6 +17,9 @@ public final class TunDevice implements Closeable {
     static final short IFF_TUN = 0x0001;
     static final short IFF_NO_PI = 0x1000;
     static final short IFF_MULTI_QUEUE = 0x0100;
+    /** Create only: TUNSETIFF fails with EBUSY when the device exists (another appliance's: never join its queues). */
+    static final short IFF_TUN_EXCL = (short) 0x8000;
+    public static final int EBUSY = 16;
     static final int IFNAMSIZ = 16;
     static final int IFREQ_LENGTH = 40;
 
@@ -29,7 +32,10 @@ public final class TunDevice implements Closeable {
         this.queueFds = queueFds;
     }
 
-    /** Creates (or attaches to) TUN device {@code name} with {@code queues} queues in the caller's network namespace. */
+    /**
+     * Creates TUN device {@code name} with {@code queues} queues in the caller's network namespace. A device of that
+     * name that exists already is refused (NativeException with {@link #EBUSY}), never joined.
+     */
     public static TunDevice open(String name, int queues) throws NativeException {
         byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
         if (nameBytes.length == 0 || nameBytes.length >= IFNAMSIZ) {
@@ -46,7 +52,9 @@ public final class TunDevice implements Closeable {
                 fds[opened] = fd;
                 MemorySegment ifreq = arena.allocate(IFREQ_LENGTH);
                 MemorySegment.copy(nameBytes, 0, ifreq, ValueLayout.JAVA_BYTE, 0, nameBytes.length);
-                ifreq.set(ValueLayout.JAVA_SHORT_UNALIGNED, IFNAMSIZ, (short) (IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE));
+                // the first queue creates the device, exclusively; the others attach to it
+                short flags = (short) (IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (opened == 0 ? IFF_TUN_EXCL : 0));
+                ifreq.set(ValueLayout.JAVA_SHORT_UNALIGNED, IFNAMSIZ, flags);
                 try {
                     Syscalls.ioctl(fd, TUNSETIFF, ifreq, "TUNSETIFF " + name + " queue " + opened);
                 } catch (NativeException e) {
