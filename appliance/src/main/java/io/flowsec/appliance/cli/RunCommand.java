@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class RunCommand {
     public static final String USAGE = """
-            Usage: flowsec run --config FILE [--fresh-sa-state]
+            Usage: flowsec run --config FILE [--fresh-sa-state] [--allow-readable-keys]
 
               Starts the appliance described by FILE (JSON; every key is in README.md, "Appliance configuration")
               and runs until interrupted. Needs root (TUN device, routes). 'flowsec status' shows its counters.
@@ -32,6 +32,8 @@ public final class RunCommand {
               repeats a nonce or accepts a replay. An AES-GCM or ChaCha20-Poly1305 SA without state there is
               refused: its key may have been used before. --fresh-sa-state starts such SAs afresh; give it only
               for keys that were never used (README, "Sequence state across restarts").
+              FILE holds keys: it is refused when group or others can read it (chmod 600), as ssh refuses a
+              private key; --allow-readable-keys starts anyway, with a warning.
             """;
 
     private final PrintStream out;
@@ -48,11 +50,15 @@ public final class RunCommand {
             return 0;
         }
         boolean freshState = args.contains("--fresh-sa-state");
-        List<String> rest = args.stream().filter(arg -> !arg.equals("--fresh-sa-state")).toList();
+        boolean allowReadableKeys = args.contains("--allow-readable-keys");
+        List<String> rest = args.stream()
+                .filter(arg -> !arg.equals("--fresh-sa-state") && !arg.equals("--allow-readable-keys")).toList();
         if (rest.size() != 2 || !rest.get(0).equals("--config")) {
-            throw new UsageException("run needs --config FILE [--fresh-sa-state]");
+            throw new UsageException("run needs --config FILE [--fresh-sa-state] [--allow-readable-keys]");
         }
-        ApplianceConfig config = ApplianceConfig.read(Path.of(rest.get(1)));
+        Path path = Path.of(rest.get(1));
+        ApplianceConfig config = ApplianceConfig.read(path);
+        checkKeysAreTheOwnersOnly(path, config, allowReadableKeys);
         Appliance appliance = Appliance.start(config, freshState, this::log);
         ControlCommands commands = ControlCommands.of(appliance);
         appliance.dataplane().addListener(event -> log("event " + event));
@@ -86,6 +92,22 @@ public final class RunCommand {
         log("stopped; totals " + totals.encode());
         closed.countDown();
         return 0;
+    }
+
+    /** Keys in a file that group or others can read are keys others have: refused, or (asked for) warned about. */
+    private void checkKeysAreTheOwnersOnly(Path path, ApplianceConfig config, boolean allowReadableKeys)
+            throws ConfigException, IOException {
+        boolean holdsKeys = config.policies().policies().stream()
+                .anyMatch(policy -> !policy.outbound().isEmpty() || !policy.inbound().isEmpty());
+        String mode = java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(path));
+        if (!holdsKeys || mode.substring(3).equals("------")) {
+            return;
+        }
+        String problem = "configuration " + path + " holds keys and group or others can reach it (" + mode + ")";
+        if (!allowReadableKeys) {
+            throw new ConfigException("", problem + ": chmod 600 it, or start with --allow-readable-keys to be warned only");
+        }
+        log("warning: " + problem);
     }
 
     private void log(String line) {

@@ -91,6 +91,7 @@ class RunAndStatusCommandTest {
     private Path write(String name, JsonObject config) throws IOException {
         Path file = dir.resolve(name);
         Files.writeString(file, config.encodePrettily());
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         return file;
     }
 
@@ -121,7 +122,7 @@ class RunAndStatusCommandTest {
     @Test
     void run_without_a_configuration_is_a_usage_error() {
         String line = run("run").usageError();
-        assertEquals("flowsec: run needs --config FILE [--fresh-sa-state] (see flowsec --help)", line);
+        assertEquals("flowsec: run needs --config FILE [--fresh-sa-state] [--allow-readable-keys] (see flowsec --help)", line);
     }
 
     @Test
@@ -260,6 +261,17 @@ class RunAndStatusCommandTest {
         } finally {
             removeDevice();
         }
+    }
+
+    @Test
+    void a_configuration_holding_keys_that_others_can_read_is_refused_like_an_ssh_private_key() throws Exception {
+        Path file = write("readable.json", config());
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        Result result = run("run", "--config", file);
+        assertEquals(2, result.code(), result.err());
+        assertTrue(result.err().contains("holds keys and group or others can reach it (rw-r--r--): chmod 600 it"),
+                result.err());
+        assertFalse(result.err().contains("\tat "), result.err());
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.flowsec.appliance.runtime.StatusServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +46,8 @@ public final class ApplianceProcess implements AutoCloseable {
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "run", "--config", config.toString(),
                 "--fresh-sa-state"));   // the lab's keys are lab keys; its state directories are its own
+        // the configuration holds keys: the appliance refuses one that group or others can read
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
         Files.deleteIfExists(statusSocket);
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().putAll(environment);

@@ -397,6 +397,7 @@ class TwoAppliancesSystemTest {
         java.util.Map<String, String> epoll = java.util.Map.of("FLOWSEC_TRANSPORT", "epoll");
         routerB.close();
         routerA.close();
+        forgetSequenceState();
         routerA = start(topology.routerA(), config("router-a", "site-a.sa.json", "10.2.0.0/16", "flow", "director"), epoll);
         routerB = start(topology.routerB(), config("router-b", "site-b.sa.json", "10.1.0.0/16", "flow", "director"), epoll);
         try {
