@@ -25,7 +25,8 @@ public final class Main {
             Usage: flowsec COMMAND [ARGS]
 
             Commands:
-              run --config FILE                            run an appliance (root; see README "Appliance configuration")
+              run --config FILE [--fresh-sa-state]         run an appliance (root; see README "Appliance configuration";
+                                                           'flowsec run --help' for its options)
               status --socket PATH                         print a running appliance's counters
               mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
                                                            (the socket also takes steering, weights, move, rekey
