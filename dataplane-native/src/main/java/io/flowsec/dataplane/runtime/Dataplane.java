@@ -264,13 +264,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             return;
         }
         Mode oldMode = mode;
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < laneCount; i++) {
-            order.add(i);
-        }
-        if (newMode != Mode.FLOW) {
-            order = order.reversed();   // lanes 1.. lose their SAs to lane 0: they go first
-        }
+        // to single or pcrypt, lanes 1.. lose their SAs to lane 0: they drain first; to flow, lane 0 loses them
+        List<Integer> order = newMode == Mode.FLOW ? lanesFromZero() : lanesFromZero().reversed();
         handOver(() -> {
             mode = newMode;
             applySteering();
@@ -304,10 +299,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         // Between two steerings SAs may move between lanes in both directions (a swap), and no drain order keeps
         // every SA's packets in order then. Through lane 0 each step moves SAs one way only: first everything to
         // lane 0, the other lanes drained before it; then from lane 0 to the new lanes, lane 0 drained first.
-        List<Integer> toLaneZero = new ArrayList<>();
-        for (int i = laneCount - 1; i >= 0; i--) {
-            toLaneZero.add(i);
-        }
+        List<Integer> toLaneZero = lanesFromZero().reversed();
         handOver(() -> {
             throughLaneZero = true;
             applySteering();
@@ -322,6 +314,11 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         }, () -> steering = old);
         publishView();
         log.accept("steering changed to " + newSteering.configName());
+    }
+
+    /** 0, 1, ... laneCount - 1: the drain order when lane 0 gives SAs away. */
+    private List<Integer> lanesFromZero() {
+        return java.util.stream.IntStream.range(0, laneCount).boxed().toList();
     }
 
     /** Steers every endpoint for the mode and steering in effect and the current inbound lanes. */

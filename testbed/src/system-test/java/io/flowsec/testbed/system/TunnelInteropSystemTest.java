@@ -111,14 +111,7 @@ class TunnelInteropSystemTest {
 
     /** Starts an appliance afresh (no sequence state: every start here counts from 1, as with new keys). */
     private static ApplianceProcess start(String namespace, String name, String saFile, String remoteSite) throws Exception {
-        Path state = directory.resolve(name + "-state");
-        if (Files.isDirectory(state)) {
-            try (var files = Files.list(state)) {
-                for (Path file : files.toList()) {
-                    Files.delete(file);
-                }
-            }
-        }
+        SequenceStateDirectories.forget(directory, name);
         JsonObject sa = new JsonObject(Files.readString(TestPaths.examples().resolve(saFile)));
         JsonObject config = new JsonObject()
                 .put("name", name)

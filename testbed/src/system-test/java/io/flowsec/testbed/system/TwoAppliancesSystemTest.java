@@ -128,17 +128,7 @@ class TwoAppliancesSystemTest {
      * resuming (a resumed sender jumps ahead of its peer's mark, which costs the first packet on each SA).
      */
     private static void forgetSequenceState() throws java.io.IOException {
-        for (String router : List.of("router-a", "router-b")) {
-            Path state = directory.resolve(router + "-state");
-            if (Files.isDirectory(state)) {
-                try (var files = Files.list(state)) {
-                    for (Path file : files.toList()) {
-                        Files.delete(file);
-                    }
-                }
-                Files.delete(state);
-            }
-        }
+        SequenceStateDirectories.forget(directory, "router-a", "router-b");
     }
 
     private static JsonObject status(ApplianceProcess appliance) throws Exception {
