@@ -172,6 +172,7 @@ public final class ControlCommands {
                 .put("steering", snapshot.steeringInEffect().configName())
                 .put("steeringConfigured", snapshot.steering().configName())
                 .put("steeringFields", new JsonObject(new java.util.LinkedHashMap<>(snapshot.steeringFields())))
+                .put("steeringPrograms", new JsonObject(new java.util.LinkedHashMap<>(snapshot.steeringPrograms())))
                 .put("lanes", lanes).put("sas", sas).put("totals", outcomes(snapshot.totals()));
     }
 

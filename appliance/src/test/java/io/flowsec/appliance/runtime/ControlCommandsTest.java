@@ -209,6 +209,7 @@ class ControlCommandsTest {
             DataplaneSnapshot.SaSnapshot sa = new DataplaneSnapshot.SaSnapshot("b-in", 0xb001, Direction.INBOUND, 0,
                     10, 1000, 0, Map.of(Outcome.REPLAY, 7L), "retiring");
             return new DataplaneSnapshot(mode, steering, steeringInEffect(), Map.of("192.0.2.2:4500", "spi"),
+                    Map.of("192.0.2.2:4500", "eBPF map, 1 entry"),
                     List.of(lane), List.of(sa), Map.of(Outcome.ACCEPTED, 10L, Outcome.REPLAY, 7L));
         }
 

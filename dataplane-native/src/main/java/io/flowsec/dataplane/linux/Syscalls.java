@@ -29,6 +29,7 @@ public final class Syscalls {
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_RCVBUFFORCE = 33;
     public static final int SO_ATTACH_REUSEPORT_CBPF = 51;
+    public static final int SO_ATTACH_REUSEPORT_EBPF = 52;
     public static final int SO_DETACH_REUSEPORT_BPF = 68;
     public static final int O_RDWR = 2;
     public static final int O_NONBLOCK = 0x800;

@@ -117,6 +117,15 @@ public final class UdpSocket implements Closeable {
         }
     }
 
+    /**
+     * Attaches the loaded eBPF program {@code programFd} ({@link Bpf#loadSocketFilter}) to this socket's reuseport
+     * group, replacing the program before it in one step. The group holds the program (and the program its maps), so
+     * the caller closes its descriptor afterwards.
+     */
+    public void attachSteering(int programFd) throws NativeException {
+        Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_ATTACH_REUSEPORT_EBPF, programFd, "SO_ATTACH_REUSEPORT_EBPF");
+    }
+
     /** Removes the steering program of this socket's reuseport group: the kernel's 4-tuple hash applies again. */
     public void detachSteering() throws NativeException {
         Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_DETACH_REUSEPORT_BPF, 0, "SO_DETACH_REUSEPORT_BPF");

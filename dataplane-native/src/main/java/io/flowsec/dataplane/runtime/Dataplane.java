@@ -118,6 +118,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private final Map<SecurityAssociation, TunnelPeer> peers = new IdentityHashMap<>();
     private final Map<InetAddress, MemorySegment> nextHopAddresses = new HashMap<>();
     private Map<String, String> steeringFields = Map.of();
+    private Map<String, String> steeringPrograms = Map.of();
     /** What readers see without taking the lock: commands wait for lanes, and reads must never wait for commands. */
     private volatile View view;
     private final long[] lastFaultLogNs;
@@ -231,12 +232,13 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
     /** The state readers see, replaced whole after each change. */
     private record View(Mode mode, Steering steering, Steering steeringInEffect, Map<String, String> steeringFields,
-                        Map<Integer, Integer> inboundLanes, java.util.Set<Integer> retiringSpis) {
+                        Map<String, String> steeringPrograms, Map<Integer, Integer> inboundLanes, java.util.Set<Integer> retiringSpis) {
     }
 
     /** Under the lock, after a change: readers see it from now on. */
     private void publishView() {
-        view = new View(mode, steering, steeringInEffectLocked(), steeringFields, Map.copyOf(laneByInboundSpi),
+        view = new View(mode, steering, steeringInEffectLocked(), steeringFields, steeringPrograms,
+                Map.copyOf(laneByInboundSpi),
                 java.util.Set.copyOf(retiring.keySet()));
     }
 
@@ -323,23 +325,27 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
     /** Steers every endpoint for the mode and steering in effect and the current inbound lanes. */
     private void applySteering() {
-        Map<String, String> fields = new LinkedHashMap<>();
+        Map<String, String> fields = new LinkedHashMap<>(steeringFields);
+        Map<String, String> programs = new LinkedHashMap<>(steeringPrograms);
         try {
-            steerEveryPort(fields);
+            steerEveryPort(fields, programs);
         } finally {
-            steeringFields = Map.copyOf(fields);
+            steeringFields = Map.copyOf(fields);   // what is in effect, also when a port failed half way
+            steeringPrograms = Map.copyOf(programs);
         }
     }
 
-    private void steerEveryPort(Map<String, String> steeringFields) {
+    private void steerEveryPort(Map<String, String> fields, Map<String, String> programs) {
         for (TunnelPort port : ports) {
             SteeringPlan plan = planFor(port);
+            String program;
             try {
-                port.steer(plan);
+                program = port.steer(plan);
             } catch (IOException e) {
                 throw new IllegalStateException("steering " + port.label() + " failed: " + e.getMessage(), e);
             }
-            steeringFields.put(port.label(), plan.field().label());
+            fields.put(port.label(), plan.field().label());
+            programs.put(port.label(), program);
         }
     }
 
@@ -1023,7 +1029,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                     sa.direction() == Direction.OUTBOUND ? sa.lastSequenceSent() : 0, drops, state));
         }
         return new DataplaneSnapshot(current.mode(), current.steering(), current.steeringInEffect(),
-                current.steeringFields(), laneSnapshots, saSnapshots, totals);
+                current.steeringFields(), current.steeringPrograms(), laneSnapshots, saSnapshots, totals);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

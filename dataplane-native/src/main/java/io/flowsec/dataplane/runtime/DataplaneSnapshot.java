@@ -13,12 +13,14 @@ import java.util.Map;
  *
  * @param steeringInEffect what arrivals are steered by now: {@code single} in the single and pcrypt modes
  * @param steeringFields   per local endpoint, the field steering reads there
+ * @param steeringPrograms per local endpoint, what carries the steering out ("eBPF map, 4 entries")
  * @param totals           every lane's outcomes added up
  */
 public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringInEffect, Map<String, String> steeringFields,
-                                List<LaneSnapshot> lanes, List<SaSnapshot> sas, Map<Outcome, Long> totals) {
+                                Map<String, String> steeringPrograms, List<LaneSnapshot> lanes, List<SaSnapshot> sas, Map<Outcome, Long> totals) {
     public DataplaneSnapshot {
         steeringFields = Map.copyOf(steeringFields);
+        steeringPrograms = Map.copyOf(steeringPrograms);
         lanes = List.copyOf(lanes);
         sas = List.copyOf(sas);
         totals = Map.copyOf(totals);

@@ -2,17 +2,20 @@ package io.flowsec.dataplane.runtime;
 
 import io.flowsec.dataplane.lane.TunnelSocket;
 import io.flowsec.dataplane.lane.UdpTunnelSocket;
+import io.flowsec.dataplane.linux.Bpf;
 import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.SteeringPrograms;
+import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.UdpSocket;
 
 import java.io.Closeable;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.util.Map;
 
 /**
- * A tunnel endpoint as a reuseport group: lane i's socket is member i of the group, and steering is a classic-BPF
- * program attached to the group (none at all for the kernel's hash, the RSS analogue).
+ * A tunnel endpoint as a reuseport group: lane i's socket is member i of the group, and steering is a BPF program
+ * attached to the group (none at all for the kernel's hash, the RSS analogue).
  */
 public final class ReuseportTunnelPort implements TunnelPort, Closeable {
     private static final int ENOENT = 2;
@@ -63,15 +66,21 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
         return sockets[lane];
     }
 
+    /**
+     * Attaches the program for {@code plan}. An exact plan becomes an eBPF lookup in a hash map of its own (any size);
+     * where eBPF may not be loaded (EPERM: no CAP_BPF) it becomes a classic compare chain, which holds at most
+     * {@link SteeringPrograms#CLASSIC_MAX_ENTRIES} entries. Attaching replaces the group's program in one step, so a
+     * failure anywhere before it leaves the program before it in effect.
+     */
     @Override
-    public void steer(SteeringPlan plan) throws NativeException {
+    public String steer(SteeringPlan plan) throws NativeException {
         UdpSocket group = sockets[0].socket();
+        SteeringPrograms.Key key;
         switch (plan.field()) {
-            case NONE -> group.attachSteering(SteeringPrograms.single());
-            case SPI -> group.attachSteering(SteeringPrograms.bySpi(plan.laneByKey(), 0));
-            case UDP_SOURCE_PORT -> group.attachSteering(
-                    SteeringPrograms.byUdpSourcePort(plan.laneByKey(), 0, !(address instanceof Inet4Address)));
-            case OUTER_SOURCE_ADDRESS -> group.attachSteering(SteeringPrograms.byIpv4SourceAddress(plan.laneByKey(), 0));
+            case NONE -> {
+                group.attachSteering(SteeringPrograms.single());
+                return "classic BPF, constant";
+            }
             case HASH -> {
                 try {
                     group.detachSteering();   // the kernel's 4-tuple hash
@@ -80,7 +89,45 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
                         throw e;
                     }
                 }
+                return "none, kernel hash";
             }
+            case SPI -> key = SteeringPrograms.Key.SPI;
+            case UDP_SOURCE_PORT -> key = address instanceof Inet4Address
+                    ? SteeringPrograms.Key.IPV4_UDP_SOURCE_PORT : SteeringPrograms.Key.IPV6_UDP_SOURCE_PORT;
+            case OUTER_SOURCE_ADDRESS -> key = SteeringPrograms.Key.IPV4_SOURCE_ADDRESS;
+            default -> throw new IllegalArgumentException("no steering program for " + plan.field());
+        }
+        int entries = plan.laneByKey().size();
+        try {
+            attachLookup(group, key, plan.laneByKey());
+            return "eBPF map, " + entries + (entries == 1 ? " entry" : " entries");
+        } catch (NativeException e) {
+            if (e.errno() != Bpf.EPERM && e.errno() != Bpf.ENOSYS) {
+                throw e;
+            }
+            if (entries > SteeringPrograms.CLASSIC_MAX_ENTRIES) {
+                throw new NativeException("steering " + entries + " inbound SAs needs eBPF (classic BPF holds "
+                        + SteeringPrograms.CLASSIC_MAX_ENTRIES + "; give the appliance CAP_BPF): bpf", e.errno());
+            }
+            group.attachSteering(SteeringPrograms.chain(key, plan.laneByKey(), 0));
+            return "classic BPF, " + entries + (entries == 1 ? " entry" : " entries") + " (eBPF not permitted)";
+        }
+    }
+
+    /** A fresh map filled whole, a program reading it, attached; both descriptors closed, the group keeps them. */
+    private void attachLookup(UdpSocket group, SteeringPrograms.Key key, Map<Integer, Integer> laneByKey)
+            throws NativeException {
+        int map = Bpf.createIntHashMap("flowsec_steer", laneByKey.size());
+        try {
+            Bpf.putAll(map, laneByKey);
+            int program = Bpf.loadSocketFilter("flowsec_steer", SteeringPrograms.lookup(key, map, 0));
+            try {
+                group.attachSteering(program);
+            } finally {
+                Syscalls.close(program);
+            }
+        } finally {
+            Syscalls.close(map);
         }
     }
 

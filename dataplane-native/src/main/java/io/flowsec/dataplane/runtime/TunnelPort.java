@@ -17,8 +17,11 @@ public interface TunnelPort {
     /** Lane {@code lane}'s socket on this endpoint. */
     TunnelSocket socket(int lane);
 
-    /** Steers arrivals from now on as {@code plan} says. Control plane. */
-    void steer(SteeringPlan plan) throws IOException;
+    /**
+     * Steers arrivals from now on as {@code plan} says, or throws and leaves the steering before it in effect.
+     * Control plane. Returns what carries the plan out, for status ("eBPF map, 4 entries").
+     */
+    String steer(SteeringPlan plan) throws IOException;
 
     /** "address:port", as status shows endpoints. */
     default String label() {

@@ -158,6 +158,133 @@ class ReuseportSteeringTest {
         assertTrue(lanesUsed >= 3, "64 source ports over 4 lanes used only " + lanesUsed + " lanes");
     }
 
+    // ---- the eBPF form: a constant program and a hash map, for any number of SAs ------------------------------------
+
+    /** Loads the eBPF lookup for {@code key} over a fresh map holding {@code laneByKey} and attaches it. */
+    private static void attachLookup(UdpSocket group, SteeringPrograms.Key key, Map<Integer, Integer> laneByKey)
+            throws NativeException {
+        int map = Bpf.createIntHashMap("test_steer", laneByKey.size());
+        try {
+            Bpf.putAll(map, laneByKey);
+            int program = Bpf.loadSocketFilter("test_steer", SteeringPrograms.lookup(key, map, 0));
+            try {
+                group.attachSteering(program);
+            } finally {
+                Syscalls.close(program);
+            }
+        } finally {
+            Syscalls.close(map);
+        }
+    }
+
+    @Test
+    void shouldSteerEachSpiThroughTheEbpfMap() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        Map<Integer, Integer> laneBySpi = new LinkedHashMap<>();
+        for (int i = 0; i < 16; i++) {
+            laneBySpi.put(0x1000 + i, (i * 3 + 1) % LANES);
+        }
+        attachLookup(lanes[0], SteeringPrograms.Key.SPI, laneBySpi);
+        UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+        for (Map.Entry<Integer, Integer> entry : laneBySpi.entrySet()) {
+            send(sender, espWithSpi(entry.getKey()), loopback, lanes[0].localPort());
+            assertEquals(entry.getValue(), laneThatReceived(lanes), "SPI 0x" + Integer.toHexString(entry.getKey()));
+        }
+        send(sender, espWithSpi(0x9999), loopback, lanes[0].localPort());
+        assertEquals(0, laneThatReceived(lanes), "an SPI outside the map goes to the default lane");
+        send(sender, new byte[2], loopback, lanes[0].localPort());
+        assertEquals(0, laneThatReceived(lanes), "a datagram too short for an SPI goes to the default lane");
+    }
+
+    @Test
+    void shouldSteerByUdpSourcePortThroughTheEbpfMapOverIpv4AndIpv6() throws Exception {
+        for (String address : List.of("127.0.0.1", "::1")) {
+            InetAddress loopback = InetAddress.getByName(address);
+            UdpSocket[] lanes = laneSockets(loopback);
+            List<UdpSocket> senders = new ArrayList<>();
+            Map<Integer, Integer> laneByPort = new LinkedHashMap<>();
+            for (int i = 0; i < 8; i++) {
+                UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+                senders.add(sender);
+                laneByPort.put(sender.localPort(), (i + 1) % LANES);
+            }
+            attachLookup(lanes[0], address.contains(":") ? SteeringPrograms.Key.IPV6_UDP_SOURCE_PORT
+                    : SteeringPrograms.Key.IPV4_UDP_SOURCE_PORT, laneByPort);
+            for (UdpSocket sender : senders) {
+                send(sender, espWithSpi(0x2000), loopback, lanes[0].localPort());
+                assertEquals(laneByPort.get(sender.localPort()), laneThatReceived(lanes),
+                        address + " source port " + sender.localPort());
+            }
+        }
+    }
+
+    @Test
+    void shouldSteerByOuterSourceAddressThroughTheEbpfMap() throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        Map<Integer, Integer> laneByAddress = new LinkedHashMap<>();
+        List<UdpSocket> senders = new ArrayList<>();
+        for (int i = 0; i < LANES; i++) {
+            InetAddress source = InetAddress.getByName("127.0.0." + (20 + i));
+            senders.add(track(UdpSocket.bind(source, 0, false)));
+            laneByAddress.put(ByteBuffer.wrap(source.getAddress()).getInt(), LANES - 1 - i);
+        }
+        attachLookup(lanes[0], SteeringPrograms.Key.IPV4_SOURCE_ADDRESS, laneByAddress);
+        for (int i = 0; i < LANES; i++) {
+            send(senders.get(i), espWithSpi(0x3000), loopback, lanes[0].localPort());
+            assertEquals(LANES - 1 - i, laneThatReceived(lanes), "source 127.0.0." + (20 + i));
+        }
+    }
+
+    /** The target: 65,536 inbound SAs on one endpoint, 32 times what a classic chain holds. */
+    @Test
+    void shouldSteer65536SpisExactlyThroughOneEndpoint() throws Exception {
+        int count = 65_536;
+        assertTrue(count > SteeringPrograms.CLASSIC_MAX_ENTRIES);
+        Map<Integer, Integer> laneBySpi = new LinkedHashMap<>();
+        for (int i = 0; i < count; i++) {
+            laneBySpi.put(0x10000 + i * 7, Integer.bitCount(i) % LANES);
+        }
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket[] lanes = laneSockets(loopback);
+        attachLookup(lanes[0], SteeringPrograms.Key.SPI, laneBySpi);
+        UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+        java.util.Random random = new java.util.Random(65_536);
+        for (int probe = 0; probe < 400; probe++) {
+            int i = probe == 0 ? 0 : probe == 1 ? count - 1 : random.nextInt(count);
+            int spi = 0x10000 + i * 7;
+            send(sender, espWithSpi(spi), loopback, lanes[0].localPort());
+            assertEquals(laneBySpi.get(spi), laneThatReceived(lanes), "SPI 0x" + Integer.toHexString(spi));
+        }
+    }
+
+    @Test
+    void shouldKeepWhatItWasGivenInTheMap() throws Exception {
+        int map = Bpf.createIntHashMap("test_map", 3);
+        try {
+            Bpf.putAll(map, Map.of(0x1001, 2, 0x1002, 0, -1, 3));
+            assertEquals(2, Bpf.get(map, 0x1001));
+            assertEquals(0, Bpf.get(map, 0x1002));
+            assertEquals(3, Bpf.get(map, -1));
+            assertEquals(null, Bpf.get(map, 0x1003));
+            NativeException full = org.junit.jupiter.api.Assertions.assertThrows(NativeException.class,
+                    () -> Bpf.putAll(map, Map.of(0x2001, 1)));
+            assertTrue(full.getMessage().contains("BPF_MAP_UPDATE_BATCH"), full.getMessage());
+        } finally {
+            Syscalls.close(map);
+        }
+    }
+
+    @Test
+    void shouldReportTheVerifiersReasonForARefusedProgram() {
+        EbpfProgram readsAnUnsetRegister = new EbpfProgram().move(EbpfProgram.R0, EbpfProgram.R7).exit();
+        NativeException refused = org.junit.jupiter.api.Assertions.assertThrows(NativeException.class,
+                () -> Bpf.loadSocketFilter("test_bad", readsAnUnsetRegister));
+        assertTrue(refused.getMessage().contains("verifier: ") && refused.getMessage().contains("R7"),
+                refused.getMessage());
+    }
+
     @Test
     void shouldReportErrnoInsteadOfThrowingWhenNothingWaits() throws Exception {
         UdpSocket socket = track(UdpSocket.bind(InetAddress.getByName("127.0.0.1"), 0, false));

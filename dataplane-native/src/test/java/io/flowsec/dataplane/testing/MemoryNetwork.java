@@ -94,12 +94,13 @@ public final class MemoryNetwork {
         }
 
         @Override
-        public void steer(SteeringPlan plan) throws IOException {
+        public String steer(SteeringPlan plan) throws IOException {
             if (failNextSteer) {
                 failNextSteer = false;
                 throw new IOException("steering program refused (injected)");
             }
             this.plan = plan;
+            return "in memory, " + plan.laneByKey().size() + " entries";
         }
 
         /** The next steering change fails, as attaching a too-long program would. */
