@@ -230,7 +230,16 @@ public final class StatusServer implements AutoCloseable {
 
     /** Sends one command line and returns the reply; gives up after {@link #REPLY_TIMEOUT_MS} (a stuck appliance). */
     public static String query(Path path, String command) throws IOException {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(path));
+        return query(path, command, REPLY_TIMEOUT_MS);
+    }
+
+    /**
+     * Sends one command line and returns the reply, all within {@code timeoutMs}: connecting too, since a listener
+     * that stopped accepting leaves a Unix socket's connect(2) blocked for as long as its backlog stays full.
+     */
+    public static String query(Path path, String command, long timeoutMs) throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        try (SocketChannel channel = connectBefore(UnixDomainSocketAddress.of(path), deadline, timeoutMs);
              Selector selector = Selector.open()) {
             channel.write(ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8)));
             channel.shutdownOutput();
@@ -238,11 +247,10 @@ public final class StatusServer implements AutoCloseable {
             channel.register(selector, SelectionKey.OP_READ);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteBuffer buffer = ByteBuffer.allocate(16384);
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REPLY_TIMEOUT_MS);
             while (true) {
                 long leftMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
                 if (leftMs <= 0) {
-                    throw new SocketTimeoutException("no reply from " + path + " within " + REPLY_TIMEOUT_MS / 1000 + " s");
+                    throw new SocketTimeoutException("no reply from " + path + " within " + seconds(timeoutMs));
                 }
                 selector.select(leftMs);
                 selector.selectedKeys().clear();
@@ -254,6 +262,40 @@ public final class StatusServer implements AutoCloseable {
                 buffer.clear();
             }
         }
+    }
+
+    /** A blocking connect on a thread of its own, abandoned (its channel closed, which ends it) at the deadline. */
+    private static SocketChannel connectBefore(UnixDomainSocketAddress address, long deadline, long timeoutMs)
+            throws IOException {
+        SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+        java.util.concurrent.CompletableFuture<Void> connected = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("flowsec-control-connect").start(() -> {
+            try {
+                channel.connect(address);
+                connected.complete(null);
+            } catch (IOException | RuntimeException e) {
+                connected.completeExceptionally(e);
+            }
+        });
+        try {
+            connected.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            return channel;
+        } catch (java.util.concurrent.TimeoutException e) {
+            channel.close();
+            throw new SocketTimeoutException(address.getPath() + " accepted no connection within " + seconds(timeoutMs)
+                    + " (the appliance is stuck or overloaded)");
+        } catch (java.util.concurrent.ExecutionException e) {
+            channel.close();
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            channel.close();
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while connecting to " + address.getPath());
+        }
+    }
+
+    private static String seconds(long ms) {
+        return ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
     }
 
     @Override

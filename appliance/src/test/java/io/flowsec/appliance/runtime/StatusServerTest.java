@@ -55,6 +55,34 @@ class StatusServerTest {
     }
 
     @Test
+    void theClientsTimeoutCoversConnectingToAListenerThatNeverAccepts() throws Exception {
+        Path path = directory.resolve("stuck.sock");
+        List<SocketChannel> queued = new ArrayList<>();
+        try (java.nio.channels.ServerSocketChannel stuck = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            stuck.bind(UnixDomainSocketAddress.of(path), 1);   // never accepts: the backlog fills
+            for (int i = 0; i < 4; i++) {   // fill the backlog without blocking this thread
+                SocketChannel channel = SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+                channel.configureBlocking(false);
+                queued.add(channel);
+                try {
+                    channel.connect(UnixDomainSocketAddress.of(path));
+                } catch (IOException full) {
+                    break;
+                }
+            }
+            long startNs = System.nanoTime();
+            IOException timedOut = assertThrows(IOException.class, () -> StatusServer.query(path, "status", 1_500));
+            long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
+            assertTrue(waitedMs >= 1_000 && waitedMs < 5_000, "gave up after its timeout: " + waitedMs + " ms");
+            assertTrue(timedOut.getMessage().contains("within 1500 ms"), timedOut.getMessage());
+        } finally {
+            for (SocketChannel channel : queued) {
+                channel.close();
+            }
+        }
+    }
+
+    @Test
     void anIdleClientIsClosedAfterItsTimeoutAndAHalfSentCommandIsNeverApplied() throws Exception {
         Path path = directory.resolve("control.sock");
         try (StatusServer server = start(path);
