@@ -195,6 +195,11 @@ public final class SecurityAssociation {
         this.durableLimit = limit;
     }
 
+    /** Whether this SA's sequence state is kept across restarts. */
+    public boolean keepsState() {
+        return reservations != null;
+    }
+
     /** Control plane, before any lane uses the SA: where it reserves blocks of {@code block} numbers. */
     public void keepStateIn(SequenceReservations store, long block, long limit) {
         this.reservations = store;

@@ -31,6 +31,9 @@ import java.util.function.Consumer;
  *       packets (those up to the mark);</li>
  *   <li>a mark is written, forced to disk, renamed into place and the directory forced, before any number above
  *       the old mark is used;</li>
+ *   <li>a clean stop records each mark exactly (the last number sent, the highest accepted), so a clean restart
+ *       loses nothing of a running peer's traffic; after a crash a restarted receiver drops a running sender's
+ *       packets up to the reserved mark (at most {@link #INBOUND_BLOCK} per SA) as replays;</li>
  *   <li>lanes ask for the next block when they come within half a block of the mark; one writer thread does the
  *       I/O, so the packet path never waits for a disk, unless the disk falls half a block behind (then packets
  *       above the mark are dropped as {@code sequence-not-durable}, never sent or accepted).</li>
@@ -97,8 +100,11 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
         }
     }
 
-    /** Makes {@code mark} the SA's durable mark: write, force, rename, force the directory. */
-    public void store(SecurityAssociation sa, long mark) throws IOException {
+    /**
+     * Makes {@code mark} the SA's durable mark: write, force, rename, force the directory. Synchronized: the writer
+     * thread and a clean stop may write one SA's file at once, and they share its temporary file.
+     */
+    public synchronized void store(SecurityAssociation sa, long mark) throws IOException {
         Path file = fileOf(sa);
         Path temporary = directory.resolve(file.getFileName() + ".tmp");
         byte[] content = (HEADER + "\nmark " + Long.toUnsignedString(mark) + "\n").getBytes(StandardCharsets.US_ASCII);

@@ -64,6 +64,43 @@ class DataplaneTest {
         }
     }
 
+    /**
+     * A clean stop records each SA's mark exactly, not the block reserved ahead: a receiver restarted cleanly then
+     * accepts the very next packet of a sender that kept running (after a crash it would drop up to a block).
+     */
+    @Test
+    void shouldRecordExactSequenceMarksOnACleanStop(@org.junit.jupiter.api.io.TempDir java.nio.file.Path directory)
+            throws Exception {
+        List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+        io.flowsec.dataplane.state.SaStateStore storeA = io.flowsec.dataplane.state.SaStateStore.open(directory.resolve("a"), log::add);
+        io.flowsec.dataplane.state.SaStateStore storeB = io.flowsec.dataplane.state.SaStateStore.open(directory.resolve("b"), log::add);
+        List<SecurityAssociation> outboundOfA;
+        List<SecurityAssociation> inboundOfB;
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW, storeA, storeB)) {
+            pair.sendFromA(FLOWS, 20);
+            assertEquals(FLOWS * 20, pair.receivedAtB(FLOWS * 20, 10_000).values().stream().mapToInt(List::size).sum());
+            outboundOfA = pair.tunnel.a().outboundGroup().members();
+            inboundOfB = pair.tunnel.b().inbound();
+            for (SecurityAssociation sa : outboundOfA) {
+                assertEquals(io.flowsec.dataplane.state.SaStateStore.OUTBOUND_BLOCK, storeA.load(sa).orElseThrow(),
+                        "while running, the mark is the reserved block");
+            }
+        }
+        long sent = 0;
+        try (io.flowsec.dataplane.state.SaStateStore reopenedA = io.flowsec.dataplane.state.SaStateStore.open(directory.resolve("a"), log::add);
+             io.flowsec.dataplane.state.SaStateStore reopenedB = io.flowsec.dataplane.state.SaStateStore.open(directory.resolve("b"), log::add)) {
+            for (int i = 0; i < outboundOfA.size(); i++) {
+                SecurityAssociation out = outboundOfA.get(i);
+                SecurityAssociation in = inboundOfB.stream().filter(sa -> sa.spi() == out.spi()).findFirst().orElseThrow();
+                long outMark = reopenedA.load(out).orElseThrow();
+                assertEquals(out.lastSequenceSent(), outMark, out.name() + ": the last number sent");
+                assertEquals(outMark, reopenedB.load(in).orElseThrow(), in.name() + ": the highest number accepted");
+                sent += outMark;
+            }
+        }
+        assertEquals(FLOWS * 20, sent, "every packet sent is accounted for once");
+    }
+
     @Test
     void shouldSendEachOutboundSaFromItsOwnLaneOnlyAndInOrder() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {

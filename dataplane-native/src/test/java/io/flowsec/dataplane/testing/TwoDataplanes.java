@@ -7,6 +7,7 @@ import io.flowsec.dataplane.runtime.Mode;
 import io.flowsec.dataplane.runtime.Steering;
 import io.flowsec.dataplane.runtime.TunnelPort;
 import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.state.SaStateStore;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.local.LocalIoHandler;
@@ -41,20 +42,30 @@ public final class TwoDataplanes implements AutoCloseable {
     public final List<String> logA = new CopyOnWriteArrayList<>();
     /** Where A's lanes forward bypass packets. */
     public final MemoryClearPath clearA = new MemoryClearPath();
+    private final SaStateStore storeA;
+    private final SaStateStore storeB;
     private final MultiThreadIoEventLoopGroup loopsA;
     private final MultiThreadIoEventLoopGroup loopsB;
     private final int lanes;
     private final int[] nextNumber = new int[1024];
 
     public TwoDataplanes(TestPackets.TunnelSpec spec, int lanes, Mode modeB) throws Exception {
+        this(spec, lanes, modeB, null, null);
+    }
+
+    /** With each end's sequence state kept in a store (null: none), as the appliance keeps it. */
+    public TwoDataplanes(TestPackets.TunnelSpec spec, int lanes, Mode modeB, SaStateStore storeA, SaStateStore storeB)
+            throws Exception {
         this.lanes = lanes;
+        this.storeA = storeA;
+        this.storeB = storeB;
         this.tunnel = spec.build();
         loopsA = new MultiThreadIoEventLoopGroup(lanes, LocalIoHandler.newFactory());
         loopsB = new MultiThreadIoEventLoopGroup(lanes, LocalIoHandler.newFactory());
         siteA = sites(lanes, hostA);
         siteB = sites(lanes, hostB);
-        a = start(tunnel.a(), loopsA, siteA, clearA, Mode.FLOW, eventsA, logA);
-        b = start(tunnel.b(), loopsB, siteB, new MemoryClearPath(), modeB, eventsB, new CopyOnWriteArrayList<>());
+        a = start(tunnel.a(), loopsA, siteA, clearA, Mode.FLOW, storeA, eventsA, logA);
+        b = start(tunnel.b(), loopsB, siteB, new MemoryClearPath(), modeB, storeB, eventsB, new CopyOnWriteArrayList<>());
     }
 
     /** The site behind each data plane: one ordered stream of what any lane wrote, as the kernel's stack sees it. */
@@ -79,7 +90,8 @@ public final class TwoDataplanes implements AutoCloseable {
     }
 
     private Dataplane start(TestPackets.Side side, MultiThreadIoEventLoopGroup group, MemorySiteQueue[] sites,
-                            MemoryClearPath clear, Mode mode, List<DataplaneEvent> events, List<String> log) throws Exception {
+                            MemoryClearPath clear, Mode mode, SaStateStore store, List<DataplaneEvent> events,
+                            List<String> log) throws Exception {
         List<IoEventLoop> loops = new ArrayList<>();
         for (EventExecutor executor : group) {
             loops.add((IoEventLoop) executor);
@@ -96,7 +108,8 @@ public final class TwoDataplanes implements AutoCloseable {
             ports.add(network.port(endpoint.getAddress(), endpoint.getPort(), lanes));
         }
         Dataplane dataplane = Dataplane.start(new Dataplane.Setup(loops, List.<SiteQueue>of(sites), ports,
-                java.util.Collections.nCopies(lanes, clear), List.of(side.policy()), side.inbound(), mode, Steering.DIRECTOR, log::add));
+                java.util.Collections.nCopies(lanes, clear), List.of(side.policy()), side.inbound(), mode, Steering.DIRECTOR,
+                store, true, log::add));
         dataplane.addListener(events::add);
         return dataplane;
     }
@@ -161,5 +174,11 @@ public final class TwoDataplanes implements AutoCloseable {
         b.close();
         loopsA.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         loopsB.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        if (storeA != null) {
+            storeA.close();
+        }
+        if (storeB != null) {
+            storeB.close();
+        }
     }
 }
