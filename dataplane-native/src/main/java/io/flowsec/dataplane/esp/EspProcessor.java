@@ -471,6 +471,7 @@ public final class EspProcessor {
             return drop(saIndex, Outcome.SEQUENCE_NOT_DURABLE);
         }
         window.commit(sequence);
+        sa.recordHighestAccepted(window.highest());   // before delivery: a killed process leaves it in the page cache
         int payloadOffset = packet.payloadOffset();
         int ciphertextLength = packet.ciphertextLength();
 

@@ -62,6 +62,8 @@ public final class SecurityAssociation {
     private volatile long requestedSequence;
     private SequenceReservations reservations;
     private long reservationBlock;
+    /** Inbound: where the lane records the highest number accepted, in a mapped file; null when not kept. */
+    private java.lang.foreign.MemorySegment exactHighest;
 
     static {
         try {
@@ -193,6 +195,19 @@ public final class SecurityAssociation {
     /** The store: the limit is durable now (the block is on disk). */
     public void durableLimit(long limit) {
         this.durableLimit = limit;
+    }
+
+    /** Control plane, before any lane uses the SA: the mapped slot {@link #recordHighestAccepted} writes. */
+    public void keepExactHighestIn(java.lang.foreign.MemorySegment slot) {
+        this.exactHighest = slot;
+    }
+
+    /** Hot path, serving lane, inbound: one memory store, no system call (see ExactMarks). */
+    public void recordHighestAccepted(long highest) {
+        java.lang.foreign.MemorySegment slot = exactHighest;
+        if (slot != null) {
+            slot.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, highest);
+        }
     }
 
     /** Whether this SA's sequence state is kept across restarts. */

@@ -31,9 +31,12 @@ import java.util.function.Consumer;
  *       packets (those up to the mark);</li>
  *   <li>a mark is written, forced to disk, renamed into place and the directory forced, before any number above
  *       the old mark is used;</li>
- *   <li>a clean stop records each mark exactly (the last number sent, the highest accepted), so a clean restart
- *       loses nothing of a running peer's traffic; after a crash a restarted receiver drops a running sender's
- *       packets up to the reserved mark (at most {@link #INBOUND_BLOCK} per SA) as replays;</li>
+ *   <li>inbound, a lane also records the highest number accepted, exactly, in {@link ExactMarks} (one memory store
+ *       per packet into a mapped file): a process that is killed and restarted on the same boot resumes there, so
+ *       a running peer loses nothing; after a kernel crash or power cut the reserved mark applies, and a running
+ *       peer's packets up to it (at most {@link #INBOUND_BLOCK} per SA) are dropped as replays;</li>
+ *   <li>a clean stop records each mark exactly (the last number sent, the highest accepted) and forces it to disk,
+ *       so a clean restart loses nothing, even across a reboot;</li>
  *   <li>lanes ask for the next block when they come within half a block of the mark; one writer thread does the
  *       I/O, so the packet path never waits for a disk, unless the disk falls half a block behind (then packets
  *       above the mark are dropped as {@code sequence-not-durable}, never sent or accepted).</li>
@@ -51,14 +54,23 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
     private final Thread writer;
     private volatile boolean closed;
 
-    private SaStateStore(Path directory, Consumer<String> log) {
+    private final ExactMarks exactMarks;
+
+    private SaStateStore(Path directory, ExactMarks exactMarks, Consumer<String> log) {
         this.directory = directory;
+        this.exactMarks = exactMarks;
         this.log = log;
         this.writer = Thread.ofPlatform().daemon().name("flowsec-sa-state").start(this::writeRequests);
     }
 
     /** Opens (creating, mode 0700) the state directory; refuses one that others can reach. */
     public static SaStateStore open(Path directory, Consumer<String> log) throws IOException {
+        return open(directory, null, log);
+    }
+
+    /** As {@link #open(Path, Consumer)}, with the boot ID from {@code bootId} (null: the kernel's): tests reboot. */
+    static SaStateStore open(Path directory, java.util.function.Supplier<String> bootId, Consumer<String> log)
+            throws IOException {
         if (!Files.isDirectory(directory)) {
             Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         }
@@ -67,7 +79,8 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
             throw new IOException("state directory " + directory + " is reachable by group or others (" + permissions
                     + "): chmod 700 it");
         }
-        return new SaStateStore(directory, log);
+        ExactMarks exactMarks = bootId == null ? ExactMarks.open(directory) : ExactMarks.open(directory, bootId);
+        return new SaStateStore(directory, exactMarks, log);
     }
 
     public Path directory() {
@@ -142,12 +155,28 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
                     + "; a peer may accept replays of its earlier packets");
         }
         long resumeAt = mark.orElse(0);
+        java.lang.foreign.MemorySegment exactSlot = null;
+        if (sa.direction() == SecurityAssociation.Direction.INBOUND) {
+            // a process restart on the same boot: the highest number accepted, exactly, rather than the reserved mark
+            OptionalLong exact = exactMarks.value(sa.stateFingerprint());
+            if (exact.isPresent() && Long.compareUnsigned(exact.getAsLong(), resumeAt) < 0) {
+                resumeAt = exact.getAsLong();
+            } else if (mark.isPresent() && !exactMarks.valuesSurvived() && resumeAt != 0) {
+                log.accept(sa.name() + ": resumes at its reserved mark " + Long.toUnsignedString(resumeAt)
+                        + " (the machine restarted since): a running peer's packets up to it are dropped as replays,"
+                        + " at most " + INBOUND_BLOCK + "; rekey the SA to recover at once");
+            }
+            exactSlot = exactMarks.slot(sa.stateFingerprint(), resumeAt);
+        }
         sa.resumeAfter(resumeAt);
         long block = sa.direction() == SecurityAssociation.Direction.OUTBOUND ? OUTBOUND_BLOCK : INBOUND_BLOCK;
         long base = sa.direction() == SecurityAssociation.Direction.OUTBOUND
                 ? Math.max(resumeAt, sa.lastSequenceSent()) : resumeAt;
         long limit = base + block;
         store(sa, limit);
+        if (exactSlot != null) {
+            sa.keepExactHighestIn(exactSlot);
+        }
         sa.keepStateIn(this, block, limit);
     }
 
@@ -189,6 +218,7 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
         }
     }
 
+    /** Stops the writer and unmaps the exact marks: the lanes must have stopped. */
     @Override
     public void close() {
         closed = true;
@@ -198,5 +228,6 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        exactMarks.close();
     }
 }

@@ -41,11 +41,24 @@ public final class ApplianceProcess implements AutoCloseable {
     /** As {@link #start(String, Path, Path, Path)}, with extra environment variables (e.g. FLOWSEC_TRANSPORT=epoll). */
     public static ApplianceProcess start(String namespace, Path config, Path statusSocket, Path log,
                                          java.util.Map<String, String> environment) throws IOException, InterruptedException {
+        // the lab's keys are lab keys; its state directories are its own
+        return start(namespace, config, statusSocket, log, environment, true);
+    }
+
+    /**
+     * As {@link #start(String, Path, Path, Path, java.util.Map)}; {@code freshSaState} false runs the appliance as
+     * production does, refusing a manually keyed AEAD SA that has no sequence state.
+     */
+    public static ApplianceProcess start(String namespace, Path config, Path statusSocket, Path log,
+                                         java.util.Map<String, String> environment, boolean freshSaState)
+            throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, java,
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "run", "--config", config.toString(),
-                "--fresh-sa-state"));   // the lab's keys are lab keys; its state directories are its own
+                Main.class.getName(), "run", "--config", config.toString()));
+        if (freshSaState) {
+            command.add("--fresh-sa-state");
+        }
         // the configuration holds keys: the appliance refuses one that group or others can read
         Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
         Files.deleteIfExists(statusSocket);
@@ -91,6 +104,12 @@ public final class ApplianceProcess implements AutoCloseable {
 
     public boolean isAlive() {
         return process.isAlive();
+    }
+
+    /** SIGKILL, as a crash or a power cut would end it: no clean stop, nothing flushed. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
     }
 
     @Override

@@ -259,40 +259,13 @@ class TunnelInteropSystemTest {
         return ports;
     }
 
-    /** tcpdump on router B's tunnel link, writing the ESP-in-UDP datagrams that arrive for router B to a file. */
-    private static Process startCapture(Path file) throws Exception {
-        Path err = directory.resolve("tcpdump.err");
-        // -Z root: Debian's tcpdump otherwise drops to user tcpdump, who may not write into the test's directory
-        Process tcpdump = new ProcessBuilder("ip", "netns", "exec", topology.routerB(), "tcpdump", "-i", "wan", "-n",
-                "-U", "-Z", "root", "-w", file.toString(),
-                "udp and dst host " + Topology.ROUTER_B_TUNNEL_ADDRESS + " and dst port 4500")
-                .redirectErrorStream(true).redirectOutput(err.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.readString(err).contains("listening on")) {
-            if (!tcpdump.isAlive() || System.nanoTime() > deadline) {
-                tcpdump.destroyForcibly();
-                fail("tcpdump did not start: " + Files.readString(err));
-            }
-            Thread.sleep(20);
-        }
-        return tcpdump;
-    }
-
-    private static void stopCapture(Process tcpdump) throws Exception {
-        tcpdump.destroy(); // SIGTERM: tcpdump flushes the file and exits (ip netns exec became tcpdump itself)
-        if (!tcpdump.waitFor(10, TimeUnit.SECONDS)) {
-            tcpdump.destroyForcibly();
-            tcpdump.waitFor(5, TimeUnit.SECONDS);
-        }
-    }
-
     @Test
     void a_whatRouterAPutsOnTheTunnelLinkDecryptsWithScapyToExactlyTheUdpDatagramsHostASent() throws Exception {
         ApplianceProcess routerA = start(topology.routerA(), "router-a", "site-a.sa.json", "10.2.0.0/16");
-        Process tcpdump = null;
+        TunnelCapture tcpdump = null;
         try {
             Path capture = directory.resolve("tunnel.pcap");
-            tcpdump = startCapture(capture);
+            tcpdump = TunnelCapture.start(topology.routerB(), capture);
             int port = 7001;
             Random random = new Random(port);
             List<Datagram> sent = new ArrayList<>();
@@ -317,7 +290,7 @@ class TunnelInteropSystemTest {
                 return null;
             }).get(30, TimeUnit.SECONDS);
             List<Datagram> arrived = received.get(30, TimeUnit.SECONDS);
-            stopCapture(tcpdump);
+            tcpdump.close();
             assertSameDatagrams(sent, arrived, "host B receives what host A sent (the tunnel works at all)");
 
             JsonObject answer = new JsonObject(execute(List.of(PYTHON, script().toString(), "decrypt",
@@ -350,8 +323,8 @@ class TunnelInteropSystemTest {
             assertTrue(used.size() >= 2, "eight flows use more than one SA of the group: " + used);
         } finally {
             try {
-                if (tcpdump != null && tcpdump.isAlive()) {
-                    stopCapture(tcpdump);
+                if (tcpdump != null) {
+                    tcpdump.close();
                 }
             } finally {
                 routerA.close();
@@ -479,10 +452,10 @@ class TunnelInteropSystemTest {
         routerB.close();
         routerB = start(topology.routerB(), "router-b", "site-b.sa.json", "10.1.0.0/16");
         ApplianceProcess routerA = start(topology.routerA(), "router-a", "site-a.sa.json", "10.2.0.0/16");
-        Process tcpdump = null;
+        TunnelCapture tcpdump = null;
         try {
             Path capture = directory.resolve("tunnel-tos.pcap");
-            tcpdump = startCapture(capture);
+            tcpdump = TunnelCapture.start(topology.routerB(), capture);
             int port = 7004;
             int flows = 64;
             int perFlow = 5;
@@ -509,7 +482,7 @@ class TunnelInteropSystemTest {
                 return null;
             }).get(30, TimeUnit.SECONDS);
             List<int[]> arrived = received.get(30, TimeUnit.SECONDS);
-            stopCapture(tcpdump);
+            tcpdump.close();
             assertEquals(flows * perFlow, arrived.size(), "host B receives every datagram; router B: " + status().encode());
             for (int[] datagram : arrived) {
                 assertEquals(expressForwardingEct0, datagram[1], "host B sees the TOS host A sent (port " + datagram[0] + ")");
@@ -534,8 +507,8 @@ class TunnelInteropSystemTest {
             assertEquals(4, lastSequence.size(), "the 64 flows use all four SAs of the group");
         } finally {
             try {
-                if (tcpdump != null && tcpdump.isAlive()) {
-                    stopCapture(tcpdump);
+                if (tcpdump != null) {
+                    tcpdump.close();
                 }
             } finally {
                 routerA.close();
