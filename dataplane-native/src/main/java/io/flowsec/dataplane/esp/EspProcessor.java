@@ -201,6 +201,7 @@ public final class EspProcessor {
         if (sequence == 0) {
             return drop(saIndex, Outcome.SEQUENCE_EXHAUSTED);
         }
+        sa.recordExactMark(sequence);   // before it is used: a killed process leaves it in the page cache
 
         // 5. trailer, header, IV, encrypt, ICV
         int trailerOffset = innerOffset + innerLength;
@@ -471,7 +472,7 @@ public final class EspProcessor {
             return drop(saIndex, Outcome.SEQUENCE_NOT_DURABLE);
         }
         window.commit(sequence);
-        sa.recordHighestAccepted(window.highest());   // before delivery: a killed process leaves it in the page cache
+        sa.recordExactMark(window.highest());   // before delivery: a killed process leaves it in the page cache
         int payloadOffset = packet.payloadOffset();
         int ciphertextLength = packet.ciphertextLength();
 

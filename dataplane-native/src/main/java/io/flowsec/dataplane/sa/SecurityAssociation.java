@@ -62,8 +62,11 @@ public final class SecurityAssociation {
     private volatile long requestedSequence;
     private SequenceReservations reservations;
     private long reservationBlock;
-    /** Inbound: where the lane records the highest number accepted, in a mapped file; null when not kept. */
-    private java.lang.foreign.MemorySegment exactHighest;
+    /**
+     * Where the lane records, in a mapped file, the last number sent (outbound) or the highest accepted (inbound);
+     * null when not kept.
+     */
+    private java.lang.foreign.MemorySegment exactMark;
 
     static {
         try {
@@ -197,16 +200,19 @@ public final class SecurityAssociation {
         this.durableLimit = limit;
     }
 
-    /** Control plane, before any lane uses the SA: the mapped slot {@link #recordHighestAccepted} writes. */
-    public void keepExactHighestIn(java.lang.foreign.MemorySegment slot) {
-        this.exactHighest = slot;
+    /** Control plane, before any lane uses the SA: the mapped slot {@link #recordExactMark} writes. */
+    public void keepExactMarkIn(java.lang.foreign.MemorySegment slot) {
+        this.exactMark = slot;
     }
 
-    /** Hot path, serving lane, inbound: one memory store, no system call (see ExactMarks). */
-    public void recordHighestAccepted(long highest) {
-        java.lang.foreign.MemorySegment slot = exactHighest;
+    /**
+     * Hot path, serving lane: one memory store, no system call (see ExactMarks). Outbound, the number about to be
+     * sent, before it is; inbound, the highest number accepted, before the packet is delivered.
+     */
+    public void recordExactMark(long mark) {
+        java.lang.foreign.MemorySegment slot = exactMark;
         if (slot != null) {
-            slot.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, highest);
+            slot.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, mark);
         }
     }
 

@@ -19,8 +19,9 @@ import java.util.OptionalLong;
 import java.util.function.Supplier;
 
 /**
- * The highest sequence number each inbound SA accepted, exactly, in a file mapped into memory (MAP_SHARED): a lane
- * stores it with one plain memory write per packet, before the packet is delivered, and no system call. A process
+ * What each SA used, exactly, in a file mapped into memory (MAP_SHARED): outbound the last sequence number sent,
+ * stored before the packet is encrypted; inbound the highest accepted, stored before the packet is delivered. One
+ * plain memory write per packet, no system call. A process
  * that dies (SIGKILL, a JVM crash) leaves those writes in the kernel's page cache, so the restarted appliance reads
  * them back exactly and a running peer loses nothing; only a kernel crash or a power cut loses them, which the boot
  * ID tells: then the fsync'd marks reserved ahead ({@link SaStateStore}) apply instead.

@@ -31,9 +31,9 @@ import java.util.function.Consumer;
  *       packets (those up to the mark);</li>
  *   <li>a mark is written, forced to disk, renamed into place and the directory forced, before any number above
  *       the old mark is used;</li>
- *   <li>inbound, a lane also records the highest number accepted, exactly, in {@link ExactMarks} (one memory store
- *       per packet into a mapped file): a process that is killed and restarted on the same boot resumes there, so
- *       a running peer loses nothing; after a kernel crash or power cut the reserved mark applies, and a running
+ *   <li>a lane also records exactly what it used in {@link ExactMarks} (one memory store per packet into a mapped
+ *       file): the number about to be sent, the highest number accepted. A process that is killed and restarted on
+ *       the same boot resumes there, so neither a running peer nor the restarted end loses anything; after a kernel crash or power cut the reserved mark applies, and a running
  *       peer's packets up to it (at most {@link #INBOUND_BLOCK} per SA) are dropped as replays;</li>
  *   <li>a clean stop records each mark exactly (the last number sent, the highest accepted) and forces it to disk,
  *       so a clean restart loses nothing, even across a reboot;</li>
@@ -155,19 +155,17 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
                     + "; a peer may accept replays of its earlier packets");
         }
         long resumeAt = mark.orElse(0);
-        java.lang.foreign.MemorySegment exactSlot = null;
-        if (sa.direction() == SecurityAssociation.Direction.INBOUND) {
-            // a process restart on the same boot: the highest number accepted, exactly, rather than the reserved mark
-            OptionalLong exact = exactMarks.value(sa.stateFingerprint());
-            if (exact.isPresent() && Long.compareUnsigned(exact.getAsLong(), resumeAt) < 0) {
-                resumeAt = exact.getAsLong();
-            } else if (mark.isPresent() && !exactMarks.valuesSurvived() && resumeAt != 0) {
-                log.accept(sa.name() + ": resumes at its reserved mark " + Long.toUnsignedString(resumeAt)
-                        + " (the machine restarted since): a running peer's packets up to it are dropped as replays,"
-                        + " at most " + INBOUND_BLOCK + "; rekey the SA to recover at once");
-            }
-            exactSlot = exactMarks.slot(sa.stateFingerprint(), resumeAt);
+        // a process restart on the same boot: exactly what was used, rather than the mark reserved ahead
+        OptionalLong exact = exactMarks.value(sa.stateFingerprint());
+        if (exact.isPresent() && (mark.isEmpty() || Long.compareUnsigned(exact.getAsLong(), resumeAt) < 0)) {
+            resumeAt = exact.getAsLong();
+        } else if (mark.isPresent() && !exactMarks.valuesSurvived() && resumeAt != 0
+                && sa.direction() == SecurityAssociation.Direction.INBOUND) {
+            log.accept(sa.name() + ": resumes at its reserved mark " + Long.toUnsignedString(resumeAt)
+                    + " (the machine restarted since): a running peer's packets up to it are dropped as replays,"
+                    + " at most " + INBOUND_BLOCK + "; rekey the SA to recover at once");
         }
+        java.lang.foreign.MemorySegment exactSlot = exactMarks.slot(sa.stateFingerprint(), resumeAt);
         sa.resumeAfter(resumeAt);
         long block = sa.direction() == SecurityAssociation.Direction.OUTBOUND ? OUTBOUND_BLOCK : INBOUND_BLOCK;
         long base = sa.direction() == SecurityAssociation.Direction.OUTBOUND
@@ -175,7 +173,7 @@ public final class SaStateStore implements SequenceReservations, AutoCloseable {
         long limit = base + block;
         store(sa, limit);
         if (exactSlot != null) {
-            sa.keepExactHighestIn(exactSlot);
+            sa.keepExactMarkIn(exactSlot);
         }
         sa.keepStateIn(this, block, limit);
     }

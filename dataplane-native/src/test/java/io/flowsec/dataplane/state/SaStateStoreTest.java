@@ -74,24 +74,33 @@ class SaStateStoreTest {
     @Test
     void shouldResumeASendersSequenceAfterEveryNumberItMayHaveUsedSoNoNonceRepeats() throws Exception {
         long lastBeforeRestart;
-        try (SaStateStore store = SaStateStore.open(directory, log::add)) {
-            SecurityAssociation before = sa(Direction.OUTBOUND, EspSuite.AES_GCM_128);
-            store.attach(before, true);
-            EspProcessor lane = sender(before);
-            for (int i = 0; i < 100; i++) {
-                assertEquals(Outcome.ACCEPTED, lane.encapsulate(TestPackets.slot(inner(i))));
-            }
-            lastBeforeRestart = before.lastSequenceSent();
+        SaStateStore killed = SaStateStore.open(directory, () -> "boot-1", log::add);
+        SecurityAssociation before = sa(Direction.OUTBOUND, EspSuite.AES_GCM_128);
+        killed.attach(before, true);
+        EspProcessor lane = sender(before);
+        for (int i = 0; i < 100; i++) {
+            assertEquals(Outcome.ACCEPTED, lane.encapsulate(TestPackets.slot(inner(i))));
         }
-        // crash: nothing was said to the store; a restart builds the SA again from its configuration
-        try (SaStateStore store = SaStateStore.open(directory, log::add)) {
+        lastBeforeRestart = before.lastSequenceSent();
+        // killed: nothing was said to the store; a restart builds the SA again from its configuration
+        try (SaStateStore sameBoot = SaStateStore.open(directory, () -> "boot-1", log::add)) {
             SecurityAssociation after = sa(Direction.OUTBOUND, EspSuite.AES_GCM_128);
-            store.attach(after, false);
+            sameBoot.attach(after, false);
             Packet packet = TestPackets.slot(inner(0));
             assertEquals(Outcome.ACCEPTED, sender(after).encapsulate(packet));
-            assertTrue(packet.sequenceNumber() > lastBeforeRestart, packet.sequenceNumber() + " after " + lastBeforeRestart);
-            assertEquals(SaStateStore.OUTBOUND_BLOCK + 1, packet.sequenceNumber(), "it resumes after the reserved block");
+            assertEquals(lastBeforeRestart + 1, packet.sequenceNumber(), "on the same boot, right after the last one sent");
         }
+        // a power cut: the mapped marks are gone, the fsync'd reservation is not
+        try (SaStateStore rebooted = SaStateStore.open(directory, () -> "boot-2", log::add)) {
+            SecurityAssociation after = sa(Direction.OUTBOUND, EspSuite.AES_GCM_128);
+            rebooted.attach(after, false);
+            Packet packet = TestPackets.slot(inner(0));
+            assertEquals(Outcome.ACCEPTED, sender(after).encapsulate(packet));
+            assertTrue(packet.sequenceNumber() > lastBeforeRestart + 1, packet.sequenceNumber() + " after " + lastBeforeRestart);
+            assertEquals(lastBeforeRestart + SaStateStore.OUTBOUND_BLOCK + 1, packet.sequenceNumber(),
+                    "after a reboot, past the block reserved at the last start");
+        }
+        killed.close();
     }
 
     @Test
