@@ -39,6 +39,7 @@ import java.util.function.Predicate;
 public final class BenchCommand {
     public static final String USAGE = """
             Usage: flowsec bench micro|app|receiver [OPTIONS]
+                   flowsec bench state [--rounds N] [--seconds N] [--warmup N] [--dir DIR]
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -70,6 +71,11 @@ public final class BenchCommand {
               --flows N          receiver: flows in the replayed packets [64]
               --generators N     receiver: sending threads [1]
               --out DIR          where the results go [bench-results/NAME]
+
+            state     the cost of durable sequence state: one thread runs the examples' AES-GCM-128 sender and
+                      receiver (anti-replay on) with their state kept in DIR [/var/tmp] and without, alternated
+                      for N rounds [3] of N seconds [5] (+N s warm-up [1]); packets/s, durable writes/s, the ratio.
+                      Needs no root and no namespaces.
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
             and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
@@ -103,6 +109,43 @@ public final class BenchCommand {
         this.user = user;
     }
 
+    /** {@code flowsec bench state}: engine only, no test bed. */
+    private int runState(List<String> args) throws Exception {
+        int rounds = 3;
+        int seconds = 5;
+        int warmup = 1;
+        Path directory = Path.of("/var/tmp");
+        for (int i = 0; i < args.size(); i += 2) {
+            String option = args.get(i);
+            if (i + 1 >= args.size()) {
+                throw new UsageException(option + " needs a value");
+            }
+            String value = args.get(i + 1);
+            switch (option) {
+                case "--rounds" -> rounds = positive(option, value, 100);
+                case "--seconds" -> seconds = positive(option, value, 3600);
+                case "--warmup" -> warmup = positive(option, value, 3600);
+                case "--dir" -> directory = Path.of(value);
+                default -> throw new UsageException("unknown option " + option + " for bench state");
+            }
+        }
+        out.println("flowsec bench state on " + MachineInfo.describe() + ", state in " + directory);
+        io.flowsec.testbed.bench.StateBenchmark.run(rounds, seconds, warmup, directory, out);
+        return 0;
+    }
+
+    private static int positive(String option, String value, int max) throws UsageException {
+        try {
+            int number = Integer.parseInt(value);
+            if (number >= 1 && number <= max) {
+                return number;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new UsageException(option + " must be a whole number from 1 to " + max + ", got '" + value + "'");
+    }
+
     public int run(List<String> args) throws Exception {
         if (args.isEmpty()) {
             err.print(USAGE);
@@ -113,8 +156,11 @@ public final class BenchCommand {
             return 0;
         }
         String benchmark = args.getFirst();
+        if (benchmark.equals("state")) {
+            return runState(args.subList(1, args.size()));
+        }
         if (!BENCHMARKS.contains(benchmark)) {
-            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app or receiver)");
+            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver or state)");
         }
         BenchOptions options = parse(benchmark, args.subList(1, args.size()));
 

@@ -89,8 +89,28 @@ class BenchCommandTest {
     @Test
     void an_unknown_benchmark_is_a_usage_error() {
         UsageException e = assertThrows(UsageException.class, () -> command("root").run(List.of("foo")));
-        assertEquals("unknown benchmark 'foo' (micro, app or receiver)", e.getMessage());
+        assertEquals("unknown benchmark 'foo' (micro, app, receiver or state)", e.getMessage());
         assertEquals("", out());
+    }
+
+    @Test
+    void state_runs_without_root_and_reports_both_variants_and_their_ratio(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        assertEquals(0, command("nobody").run(List.of("state", "--rounds", "1", "--seconds", "1", "--warmup", "1",
+                "--dir", dir.toString())));
+        assertContains("in memory", out());
+        assertContains("durable writes/s", out());
+        assertContains("durable / in memory: ", out());
+        try (var left = java.nio.file.Files.list(dir)) {
+            assertEquals(0, left.count(), "its state directories are removed");
+        }
+    }
+
+    @Test
+    void state_refuses_a_bad_option_value() {
+        UsageException e = assertThrows(UsageException.class,
+                () -> command("nobody").run(List.of("state", "--rounds", "0")));
+        assertEquals("--rounds must be a whole number from 1 to 100, got '0'", e.getMessage());
     }
 
     @Test
