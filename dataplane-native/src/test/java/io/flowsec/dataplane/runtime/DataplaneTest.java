@@ -351,6 +351,30 @@ class DataplaneTest {
         }
     }
 
+    /** A steering program refused during a mode change: the change is rolled back whole and status says so. */
+    @Test
+    void shouldRollBackAModeChangeWhoseSteeringFailsAndReportWhatIsInEffect() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.SINGLE)) {
+            SecurityAssociation inbound = pair.tunnel.b().inbound().getFirst();
+            MemoryNetwork.Port port = pair.network.port(new java.net.InetSocketAddress(inbound.outer().local(), inbound.outer().localPort()));
+            DataplaneSnapshot before = pair.b.snapshot();
+            port.failNextSteer();
+            IllegalStateException refused = assertThrows(IllegalStateException.class, () -> pair.b.mode(Mode.FLOW));
+            assertTrue(refused.getMessage().contains("steering program refused"), refused.getMessage());
+            DataplaneSnapshot after = pair.b.snapshot();
+            assertEquals(Mode.SINGLE, pair.b.mode(), "the mode in effect");
+            assertEquals(Mode.SINGLE, after.mode());
+            assertEquals(Steering.SINGLE, after.steeringInEffect());
+            assertEquals(before.steeringFields(), after.steeringFields(), "status shows the steering in effect");
+            assertEquals(SteeringPlan.Field.NONE, port.plan().field(), "and the port still steers everything to lane 0");
+            pair.sendFromA(FLOWS, 5);
+            assertEquals(FLOWS * 5, pair.receivedAtB(FLOWS * 5, 10_000).values().stream().mapToInt(List::size).sum(),
+                    "traffic goes on");
+            pair.b.mode(Mode.FLOW);   // a retry works
+            assertEquals(SteeringPlan.Field.UDP_SOURCE_PORT, port.plan().field());
+        }
+    }
+
     @Test
     void shouldRefuseACommandFromALanesOwnEventLoopInsteadOfWaitingForItself() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
