@@ -126,6 +126,26 @@ public final class UdpSocket implements Closeable {
         Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_ATTACH_REUSEPORT_EBPF, programFd, "SO_ATTACH_REUSEPORT_EBPF");
     }
 
+    /**
+     * Attaches an eBPF lookup of {@code key} over a fresh hash map holding {@code laneByKey} (lanes not in it: 0),
+     * replacing the group's program in one step; a failure before the attach leaves the previous one in effect. The
+     * group keeps the program and its map; both descriptors are closed here.
+     */
+    public void attachSteering(SteeringPrograms.Key key, java.util.Map<Integer, Integer> laneByKey) throws NativeException {
+        int map = Bpf.createIntHashMap("flowsec_steer", laneByKey.size());
+        try {
+            Bpf.putAll(map, laneByKey);
+            int program = Bpf.loadSocketFilter("flowsec_steer", SteeringPrograms.lookup(key, map, 0));
+            try {
+                attachSteering(program);
+            } finally {
+                Syscalls.close(program);
+            }
+        } finally {
+            Syscalls.close(map);
+        }
+    }
+
     /** Removes the steering program of this socket's reuseport group: the kernel's 4-tuple hash applies again. */
     public void detachSteering() throws NativeException {
         Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_DETACH_REUSEPORT_BPF, 0, "SO_DETACH_REUSEPORT_BPF");

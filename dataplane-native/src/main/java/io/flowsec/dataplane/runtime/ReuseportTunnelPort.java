@@ -5,13 +5,11 @@ import io.flowsec.dataplane.lane.UdpTunnelSocket;
 import io.flowsec.dataplane.linux.Bpf;
 import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.SteeringPrograms;
-import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.UdpSocket;
 
 import java.io.Closeable;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.util.Map;
 
 /**
  * A tunnel endpoint as a reuseport group: lane i's socket is member i of the group, and steering is a BPF program
@@ -99,7 +97,7 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
         }
         int entries = plan.laneByKey().size();
         try {
-            attachLookup(group, key, plan.laneByKey());
+            group.attachSteering(key, plan.laneByKey());
             return "eBPF map, " + entries + (entries == 1 ? " entry" : " entries");
         } catch (NativeException e) {
             if (e.errno() != Bpf.EPERM && e.errno() != Bpf.ENOSYS) {
@@ -111,23 +109,6 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
             }
             group.attachSteering(SteeringPrograms.chain(key, plan.laneByKey(), 0));
             return "classic BPF, " + entries + (entries == 1 ? " entry" : " entries") + " (eBPF not permitted)";
-        }
-    }
-
-    /** A fresh map filled whole, a program reading it, attached; both descriptors closed, the group keeps them. */
-    private void attachLookup(UdpSocket group, SteeringPrograms.Key key, Map<Integer, Integer> laneByKey)
-            throws NativeException {
-        int map = Bpf.createIntHashMap("flowsec_steer", laneByKey.size());
-        try {
-            Bpf.putAll(map, laneByKey);
-            int program = Bpf.loadSocketFilter("flowsec_steer", SteeringPrograms.lookup(key, map, 0));
-            try {
-                group.attachSteering(program);
-            } finally {
-                Syscalls.close(program);
-            }
-        } finally {
-            Syscalls.close(map);
         }
     }
 

@@ -2,6 +2,8 @@ package io.flowsec.dataplane.linux;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The receiver's steering on real sockets: four lane sockets share one port on loopback through SO_REUSEPORT, a
- * steering program is attached, and datagrams must arrive on exactly the lane the program names.
+ * steering program is attached (each in both forms: classic BPF and eBPF with a map), and datagrams must arrive on
+ * exactly the lane the program names.
  */
 class ReuseportSteeringTest {
     private static final int LANES = 4;
@@ -70,15 +73,26 @@ class ReuseportSteeringTest {
         assertEquals(payload.length, sent, "send failed with errno " + errno.value());
     }
 
-    @Test
-    void shouldSteerEachSpiToTheLaneTheReceiverAssigned() throws Exception {
+    /** The two forms of the same steering: a classic compare chain, or an eBPF lookup in a hash map. */
+    private static void attach(String form, UdpSocket group, SteeringPrograms.Key key, Map<Integer, Integer> laneByKey)
+            throws NativeException {
+        if (form.equals("ebpf")) {
+            group.attachSteering(key, laneByKey);
+        } else {
+            group.attachSteering(SteeringPrograms.chain(key, laneByKey, 0));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "ebpf"})
+    void shouldSteerEachSpiToTheLaneTheReceiverAssigned(String form) throws Exception {
         InetAddress loopback = InetAddress.getByName("127.0.0.1");
         UdpSocket[] lanes = laneSockets(loopback);
         Map<Integer, Integer> laneBySpi = new LinkedHashMap<>();
         for (int i = 0; i < 16; i++) {
             laneBySpi.put(0x1000 + i, (i * 3) % LANES);
         }
-        lanes[0].attachSteering(SteeringPrograms.bySpi(laneBySpi, 0));
+        attach(form, lanes[0], SteeringPrograms.Key.SPI, laneBySpi);
         UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
         for (Map.Entry<Integer, Integer> entry : laneBySpi.entrySet()) {
             send(sender, espWithSpi(entry.getKey()), loopback, lanes[0].localPort());
@@ -86,28 +100,36 @@ class ReuseportSteeringTest {
         }
         send(sender, espWithSpi(0x9999), loopback, lanes[0].localPort());
         assertEquals(0, laneThatReceived(lanes), "an SPI outside the table goes to the default lane");
+        send(sender, new byte[2], loopback, lanes[0].localPort());
+        assertEquals(0, laneThatReceived(lanes), "a datagram too short for an SPI goes to the default lane");
     }
 
-    @Test
-    void shouldSteerByUdpSourcePortForTheUdpPortEncoding() throws Exception {
-        InetAddress loopback = InetAddress.getByName("127.0.0.1");
-        UdpSocket[] lanes = laneSockets(loopback);
-        List<UdpSocket> senders = new ArrayList<>();
-        Map<Integer, Integer> laneByPort = new LinkedHashMap<>();
-        for (int i = 0; i < 8; i++) {
-            UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
-            senders.add(sender);
-            laneByPort.put(sender.localPort(), (i + 1) % LANES);
-        }
-        lanes[0].attachSteering(SteeringPrograms.byUdpSourcePort(laneByPort, 0, false));
-        for (UdpSocket sender : senders) {
-            send(sender, espWithSpi(0x2000), loopback, lanes[0].localPort());
-            assertEquals(laneByPort.get(sender.localPort()), laneThatReceived(lanes), "source port " + sender.localPort());
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "ebpf"})
+    void shouldSteerByUdpSourcePortForTheUdpPortEncodingOverIpv4AndIpv6(String form) throws Exception {
+        for (String address : List.of("127.0.0.1", "::1")) {
+            InetAddress loopback = InetAddress.getByName(address);
+            UdpSocket[] lanes = laneSockets(loopback);
+            List<UdpSocket> senders = new ArrayList<>();
+            Map<Integer, Integer> laneByPort = new LinkedHashMap<>();
+            for (int i = 0; i < 8; i++) {
+                UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+                senders.add(sender);
+                laneByPort.put(sender.localPort(), (i + 1) % LANES);
+            }
+            attach(form, lanes[0], address.contains(":") ? SteeringPrograms.Key.IPV6_UDP_SOURCE_PORT
+                    : SteeringPrograms.Key.IPV4_UDP_SOURCE_PORT, laneByPort);
+            for (UdpSocket sender : senders) {
+                send(sender, espWithSpi(0x2000), loopback, lanes[0].localPort());
+                assertEquals(laneByPort.get(sender.localPort()), laneThatReceived(lanes),
+                        address + " source port " + sender.localPort());
+            }
         }
     }
 
-    @Test
-    void shouldSteerByOuterSourceAddressForTheAddressEncoding() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "ebpf"})
+    void shouldSteerByOuterSourceAddressForTheAddressEncoding(String form) throws Exception {
         InetAddress loopback = InetAddress.getByName("127.0.0.1");
         UdpSocket[] lanes = laneSockets(loopback);
         Map<Integer, Integer> laneByAddress = new LinkedHashMap<>();
@@ -117,7 +139,7 @@ class ReuseportSteeringTest {
             senders.add(track(UdpSocket.bind(source, 0, false)));
             laneByAddress.put(ByteBuffer.wrap(source.getAddress()).getInt(), LANES - 1 - i);
         }
-        lanes[0].attachSteering(SteeringPrograms.byIpv4SourceAddress(laneByAddress, 0));
+        attach(form, lanes[0], SteeringPrograms.Key.IPV4_SOURCE_ADDRESS, laneByAddress);
         for (int i = 0; i < LANES; i++) {
             send(senders.get(i), espWithSpi(0x3000), loopback, lanes[0].localPort());
             assertEquals(LANES - 1 - i, laneThatReceived(lanes), "source 127.0.0." + (10 + i));
@@ -160,83 +182,6 @@ class ReuseportSteeringTest {
 
     // ---- the eBPF form: a constant program and a hash map, for any number of SAs ------------------------------------
 
-    /** Loads the eBPF lookup for {@code key} over a fresh map holding {@code laneByKey} and attaches it. */
-    private static void attachLookup(UdpSocket group, SteeringPrograms.Key key, Map<Integer, Integer> laneByKey)
-            throws NativeException {
-        int map = Bpf.createIntHashMap("test_steer", laneByKey.size());
-        try {
-            Bpf.putAll(map, laneByKey);
-            int program = Bpf.loadSocketFilter("test_steer", SteeringPrograms.lookup(key, map, 0));
-            try {
-                group.attachSteering(program);
-            } finally {
-                Syscalls.close(program);
-            }
-        } finally {
-            Syscalls.close(map);
-        }
-    }
-
-    @Test
-    void shouldSteerEachSpiThroughTheEbpfMap() throws Exception {
-        InetAddress loopback = InetAddress.getByName("127.0.0.1");
-        UdpSocket[] lanes = laneSockets(loopback);
-        Map<Integer, Integer> laneBySpi = new LinkedHashMap<>();
-        for (int i = 0; i < 16; i++) {
-            laneBySpi.put(0x1000 + i, (i * 3 + 1) % LANES);
-        }
-        attachLookup(lanes[0], SteeringPrograms.Key.SPI, laneBySpi);
-        UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
-        for (Map.Entry<Integer, Integer> entry : laneBySpi.entrySet()) {
-            send(sender, espWithSpi(entry.getKey()), loopback, lanes[0].localPort());
-            assertEquals(entry.getValue(), laneThatReceived(lanes), "SPI 0x" + Integer.toHexString(entry.getKey()));
-        }
-        send(sender, espWithSpi(0x9999), loopback, lanes[0].localPort());
-        assertEquals(0, laneThatReceived(lanes), "an SPI outside the map goes to the default lane");
-        send(sender, new byte[2], loopback, lanes[0].localPort());
-        assertEquals(0, laneThatReceived(lanes), "a datagram too short for an SPI goes to the default lane");
-    }
-
-    @Test
-    void shouldSteerByUdpSourcePortThroughTheEbpfMapOverIpv4AndIpv6() throws Exception {
-        for (String address : List.of("127.0.0.1", "::1")) {
-            InetAddress loopback = InetAddress.getByName(address);
-            UdpSocket[] lanes = laneSockets(loopback);
-            List<UdpSocket> senders = new ArrayList<>();
-            Map<Integer, Integer> laneByPort = new LinkedHashMap<>();
-            for (int i = 0; i < 8; i++) {
-                UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
-                senders.add(sender);
-                laneByPort.put(sender.localPort(), (i + 1) % LANES);
-            }
-            attachLookup(lanes[0], address.contains(":") ? SteeringPrograms.Key.IPV6_UDP_SOURCE_PORT
-                    : SteeringPrograms.Key.IPV4_UDP_SOURCE_PORT, laneByPort);
-            for (UdpSocket sender : senders) {
-                send(sender, espWithSpi(0x2000), loopback, lanes[0].localPort());
-                assertEquals(laneByPort.get(sender.localPort()), laneThatReceived(lanes),
-                        address + " source port " + sender.localPort());
-            }
-        }
-    }
-
-    @Test
-    void shouldSteerByOuterSourceAddressThroughTheEbpfMap() throws Exception {
-        InetAddress loopback = InetAddress.getByName("127.0.0.1");
-        UdpSocket[] lanes = laneSockets(loopback);
-        Map<Integer, Integer> laneByAddress = new LinkedHashMap<>();
-        List<UdpSocket> senders = new ArrayList<>();
-        for (int i = 0; i < LANES; i++) {
-            InetAddress source = InetAddress.getByName("127.0.0." + (20 + i));
-            senders.add(track(UdpSocket.bind(source, 0, false)));
-            laneByAddress.put(ByteBuffer.wrap(source.getAddress()).getInt(), LANES - 1 - i);
-        }
-        attachLookup(lanes[0], SteeringPrograms.Key.IPV4_SOURCE_ADDRESS, laneByAddress);
-        for (int i = 0; i < LANES; i++) {
-            send(senders.get(i), espWithSpi(0x3000), loopback, lanes[0].localPort());
-            assertEquals(LANES - 1 - i, laneThatReceived(lanes), "source 127.0.0." + (20 + i));
-        }
-    }
-
     /** The target: 65,536 inbound SAs on one endpoint, 32 times what a classic chain holds. */
     @Test
     void shouldSteer65536SpisExactlyThroughOneEndpoint() throws Exception {
@@ -248,7 +193,7 @@ class ReuseportSteeringTest {
         }
         InetAddress loopback = InetAddress.getByName("127.0.0.1");
         UdpSocket[] lanes = laneSockets(loopback);
-        attachLookup(lanes[0], SteeringPrograms.Key.SPI, laneBySpi);
+        lanes[0].attachSteering(SteeringPrograms.Key.SPI, laneBySpi);
         UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
         java.util.Random random = new java.util.Random(65_536);
         for (int probe = 0; probe < 400; probe++) {

@@ -11,10 +11,8 @@ import io.flowsec.dataplane.state.SaStateStore;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,8 +44,8 @@ public final class StateBenchmark {
 
     public static List<Run> run(int rounds, int seconds, int warmupSeconds, Path directory, PrintStream out)
             throws IOException {
-        JsonObject sender = new JsonObject(readExample("site-a.sa.json"));
-        JsonObject receiver = new JsonObject(readExample("site-b.sa.json"));
+        JsonObject sender = new JsonObject(io.flowsec.testbed.demo.Examples.read("site-a.sa.json"));
+        JsonObject receiver = new JsonObject(io.flowsec.testbed.demo.Examples.read("site-b.sa.json"));
         Files.createDirectories(directory);
         List<Run> runs = new ArrayList<>();
         for (int round = 0; round < rounds; round++) {
@@ -139,15 +137,6 @@ public final class StateBenchmark {
             }
         }
         return accepted;
-    }
-
-    private static String readExample(String name) throws IOException {
-        try (InputStream in = StateBenchmark.class.getResourceAsStream("/examples/" + name)) {
-            if (in == null) {
-                throw new IOException("example " + name + " missing from the build");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
     }
 
     private static void deleteTree(Path directory) throws IOException {

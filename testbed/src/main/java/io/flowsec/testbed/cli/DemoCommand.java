@@ -10,9 +10,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -251,8 +249,8 @@ public final class DemoCommand {
      * keys, written only to the demo's private directory and never printed.
      */
     static JsonArray[] policies(int lanes) throws IOException {
-        JsonObject a = new JsonObject(readExample("site-a.sa.json")).getJsonArray("policies").getJsonObject(0);
-        JsonObject b = new JsonObject(readExample("site-b.sa.json")).getJsonArray("policies").getJsonObject(0);
+        JsonObject a = new JsonObject(io.flowsec.testbed.demo.Examples.read("site-a.sa.json")).getJsonArray("policies").getJsonObject(0);
+        JsonObject b = new JsonObject(io.flowsec.testbed.demo.Examples.read("site-b.sa.json")).getJsonArray("policies").getJsonObject(0);
         grow(a.getJsonArray("outbound"), b.getJsonArray("inbound"), 0x0000b000, lanes);
         grow(b.getJsonArray("outbound"), a.getJsonArray("inbound"), 0x0000a000, lanes);
         return new JsonArray[] {new JsonArray().add(a), new JsonArray().add(b)};
@@ -285,16 +283,6 @@ public final class DemoCommand {
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());
         return path;
-    }
-
-    /** The example SA files travel inside the jar, so the demo runs from any directory. */
-    private static String readExample(String name) throws IOException {
-        try (InputStream in = DemoCommand.class.getResourceAsStream("/examples/" + name)) {
-            if (in == null) {
-                throw new IOException("example " + name + " missing from the build");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
     }
 
     /** Parses the demo's options; every value is range-checked here, before anything is built. */
