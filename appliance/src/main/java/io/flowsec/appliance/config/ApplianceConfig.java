@@ -8,6 +8,7 @@ import io.flowsec.dataplane.selector.IpPrefix;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +40,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
     public static ApplianceConfig parse(JsonObject json) throws ConfigException {
         for (String key : json.fieldNames()) {
             if (!KEYS.contains(key)) {
-                throw new ConfigException(key, "unknown key (allowed: " + String.join(", ", new TreeSet<>(KEYS)) + ")");
+                throw new ConfigException(SaFile.keyName(key), "unknown key (allowed: " + String.join(", ", new TreeSet<>(KEYS)) + ")");
             }
         }
         String name = string(json, "name", "flowsec");
@@ -76,8 +77,8 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
             throw new ConfigException("tunnelMtu", "must be 1280-65535, got " + tunnelMtu);
         }
         Site site = site(json);
-        Path statusSocket = Path.of(string(json, "statusSocket", "/run/flowsec/" + name + ".sock"));
-        Path stateDirectory = Path.of(string(json, "stateDirectory", "/var/lib/flowsec/" + name));
+        Path statusSocket = path(json, "statusSocket", "/run/flowsec/" + name + ".sock");
+        Path stateDirectory = path(json, "stateDirectory", "/var/lib/flowsec/" + name);
         if (!(json.getValue("policies") instanceof JsonArray)) {
             throw new ConfigException("policies", "a list of policies is required (see README, SA definitions)");
         }
@@ -114,7 +115,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         for (String key : site.fieldNames()) {
             if (!SITE_KEYS.contains(key)) {
-                throw new ConfigException("site." + key, "unknown key (allowed: " + String.join(", ", new TreeSet<>(SITE_KEYS)) + ")");
+                throw new ConfigException("site." + SaFile.keyName(key), "unknown key (allowed: " + String.join(", ", new TreeSet<>(SITE_KEYS)) + ")");
             }
         }
         String device = site.getValue("device") instanceof String s ? s : "";
@@ -179,6 +180,14 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
             throw new ConfigException(key, "must be a non-empty string");
         }
         return s;
+    }
+
+    private static Path path(JsonObject json, String key, String fallback) throws ConfigException {
+        try {
+            return Path.of(string(json, key, fallback));
+        } catch (InvalidPathException e) {
+            throw new ConfigException(key, "is not a usable path: " + e.getReason()); // the reason, not the text again
+        }
     }
 
     private static <E extends Enum<E>> E choice(JsonObject json, String key, Class<E> type, E fallback) throws ConfigException {

@@ -340,9 +340,14 @@ public final class SaFile {
     private static void checkKeys(JsonObject json, Set<String> allowed, String path) throws ConfigException {
         for (String key : json.fieldNames()) {
             if (!allowed.contains(key)) {
-                throw new ConfigException(join(path, key), "unknown key (allowed: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+                throw new ConfigException(join(path, keyName(key)), "unknown key (allowed: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
             }
         }
+    }
+
+    /** A key as a path names it: the empty key as {@code ""}, so the path is never empty or ends in a dot. */
+    static String keyName(String key) {
+        return key.isEmpty() ? "\"\"" : key;
     }
 
     private static String join(String path, String key) {
@@ -453,6 +458,9 @@ public final class SaFile {
         Object value = json.getValue(key);
         try {
             if (value instanceof Number n) {
+                if (!(n instanceof Integer || n instanceof Long)) { // longValue() would make 443.9 or 2^64 + 443 port 443
+                    throw new ConfigException(join(path, key), "must be a port, a range N-M or any, got " + n);
+                }
                 return PortRange.parse(Long.toString(n.longValue()));
             }
             return PortRange.parse(string(json, key, path, "any"));

@@ -388,9 +388,22 @@ class ApplianceConfigTest {
         assertNoKeyMaterial(e.getMessage());
     }
 
+    @Test
+    void a_JSON_error_quoting_a_line_separator_is_escaped_onto_one_line() throws IOException {
+        // the JSON parser quotes the duplicated key; U+2029 would end the line in a log viewer (found by ConfigParserFuzzTest)
+        Path file = write("separator.json", "{\"a\u2029b\": 1, \"a\u2029b\": 2}");
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ApplianceConfig.read(file));
+        assertTrue(e.getMessage().contains("Duplicate field 'a\\u2029b'"), e::getMessage);
+        assertFalse(e.getMessage().contains("\u2029"), e::getMessage);
+    }
+
     static Stream<Arguments> badConfigurations() {
         return Stream.of(
                 // top level
+                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: cpus, lanes"),
+                bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
+                bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
                         "unknown key (allowed: cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
@@ -438,6 +451,10 @@ class ApplianceConfigTest {
                 // statusSocket
                 bad("a status socket that is not a string", c -> c.put("statusSocket", 5), "statusSocket", "must be a non-empty string"),
                 bad("an empty status socket path", c -> c.put("statusSocket", ""), "statusSocket", "must be a non-empty string"),
+                bad("a status socket path with a NUL character", c -> c.put("statusSocket", "/run/a\u0000b.sock"), "statusSocket",
+                        "is not a usable path: Nul character not allowed"),
+                bad("a state directory with a NUL character", c -> c.put("stateDirectory", "/var/lib/\u0000"), "stateDirectory",
+                        "is not a usable path: Nul character not allowed"),
                 // site
                 bad("no site", c -> c.remove("site"), "site", "is required"),
                 bad("a site that is a device name", c -> c.put("site", "fs0"), "site", "is required"),

@@ -554,6 +554,61 @@ class SaFileTest {
         assertRefused(root, "policies[0].outbound[0].spi", "");
     }
 
+    @Test
+    void a_selector_port_with_a_fraction_or_beyond_64_bits_is_refused_rather_than_truncated_to_another_port() {
+        JsonObject fraction = validRoot();
+        policy(fraction, 0).put("remotePorts", 443.9);
+        assertRefused(fraction, "policies[0].remotePorts", "must be a port, a range N-M or any, got 443.9");
+
+        JsonObject wrapped = validRoot();
+        policy(wrapped, 0).put("localPorts", java.math.BigInteger.ONE.shiftLeft(64).add(java.math.BigInteger.valueOf(443)));
+        assertRefused(wrapped, "policies[0].localPorts", "must be a port, a range N-M or any");
+    }
+
+    @Test
+    void an_empty_top_level_key_is_named_as_such_not_left_out_of_the_message() {
+        assertRefused(validRoot().put("", 1), "\"\"", "unknown key (allowed: policies)");
+    }
+
+    /** Found by ConfigParserFuzzTest: messages quote values and keys as written, line breaks and all. */
+    static Stream<Arguments> lineBreakingValues() {
+        return Stream.of(
+                arguments("a suite", (Consumer<JsonObject>) r -> policy(r, 0).put("suite", "aes-gcm\n128"),
+                        "policies[0].suite: unknown suite 'aes-gcm\\n128'"),
+                arguments("a prefix", (Consumer<JsonObject>) r -> policy(r, 0).put("local", "10.1.0.0/1\r\n6"),
+                        "policies[0].local: bad prefix length in '10.1.0.0/1\\r\\n6'"),
+                arguments("an outer address", (Consumer<JsonObject>) r -> policy(r, 0).put("localAddress", "192.0\u2028.2.1"),
+                        "policies[0].localAddress: '192.0\\u2028.2.1' is not an IP address"),
+                arguments("a port range", (Consumer<JsonObject>) r -> policy(r, 0).put("remotePorts", "44\u20293"),
+                        "policies[0].remotePorts: bad port range '44\\u20293'"),
+                arguments("an encoding", (Consumer<JsonObject>) r -> policy(r, 0).put("encoding", "udp\u0085port"),
+                        "policies[0].encoding: unknown encoding 'udp\\u0085port'"),
+                arguments("an SPI", (Consumer<JsonObject>) r -> outbound(r, 0).put("spi", "0x10\u000001"),
+                        "policies[0].outbound[0].spi: must be a number or 0x-prefixed hex, got '0x10\\u000001'"),
+                arguments("an unknown key", (Consumer<JsonObject>) r -> policy(r, 0).put("sui\nte", "aes-gcm-128"),
+                        "policies[0].sui\\nte: unknown key"),
+                arguments("a policy name used twice", (Consumer<JsonObject>) r -> {
+                    policy(r, 0).put("name", "a\nb");
+                    r.getJsonArray("policies").add(secondPolicy().put("name", "a\nb"));
+                }, "policies[1].name: policy name 'a\\nb' is used twice"),
+                arguments("an SA name in the data plane's own message", (Consumer<JsonObject>) r ->
+                        outbound(r, 0).put("name", "out\u001b[2K").put("key", key(16, 0)),
+                        "policies[0].outbound[0]: out\\u001b[2K: aes-gcm-128 needs a 20-byte encryption key"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("lineBreakingValues")
+    void a_line_break_or_control_character_quoted_in_a_message_is_escaped_so_the_message_stays_one_line(
+            String what, Consumer<JsonObject> change, String expected) {
+        JsonObject root = validRoot();
+        change.accept(root);
+
+        ConfigException e = refused(root);
+        assertTrue(e.getMessage().startsWith(expected), () -> "expected '" + expected + "...', got: " + e.getMessage());
+        assertTrue(e.getMessage().chars().noneMatch(c -> Character.isISOControl(c) || c == '\u2028' || c == '\u2029'),
+                e::getMessage);
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // Tables
 
