@@ -314,7 +314,7 @@ class RunAndStatusCommandTest {
             assertFalse(result.err().contains("\tat "), result::err);
             assertFalse(deviceExists(DEVICE), "the TUN device is removed again");
             try (var files = Files.list(dir.resolve("state"))) {
-                assertEquals(0, files.filter(file -> file.toString().endsWith(".state")).count(),
+                assertEquals(0, files.filter(entry -> entry.toString().endsWith(".state")).count(),
                         "nothing was reserved for a refused start");
             }
         } finally {
