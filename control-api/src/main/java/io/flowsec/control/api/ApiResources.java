@@ -1,0 +1,346 @@
+package io.flowsec.control.api;
+
+import io.flowsec.control.config.ConfigurationChange;
+import io.flowsec.control.config.PersistentConfiguration;
+import io.flowsec.dataplane.esp.IoCounter;
+import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.runtime.DataplaneControl;
+import io.flowsec.dataplane.runtime.DataplaneSnapshot;
+import io.flowsec.dataplane.runtime.Mode;
+import io.flowsec.dataplane.runtime.Steering;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The API's resources over the data plane's command interface: reads build JSON from a snapshot or a command's
+ * answer; changes check the request, then apply it and record it in the configuration together
+ * ({@link PersistentConfiguration}). The server runs changes one at a time, off the event loop; reads run anywhere.
+ * No method returns key material: SAs are shown by name, SPI and counters only.
+ */
+final class ApiResources {
+    private final ApplianceInfo info;
+    private final DataplaneControl dataplane;
+    private final PersistentConfiguration configuration;
+    private final LaneLoad laneLoad;
+    private final Consumer<String> log;
+
+    ApiResources(ApplianceInfo info, DataplaneControl dataplane, PersistentConfiguration configuration, LaneLoad laneLoad,
+                 Consumer<String> log) {
+        this.info = info;
+        this.dataplane = dataplane;
+        this.configuration = configuration;
+        this.laneLoad = laneLoad;
+        this.log = log;
+    }
+
+    // ---- reads ----------------------------------------------------------------------------------------------------
+
+    JsonObject appliance(long configurationVersion) {
+        DataplaneSnapshot snapshot = dataplane.snapshot();
+        long faults = snapshot.lanes().stream().mapToLong(lane -> lane.io(IoCounter.LANE_FAULTS)).sum();
+        return new JsonObject()
+                .put("name", info.name())
+                .put("version", info.version())
+                .put("uptimeSeconds", Duration.between(info.startedAt(), Instant.now()).toMillis() / 1000.0)
+                .put("transport", info.transport())
+                .put("cores", Runtime.getRuntime().availableProcessors())
+                .put("lanes", dataplane.laneCount())
+                .put("health", faults == 0 ? "ok" : "degraded")
+                .put("configurationVersion", configurationVersion);
+    }
+
+    JsonArray lanes() {
+        JsonArray lanes = new JsonArray();
+        for (DataplaneSnapshot.LaneSnapshot lane : dataplane.snapshot().lanes()) {
+            lanes.add(lane(lane));
+        }
+        return lanes;
+    }
+
+    JsonObject lane(int index) {
+        List<DataplaneSnapshot.LaneSnapshot> lanes = dataplane.snapshot().lanes();
+        if (index >= lanes.size()) {
+            throw Problem.notFound("lane " + index + " does not exist (lanes 0-" + (lanes.size() - 1) + ")");
+        }
+        return lane(lanes.get(index));
+    }
+
+    private JsonObject lane(DataplaneSnapshot.LaneSnapshot lane) {
+        JsonObject io = new JsonObject();
+        for (IoCounter counter : IoCounter.values()) {
+            io.put(counter.label(), lane.io(counter));
+        }
+        return new JsonObject()
+                .put("lane", lane.lane())
+                .put("cpu", info.cpus().isEmpty() ? null : info.cpus().get(lane.lane()))
+                .put("busyFraction", laneLoad.busyFraction(lane.lane()))
+                .put("faults", lane.io(IoCounter.LANE_FAULTS))
+                .put("io", io)
+                .put("outcomes", outcomes(lane.outcomes(), true));
+    }
+
+    JsonObject mode() {
+        return new JsonObject().put("mode", dataplane.mode().configName());
+    }
+
+    JsonObject steering() {
+        DataplaneSnapshot snapshot = dataplane.snapshot();
+        JsonArray endpoints = new JsonArray();
+        for (Map.Entry<String, String> field : new java.util.TreeMap<>(snapshot.steeringFields()).entrySet()) {
+            endpoints.add(new JsonObject().put("endpoint", field.getKey()).put("field", field.getValue())
+                    .put("program", snapshot.steeringPrograms().getOrDefault(field.getKey(), "")));
+        }
+        return new JsonObject().put("steering", dataplane.steering().configName())
+                .put("inEffect", dataplane.steeringInEffect().configName()).put("endpoints", endpoints);
+    }
+
+    JsonArray policies() {
+        JsonArray policies = new JsonArray();
+        for (SecurityPolicy policy : dataplane.policies()) {
+            policies.add(policy(policy));
+        }
+        return policies;
+    }
+
+    JsonObject policy(String name) {
+        return policy(findPolicy(name));
+    }
+
+    private JsonObject policy(SecurityPolicy policy) {
+        JsonObject json = new JsonObject().put("name", policy.name())
+                .put("action", policy.action().name().toLowerCase())
+                .put("selector", policy.selector().toString());
+        if (policy.action() == PolicyAction.PROTECT && policy.outboundGroup() != null) {
+            json.put("outbound", spis(policy.outboundGroup().members()))
+                    .put("weights", ints(dataplane.groupWeights(policy.name())));
+        }
+        return json;
+    }
+
+    JsonObject weights(String name) {
+        SecurityPolicy policy = findProtectPolicy(name);
+        return new JsonObject().put("policy", name)
+                .put("weights", ints(dataplane.groupWeights(name)))
+                .put("sas", spis(policy.outboundGroup().members()))
+                .put("table", ints(policy.outboundGroup().indirectionTable()));
+    }
+
+    JsonArray sas() {
+        JsonArray sas = new JsonArray();
+        for (DataplaneSnapshot.SaSnapshot sa : dataplane.snapshot().sas()) {
+            sas.add(sa(sa));
+        }
+        return sas;
+    }
+
+    JsonObject sa(Direction direction, int spi) {
+        DataplaneSnapshot.SaSnapshot sa = dataplane.snapshot().sa(spi, direction);
+        if (sa == null) {
+            throw Problem.notFound("no " + label(direction) + " SA " + hex(spi));
+        }
+        return sa(sa);
+    }
+
+    private JsonObject sa(DataplaneSnapshot.SaSnapshot sa) {
+        return new JsonObject().put("name", sa.name()).put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
+                .put("lane", sa.lane()).put("packets", sa.packets()).put("bytes", sa.bytes())
+                .put("lastSequence", sa.lastSequence()).put("state", sa.state())
+                .put("drops", outcomes(sa.drops(), false));
+    }
+
+    JsonObject inboundLane(int spi) {
+        Integer lane = dataplane.inboundLanes().get(spi);
+        if (lane == null) {
+            throw Problem.notFound("no inbound SA " + hex(spi));
+        }
+        return new JsonObject().put("spi", hex(spi)).put("lane", lane);
+    }
+
+    JsonObject drops() {
+        DataplaneSnapshot snapshot = dataplane.snapshot();
+        JsonArray lanes = new JsonArray();
+        for (DataplaneSnapshot.LaneSnapshot lane : snapshot.lanes()) {
+            lanes.add(new JsonObject().put("lane", lane.lane()).put("drops", outcomes(lane.outcomes(), false)));
+        }
+        JsonArray sas = new JsonArray();
+        for (DataplaneSnapshot.SaSnapshot sa : snapshot.sas()) {
+            sas.add(new JsonObject().put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
+                    .put("drops", outcomes(sa.drops(), false)));
+        }
+        return new JsonObject().put("totals", outcomes(snapshot.totals(), false)).put("lanes", lanes).put("sas", sas);
+    }
+
+    // ---- changes: checked, then applied and recorded together -----------------------------------------------------
+
+    JsonObject setMode(ModeRequest request) {
+        Mode mode = Mode.fromConfigName(request.getMode());
+        commit(new ConfigurationChange.ModeSet(mode), () -> dataplane.mode(mode), "mode");
+        return mode();
+    }
+
+    JsonObject setSteering(SteeringRequest request) {
+        Steering steering = Steering.fromConfigName(request.getSteering());
+        commit(new ConfigurationChange.SteeringSet(steering), () -> dataplane.steering(steering), "steering");
+        return steering();
+    }
+
+    JsonObject setWeights(String name, WeightsRequest request) {
+        SecurityPolicy policy = findProtectPolicy(name);
+        int[] weights = request.getWeights().stream().mapToInt(Integer::intValue).toArray();
+        if (weights.length != policy.outboundGroup().size()) {
+            throw Problem.badRequest("policy " + name + " has " + policy.outboundGroup().size()
+                    + " outbound SAs; give one weight for each, got " + weights.length, "weights");
+        }
+        commit(new ConfigurationChange.WeightsSet(name, weights), () -> dataplane.groupWeights(name, weights), "weights");
+        return weights(name);
+    }
+
+    JsonObject setInboundLane(int spi, LaneRequest request) {
+        inboundLane(spi);   // 404 when there is no such SA
+        int lane = request.getLane();
+        if (lane >= dataplane.laneCount()) {
+            throw Problem.badRequest("lane " + lane + " does not exist (lanes 0-" + (dataplane.laneCount() - 1) + ")", "lane");
+        }
+        commit(new ConfigurationChange.InboundLaneSet(spi, lane), () -> dataplane.moveInbound(spi, lane), "lane");
+        return inboundLane(spi);
+    }
+
+    /** The successor of an SA: new SPI and keys, everything else carried over, installed make-before-break. */
+    JsonObject rekey(Direction direction, int oldSpi, RekeyRequest request) {
+        SecurityAssociation old = findSa(direction, oldSpi);
+        int newSpi = Spis.parse(request.getSpi(), "spi");
+        byte[] key = hexKey(request.getKey(), "key");
+        byte[] integrityKey = request.getIntegrityKey() == null ? null : hexKey(request.getIntegrityKey(), "integrityKey");
+        if (key.length != old.suite().encryptionKeyLength()) {
+            throw Problem.badRequest(old.suite().configName() + " needs a " + old.suite().encryptionKeyLength()
+                    + "-byte key, got " + key.length + " bytes", "key");
+        }
+        if (old.suite().integrityKeyLength() != (integrityKey == null ? 0 : integrityKey.length)) {
+            throw Problem.badRequest(old.suite().configName() + " needs a " + old.suite().integrityKeyLength()
+                    + "-byte integrity key, got " + (integrityKey == null ? 0 : integrityKey.length) + " bytes", "integrityKey");
+        }
+        if (newSpi != oldSpi && dataplane.sas().stream().anyMatch(sa -> sa.spi() == newSpi && sa.direction() == direction)) {
+            throw Problem.conflict("SPI " + hex(newSpi) + " is in use by another " + label(direction) + " SA");
+        }
+        Duration grace = request.getGraceMs() == null ? DataplaneControl.DEFAULT_REKEY_GRACE
+                : Duration.ofMillis(request.getGraceMs());
+        SecurityAssociation successor;
+        try {
+            successor = old.successor().name(old.name() + "-" + Integer.toHexString(newSpi)).spi(newSpi)
+                    .encryptionKey(key).integrityKey(integrityKey).build();
+        } catch (IllegalArgumentException e) {
+            throw Problem.badRequest(e.getMessage(), "key");
+        }
+        commit(new ConfigurationChange.SaRekeyed(direction, oldSpi, newSpi, key, integrityKey),
+                () -> dataplane.replaceSa(oldSpi, direction, successor, grace), "spi");
+        java.util.Arrays.fill(key, (byte) 0);
+        return sa(direction, newSpi);
+    }
+
+    void remove(Direction direction, int spi) {
+        findSa(direction, spi);
+        if (direction == Direction.OUTBOUND) {
+            throw Problem.badRequest("an outbound SA belongs to its policy's SA group: rekey it, or change the group",
+                    "direction");
+        }
+        commit(new ConfigurationChange.SaRemoved(direction, spi), () -> dataplane.removeSa(spi, direction), "spi");
+    }
+
+    /** Applies and records a change; the data plane's or the configuration's refusal becomes a 400 naming {@code field}. */
+    private void commit(ConfigurationChange change, Runnable applyToDataplane, String field) {
+        try {
+            configuration.commit(change, applyToDataplane);
+        } catch (IllegalArgumentException e) {
+            throw Problem.badRequest(e.getMessage(), field);
+        } catch (IllegalStateException e) {
+            throw Problem.conflict(e.getMessage());
+        } catch (IOException e) {
+            log.accept("api: " + change.describe() + " applied, but the configuration file was not written: " + e.getMessage());
+            throw new Problem(500, "Configuration not written", "the change is in effect, but the configuration file "
+                    + "could not be written (" + e.getMessage() + "); a restart would undo it", null);
+        }
+        log.accept("api: " + change.describe());
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------------
+
+    private SecurityPolicy findPolicy(String name) {
+        for (SecurityPolicy policy : dataplane.policies()) {
+            if (policy.name().equals(name)) {
+                return policy;
+            }
+        }
+        throw Problem.notFound("no policy named '" + name + "'");
+    }
+
+    private SecurityPolicy findProtectPolicy(String name) {
+        SecurityPolicy policy = findPolicy(name);
+        if (policy.action() != PolicyAction.PROTECT || policy.outboundGroup() == null) {
+            throw Problem.badRequest("policy " + name + " does not protect: it has no SA group", "policy");
+        }
+        return policy;
+    }
+
+    private SecurityAssociation findSa(Direction direction, int spi) {
+        for (SecurityAssociation sa : dataplane.sas()) {
+            if (sa.spi() == spi && sa.direction() == direction) {
+                return sa;
+            }
+        }
+        throw Problem.notFound("no " + label(direction) + " SA " + hex(spi));
+    }
+
+    private static byte[] hexKey(String text, String field) {
+        if (text.length() % 2 != 0) {
+            throw Problem.badRequest("a hex key has an even number of digits", field);
+        }
+        return HexFormat.of().parseHex(text);   // the contract allowed ASCII hex digits only
+    }
+
+    private static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {
+        JsonObject json = new JsonObject();
+        for (Outcome outcome : Outcome.values()) {
+            long count = outcomes.getOrDefault(outcome, 0L);
+            if (count != 0 && (withAccepted || outcome != Outcome.ACCEPTED)) {
+                json.put(outcome.label(), count);
+            }
+        }
+        return json;
+    }
+
+    private static JsonArray spis(List<SecurityAssociation> sas) {
+        JsonArray spis = new JsonArray();
+        for (SecurityAssociation sa : sas) {
+            spis.add(hex(sa.spi()));
+        }
+        return spis;
+    }
+
+    private static JsonArray ints(int[] values) {
+        JsonArray array = new JsonArray();
+        for (int value : values) {
+            array.add(value);
+        }
+        return array;
+    }
+
+    static String hex(int spi) {
+        return String.format("0x%08x", spi);
+    }
+
+    static String label(Direction direction) {
+        return direction == Direction.INBOUND ? "inbound" : "outbound";
+    }
+}
