@@ -25,6 +25,8 @@ import io.vertx.openapi.validation.SchemaValidationException;
 import io.vertx.openapi.validation.ValidatedRequest;
 import io.vertx.openapi.validation.ValidatorException;
 
+import io.flowsec.control.security.LoginThrottle;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -40,9 +42,10 @@ import java.util.function.Supplier;
  * The control API's HTTP server: REST under {@value #BASE}, described by the OpenAPI document it serves and validates
  * every request against, so the document cannot drift from the code. Each request passes through:
  * <ol>
+ *   <li>authentication: a bearer token (all but {@code /health}, {@code /openapi.json} and the dashboard's page),
+ *       failures rate limited per client address; a read-only token reads, an admin token also changes (else 401,
+ *       403 or 429);</li>
  *   <li>the body, at most {@link Settings#maxBodyBytes} (else 413);</li>
- *   <li>authentication: a bearer token (all but {@code /health} and {@code /openapi.json}), failures rate limited per
- *       client address; a read-only token reads, an admin token also changes (else 401, 403 or 429);</li>
  *   <li>validation against the contract (else 400 naming the field);</li>
  *   <li>the resource: a read answers from the data plane at once; a change runs on the one change thread, after its
  *       {@code If-Match} is checked against the configuration version (else 409), and is applied and recorded
@@ -54,6 +57,8 @@ import java.util.function.Supplier;
 public final class ApiServer implements AutoCloseable {
     public static final String BASE = "/api/v1";
     private static final Set<String> PUBLIC = Set.of(BASE + "/health", BASE + "/openapi.json");
+    /** The dashboard's page and assets: public, the page asks for a token and sends it with every request. */
+    public static final String DASHBOARD = "/ui/";
     private static final String CALLER = "flowsec.caller";
 
     /**
@@ -65,20 +70,13 @@ public final class ApiServer implements AutoCloseable {
     public record Settings(String host, int port, KeyCertOptions tls, int maxBodyBytes) {
     }
 
-    /** Failed logins, counted per client address; {@link #NONE} never refuses. */
-    public interface LoginGuard {
-        LoginGuard NONE = new LoginGuard() {
-        };
-
-        default Optional<Duration> refusedFor(String address) {
-            return Optional.empty();
-        }
-
-        default void failed(String address) {
-        }
-
-        default void succeeded(String address) {
-        }
+    /**
+     * Routes beside the contract's (the event stream, metrics, the dashboard), mounted on the root router after
+     * authentication and before the contract's routes and the 404 fallback.
+     */
+    @FunctionalInterface
+    public interface Extension {
+        void mount(Router root);
     }
 
     private final Vertx vertx;
@@ -95,7 +93,8 @@ public final class ApiServer implements AutoCloseable {
 
     public static Future<ApiServer> start(Vertx vertx, Settings settings, ApplianceInfo info, DataplaneControl dataplane,
                                           PersistentConfiguration configuration, Caller.Authenticator authenticator,
-                                          LoginGuard logins, Consumer<String> log) {
+                                          LoginThrottle logins, java.util.List<Extension> extensions,
+                                          Consumer<String> log) {
         JsonObject document;
         try {
             document = contract();
@@ -110,9 +109,7 @@ public final class ApiServer implements AutoCloseable {
         AtomicLong version = new AtomicLong(1);
         return OpenAPIContract.from(vertx, document.copy()).compose(contract -> {
             RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
-            // Vert.x Web mounts body handlers before user handlers: the body is read (bounded) before the token is checked
             builder.rootHandler(BodyHandler.create(false).setBodyLimit(settings.maxBodyBytes()));
-            builder.rootHandler(context -> authenticate(context, authenticator, logins));
             Routes routes = new Routes(builder, changes, version, resources);
             routes.read("getHealth", context -> new JsonObject().put("status", "up"));
             routes.read("getOpenApi", context -> document);
@@ -145,9 +142,13 @@ public final class ApiServer implements AutoCloseable {
                 route.addFailureHandler(context -> problem(context, log));
             }
             Router root = Router.router(vertx);
+            root.route().handler(context -> authenticate(context, authenticator, logins));
+            root.route().failureHandler(context -> problem(context, log));
+            for (Extension extension : extensions) {
+                extension.mount(root);
+            }
             root.route(BASE + "/*").subRouter(builder.createRouter());   // the contract's paths, under its server URL
             root.route().last().handler(context -> context.fail(404));
-            root.route().failureHandler(context -> problem(context, log));
             HttpServerOptions options = new HttpServerOptions().setHost(settings.host()).setPort(settings.port())
                     .setCompressionSupported(true);
             if (settings.tls() != null) {
@@ -236,9 +237,9 @@ public final class ApiServer implements AutoCloseable {
 
     // ---- authentication -------------------------------------------------------------------------------------------
 
-    private static void authenticate(RoutingContext context, Caller.Authenticator authenticator, LoginGuard logins) {
+    private static void authenticate(RoutingContext context, Caller.Authenticator authenticator, LoginThrottle logins) {
         context.response().putHeader("Cache-Control", "no-store").putHeader("X-Content-Type-Options", "nosniff");
-        if (PUBLIC.contains(context.normalizedPath())) {
+        if (isPublic(context.normalizedPath())) {
             context.next();
             return;
         }
@@ -268,6 +269,15 @@ public final class ApiServer implements AutoCloseable {
         }
         context.put(CALLER, caller.get());
         context.next();
+    }
+
+    private static boolean isPublic(String path) {
+        return PUBLIC.contains(path) || path.equals("/") || path.startsWith(DASHBOARD);
+    }
+
+    /** The caller a request authenticated as; null on public paths. */
+    public static Caller caller(RoutingContext context) {
+        return context.get(CALLER);
     }
 
     // ---- problems -------------------------------------------------------------------------------------------------

@@ -94,9 +94,9 @@ class ApiServerTest {
         };
         ApiServer.Settings settings = new ApiServer.Settings("127.0.0.1", 0, null, 64 * 1024);
         apiA = ApiServer.start(vertx, settings, new ApplianceInfo("a", "test", "memory", List.of(), Instant.now()),
-                pair.a, configurationA, tokens, ApiServer.LoginGuard.NONE, log::add).await();
+                pair.a, configurationA, tokens, io.flowsec.control.security.LoginThrottle.defaults(), List.of(), log::add).await();
         apiB = ApiServer.start(vertx, settings, new ApplianceInfo("b", "test", "memory", List.of(0, 1), Instant.now()),
-                pair.b, configurationB, tokens, ApiServer.LoginGuard.NONE, log::add).await();
+                pair.b, configurationB, tokens, io.flowsec.control.security.LoginThrottle.defaults(), List.of(), log::add).await();
         client = WebClient.create(vertx);
     }
 
@@ -335,6 +335,34 @@ class ApiServerTest {
         assertProblem(call(apiB, HttpMethod.PUT, "/mode", READER, new JsonObject().put("mode", "single"), null), 403, null);
         assertEquals(Mode.FLOW, pair.b.mode());
         assertEquals(List.of(), configurationB.changes);
+    }
+
+    @Test
+    void shouldRateLimitFailedLoginsPerAddressWith429() {
+        io.flowsec.control.security.LoginThrottle throttle = new io.flowsec.control.security.LoginThrottle(3,
+                java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(1), 100, java.time.Clock.systemUTC());
+        ApiServer guarded = ApiServer.start(vertx, new ApiServer.Settings("127.0.0.1", 0, null, 1024),
+                new ApplianceInfo("c", "test", "memory", List.of(), Instant.now()), pair.b, configurationB,
+                token -> ADMIN.equals(token) ? Optional.of(new Caller("ops", true)) : Optional.empty(), throttle,
+                List.of(), log::add).await();
+        try {
+            for (int i = 0; i < 3; i++) {
+                assertProblem(call(guarded, HttpMethod.GET, "/mode", "fsk_guess-" + i, null, null), 401, null);
+            }
+            HttpResponse<Buffer> locked = call(guarded, HttpMethod.GET, "/mode", ADMIN, null, null);
+            assertProblem(locked, 429, null);
+            assertTrue(Integer.parseInt(locked.getHeader("Retry-After")) > 0);
+            assertEquals(200, call(guarded, HttpMethod.GET, "/health", null, null, null).statusCode(), "health stays open");
+            assertEquals(3, throttle.failuresTotal());
+        } finally {
+            guarded.close();
+        }
+    }
+
+    @Test
+    void shouldRefuseABodyLargerThanTheLimitWith413() {
+        String big = "{\"mode\":\"" + "x".repeat(100_000) + "\"}";
+        assertProblem(call(apiB, HttpMethod.PUT, "/mode", ADMIN, big, null), 413, null);
     }
 
     @ParameterizedTest
