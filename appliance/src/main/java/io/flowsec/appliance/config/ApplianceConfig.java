@@ -84,6 +84,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         SaFile policies = SaFile.parse(new JsonObject().put("policies", json.getValue("policies")));
         checkOutboundSasPerLane(policies, lanes);
+        checkInboundLanesExist(policies, lanes);
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
                 stateDirectory, policies);
     }
@@ -105,6 +106,21 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
                 throw new ConfigException("policies[" + i + "].outbound", policy.name() + " has " + outbound
                         + " outbound SA(s) for " + lanes + " lanes: each lane sends on SAs of its own, so give it at least "
                         + lanes + " (one per lane), or set lanes to " + outbound);
+            }
+        }
+    }
+
+    /** An inbound SA's {@code lane} is checked here, where the lane count is known: the SA file alone does not know it. */
+    private static void checkInboundLanesExist(SaFile policies, int lanes) throws ConfigException {
+        List<PolicyDefinition> list = policies.policies();
+        for (int i = 0; i < list.size(); i++) {
+            List<SaDefinition> inbound = list.get(i).inbound();
+            for (int j = 0; j < inbound.size(); j++) {
+                int lane = inbound.get(j).lane().orElse(0);
+                if (lane >= lanes) {
+                    throw new ConfigException("policies[" + i + "].inbound[" + j + "].lane", "lane " + lane
+                            + " does not exist (lanes 0-" + (lanes - 1) + ")");
+                }
             }
         }
     }

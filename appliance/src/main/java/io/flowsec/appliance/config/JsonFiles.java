@@ -35,7 +35,14 @@ final class JsonFiles {
 
     /** @param what how the file is called in messages, e.g. "SA file" or "configuration" */
     static JsonObject readObject(Path path, String what) throws ConfigException {
-        String text = readRegularFile(path, what);
+        return parseObject(readRegularFile(path, what), path);
+    }
+
+    /**
+     * Steps 2 and 3, on text read from {@code path} or about to be written there: {@link ConfigurationFile} checks
+     * what it writes with them, so that it writes only what {@link #readObject} accepts.
+     */
+    static JsonObject parseObject(String text, Path path) throws ConfigException {
         try (JsonParser parser = STRICT.createParser(text)) {
             while (parser.nextToken() != null) {
                 // walking every token is the check: duplicates and comments throw here

@@ -5,6 +5,7 @@ import io.flowsec.dataplane.sa.SaLifetime;
 import io.flowsec.dataplane.selector.TrafficSelector;
 
 import java.net.InetAddress;
+import java.util.OptionalInt;
 
 /**
  * One SA as configured (manual keying). {@link #toString} leaves the keys out.
@@ -16,11 +17,15 @@ import java.net.InetAddress;
  * @param remotePort    the peer's UDP port: where an outbound SA sends to, the source port the peer sends an inbound
  *                      SA from (what {@code director} steering reads under the udp-port encoding)
  * @param lifetime      soft and hard limits (RFC 4301 §4.4.2.1); {@link SaLifetime#NONE} when not configured
+ * @param lane          an inbound SA's lane, kept across restarts where the API moved it; empty: the data plane
+ *                      spreads inbound SAs over the lanes itself (always empty for outbound SAs, which their group
+ *                      assigns to lanes)
  */
 public record SaDefinition(String name, int spi, boolean inbound, EspSuite suite, byte[] encryptionKey,
                            byte[] integrityKey, boolean extendedSequenceNumbers, int replayWindow,
                            TrafficSelector selector, boolean udpEncapsulation, InetAddress localAddress,
-                           InetAddress remoteAddress, int localPort, int remotePort, SaLifetime lifetime) {
+                           InetAddress remoteAddress, int localPort, int remotePort, SaLifetime lifetime,
+                           OptionalInt lane) {
 
     @Override
     public String toString() {

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -37,9 +38,9 @@ public final class SaFile {
 
     private static final Set<String> POLICY_KEYS = Set.of("name", "local", "remote", "protocol", "localPorts",
             "remotePorts", "action", "suite", "esn", "replayWindow", "encapsulation", "localAddress", "remoteAddress",
-            "port", "encoding", "outbound", "inbound", "nextHop");
+            "port", "encoding", "outbound", "inbound", "nextHop", "weights");
     private static final Set<String> SA_KEYS = Set.of("name", "spi", "key", "integrityKey", "suite", "esn",
-            "replayWindow", "localAddress", "remoteAddress", "sourcePort", "port", "lifetime");
+            "replayWindow", "localAddress", "remoteAddress", "sourcePort", "port", "lifetime", "lane");
     private static final Set<String> LIFETIME_KEYS = Set.of("softBytes", "hardBytes", "softPackets", "hardPackets",
             "softSeconds", "hardSeconds");
 
@@ -99,13 +100,13 @@ public final class SaFile {
             throw new ConfigException(path + ".nextHop", "only a bypass policy has a next hop");
         }
         if (action != PolicyAction.PROTECT) {
-            for (String key : List.of("outbound", "inbound")) {
+            for (String key : List.of("outbound", "inbound", "weights")) {
                 if (json.containsKey(key)) {
                     throw new ConfigException(path + "." + key, "a " + action.name().toLowerCase(Locale.ROOT) + " policy has no SAs");
                 }
             }
             InetAddress nextHop = json.containsKey("nextHop") ? address(json, "nextHop", path) : null;
-            return new PolicyDefinition(name, selector, action, FlowEncoding.SPI, List.of(), List.of(), nextHop);
+            return new PolicyDefinition(name, selector, action, FlowEncoding.SPI, List.of(), List.of(), nextHop, List.of());
         }
         FlowEncoding encoding;
         try {
@@ -126,7 +127,61 @@ public final class SaFile {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(path + ".outbound", e.getMessage());
         }
-        return new PolicyDefinition(name, selector, action, encoding, outbound, inbound, null);
+        return new PolicyDefinition(name, selector, action, encoding, outbound, inbound, null,
+                weights(json, path, outbound.size()));
+    }
+
+    /**
+     * The outbound group's weights as {@link SaGroup#weights} takes them (one per SA in order, none negative, at least
+     * one positive), checked here so that a start never fails on them after the data plane is up; empty when not given.
+     */
+    private static List<Integer> weights(JsonObject json, String path, int outboundCount) throws ConfigException {
+        JsonArray array = array(json, "weights", path);
+        if (array == null) {
+            return List.of();
+        }
+        String weightsPath = path + ".weights";
+        if (outboundCount == 0) {
+            throw new ConfigException(weightsPath, "weighs the outbound SAs of the policy's group, and it has none");
+        }
+        if (array.size() != outboundCount) {
+            throw new ConfigException(weightsPath, "must hold one weight per outbound SA, in order (" + outboundCount
+                    + "), got " + array.size());
+        }
+        List<Integer> weights = new ArrayList<>();
+        long sum = 0;
+        for (int i = 0; i < array.size(); i++) {
+            Object value = array.getValue(i);
+            if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() < 0
+                    || ((Number) value).longValue() > Integer.MAX_VALUE) {
+                throw new ConfigException(weightsPath + "[" + i + "]", "must be a whole number from 0 to " + Integer.MAX_VALUE);
+            }
+            weights.add(((Number) value).intValue());
+            sum += ((Number) value).longValue();
+        }
+        if (sum == 0) {
+            throw new ConfigException(weightsPath, "at least one weight must be positive (the group needs an SA to send on)");
+        }
+        return List.copyOf(weights);
+    }
+
+    /**
+     * An inbound SA's lane: a number from 0, checked against the lane count by {@link ApplianceConfig} (the SA file
+     * alone does not know it). Outbound SAs have none: their group assigns them to lanes.
+     */
+    private static OptionalInt lane(JsonObject json, String path, boolean inbound) throws ConfigException {
+        Object value = json.getValue("lane");
+        if (value == null) {
+            return OptionalInt.empty();
+        }
+        if (!inbound) {
+            throw new ConfigException(path + ".lane", "only an inbound SA has a lane (the group assigns outbound SAs to lanes)");
+        }
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() < 0
+                || ((Number) value).longValue() > Integer.MAX_VALUE) {
+            throw new ConfigException(path + ".lane", "must be a lane number, 0 or more");
+        }
+        return OptionalInt.of(((Number) value).intValue());
     }
 
     /** Policy-level values that each SA inherits unless it sets its own. */
@@ -202,7 +257,7 @@ public final class SaFile {
                     d.udp(), local, remote,
                     inbound ? port : sourcePort,      // local: where we receive, or the source port we send from
                     inbound ? sourcePort : port,      // remote: the peer's source port for this SA, or its port
-                    lifetime(json, path));
+                    lifetime(json, path), lane(json, path, inbound));
             try {
                 build(definition); // runs the data plane's own validation (key lengths, window, families)
             } catch (IllegalArgumentException e) {
@@ -250,7 +305,7 @@ public final class SaFile {
         TrafficSelector mirrored = new TrafficSelector(s.remote(), s.local(), s.protocol(), s.remotePorts(), s.localPorts());
         return build(new SaDefinition(d.name(), d.spi(), true, d.suite(), d.encryptionKey(), d.integrityKey(),
                 d.extendedSequenceNumbers(), d.replayWindow(), mirrored, d.udpEncapsulation(), d.remoteAddress(),
-                d.localAddress(), d.remotePort(), d.localPort(), d.lifetime()));
+                d.localAddress(), d.remotePort(), d.localPort(), d.lifetime(), OptionalInt.empty()));
     }
 
     private static List<SecurityAssociation> toOutboundSas(List<SaDefinition> definitions) {

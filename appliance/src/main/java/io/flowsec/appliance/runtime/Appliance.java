@@ -35,7 +35,8 @@ import java.util.function.Consumer;
  *   <li>bind each local tunnel endpoint as a reuseport group, lane i's socket being member i;</li>
  *   <li>open a raw socket pair per lane when a policy bypasses (its packets go to its next hop in clear);</li>
  *   <li>open the state directory, where every SA keeps its sequence state across restarts;</li>
- *   <li>start the data plane with the configured policies, inbound SAs, mode and steering.</li>
+ *   <li>start the data plane with the configured policies, inbound SAs, mode and steering;</li>
+ *   <li>restore what the API changed and the configuration recorded: group weights, inbound SAs' lanes.</li>
  * </ol>
  */
 public final class Appliance implements AutoCloseable {
@@ -125,9 +126,23 @@ public final class Appliance implements AutoCloseable {
         dataplane = Dataplane.start(new Dataplane.Setup(loops, siteQueues, List.<TunnelPort>copyOf(ports),
                 List.<ClearPath>copyOf(clearPaths), config.policies().buildPolicies(), config.policies().buildInbound(),
                 config.mode(), config.steering(), stateStore, freshState, log));
+
+        // 7. weights and lanes, through the command interface as the API set them (a move is lossless, traffic or not)
+        restoreWeightsAndLanes();
         log.accept(config.name() + ": " + laneCount + " lanes on " + vertxLanes.transport() + ", mode "
                 + config.mode().configName() + ", steering " + config.steering().configName() + ", site "
                 + config.site().device() + " " + config.site().addresses() + ", tunnel " + endpointLabels());
+    }
+
+    private void restoreWeightsAndLanes() {
+        for (PolicyDefinition policy : config.policies().policies()) {
+            if (!policy.weights().isEmpty()) {
+                dataplane.groupWeights(policy.name(), policy.weights().stream().mapToInt(Integer::intValue).toArray());
+            }
+            for (SaDefinition sa : policy.inbound()) {
+                sa.lane().ifPresent(lane -> dataplane.moveInbound(sa.spi(), lane));
+            }
+        }
     }
 
     private record Endpoint(InetAddress address, int port) {

@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalInt;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -203,6 +204,19 @@ class ApplianceConfigTest {
         assertEquals(List.of(), config.site().routes());
         assertEquals(0, config.site().mtu(), "0: computed from tunnelMtu and the suites");
         assertEquals(Path.of("/run/flowsec/flowsec.sock"), config.statusSocket());
+    }
+
+    @Test
+    void group_weights_and_inbound_lanes_below_the_lane_count_are_kept_for_the_start() throws Exception {
+        JsonObject json = full();
+        policy(json, 0).put("weights", new JsonArray().add(4).add(3).add(2).add(1));
+        sa(json, "inbound", 1).put("lane", FULL_LANES - 1);
+        sa(json, "inbound", 2).put("lane", 0);
+
+        PolicyDefinition policy = ApplianceConfig.parse(json).policies().policies().getFirst();
+        assertEquals(List.of(4, 3, 2, 1), policy.weights());
+        assertEquals(List.of(OptionalInt.empty(), OptionalInt.of(FULL_LANES - 1), OptionalInt.of(0), OptionalInt.empty()),
+                policy.inbound().stream().map(SaDefinition::lane).toList());
     }
 
     @Test
@@ -513,6 +527,13 @@ class ApplianceConfigTest {
                         .put("outbound", new JsonArray())
                         .put("inbound", new JsonArray().add(new JsonObject().put("spi", 255).put("key", sa(c, "inbound", 0).getString("key"))))),
                         "policies[1].inbound[0].spi", "reserved"),
+                bad("an inbound SA on the lane one past the last", c -> sa(c, "inbound", 1).put("lane", FULL_LANES),
+                        "policies[0].inbound[1].lane", "lane " + FULL_LANES + " does not exist (lanes 0-" + (FULL_LANES - 1) + ")"),
+                bad("an inbound SA on lane 128", c -> sa(c, "inbound", 3).put("lane", 128), "policies[0].inbound[3].lane",
+                        "lane 128 does not exist"),
+                bad("a negative lane", c -> sa(c, "inbound", 0).put("lane", -1), "policies[0].inbound[0].lane", "must be a lane number"),
+                bad("weights for three of four outbound SAs", c -> policy(c, 0).put("weights", new JsonArray().add(1).add(1).add(1)),
+                        "policies[0].weights", "must hold one weight per outbound SA, in order (4), got 3"),
                 bad("an outbound SPI in two policies' groups", c -> c.getJsonArray("policies").add(policy(c, 0).copy()
                         .put("name", "second").put("inbound", new JsonArray())), "policies[1].outbound[0].spi",
                         "outbound SPI 0xa001 is used twice"));

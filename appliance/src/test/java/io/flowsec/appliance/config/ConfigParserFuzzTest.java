@@ -82,7 +82,7 @@ class ConfigParserFuzzTest {
             "device", "addresses", "routes", "mtu",
             "local", "remote", "protocol", "localPorts", "remotePorts", "action", "suite", "esn", "replayWindow",
             "encapsulation", "localAddress", "remoteAddress", "port", "encoding", "outbound", "inbound", "nextHop",
-            "spi", "key", "integrityKey", "sourcePort", "lifetime",
+            "spi", "key", "integrityKey", "sourcePort", "lifetime", "weights", "lane",
             "softBytes", "hardBytes", "softPackets", "hardPackets", "softSeconds", "hardSeconds");
     private static final List<String> KEY_NAMES = List.copyOf(new java.util.TreeSet<>(FORMAT_KEYS));
     private static final List<String> SUITES = List.of("aes-gcm-128", "aes-gcm-192", "aes-gcm-256",

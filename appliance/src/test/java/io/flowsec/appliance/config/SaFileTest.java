@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalInt;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -241,6 +242,30 @@ class SaFileTest {
         assertEquals(IpProtocol.NAT_T_PORT, in.remotePort());
         assertEquals("a-to-b-inbound-0", in.name());
         assertEquals("a-to-b-outbound-0", p.outbound().getFirst().name());
+        assertEquals(List.of(), p.weights(), "equal weights");
+        assertEquals(OptionalInt.empty(), in.lane(), "the data plane picks the lane");
+    }
+
+    /** The first policy's outbound group grown to {@code count} SAs (the SPI encoding: distinct SPIs suffice). */
+    private static void withOutboundSas(JsonObject root, int count) {
+        JsonArray outbound = new JsonArray();
+        for (int i = 0; i < count; i++) {
+            outbound.add(new JsonObject().put("spi", 0x1001 + i).put("key", key(20, 2 * i)));
+        }
+        policy(root, 0).put("outbound", outbound);
+    }
+
+    @Test
+    void weights_and_an_inbound_SAs_lane_are_read_as_written() throws Exception {
+        JsonObject root = validRoot();
+        withOutboundSas(root, 3);
+        policy(root, 0).put("weights", new JsonArray().add(0).add(Integer.MAX_VALUE).add(5L));
+        inbound(root, 0).put("lane", 3);
+
+        PolicyDefinition p = SaFile.parse(root).policies().getFirst();
+        assertEquals(List.of(0, Integer.MAX_VALUE, 5), p.weights());
+        assertEquals(OptionalInt.of(3), p.inbound().getFirst().lane());
+        assertEquals(OptionalInt.empty(), p.outbound().getFirst().lane());
     }
 
     @Test
@@ -443,6 +468,36 @@ class SaFileTest {
                     policy(r, 0).remove("outbound");
                     policy(r, 0).remove("inbound");
                 }, "policies[0]", "a protect policy needs outbound and/or inbound SAs"),
+                bad("weights that are not a list", r -> policy(r, 0).put("weights", 1), "policies[0].weights", "must be a list"),
+                bad("one weight too many", r -> policy(r, 0).put("weights", new JsonArray().add(1).add(1)), "policies[0].weights",
+                        "must hold one weight per outbound SA, in order (1), got 2"),
+                bad("one weight too few", r -> {
+                    withOutboundSas(r, 3);
+                    policy(r, 0).put("weights", new JsonArray().add(1).add(1));
+                }, "policies[0].weights", "must hold one weight per outbound SA, in order (3), got 2"),
+                bad("an empty list of weights", r -> policy(r, 0).put("weights", new JsonArray()), "policies[0].weights", "(1), got 0"),
+                bad("a negative third weight", r -> {
+                    withOutboundSas(r, 3);
+                    policy(r, 0).put("weights", new JsonArray().add(1).add(2).add(-1));
+                }, "policies[0].weights[2]", "must be a whole number from 0 to 2147483647"),
+                bad("a weight beyond 32 bits", r -> policy(r, 0).put("weights", new JsonArray().add(2147483648L)), "policies[0].weights[0]", "must be a whole number"),
+                bad("a weight with a fraction", r -> policy(r, 0).put("weights", new JsonArray().add(1.5)), "policies[0].weights[0]", "must be a whole number"),
+                bad("a weight written as a string", r -> policy(r, 0).put("weights", new JsonArray().add("1")), "policies[0].weights[0]", "must be a whole number"),
+                bad("weights that are all 0", r -> {
+                    withOutboundSas(r, 2);
+                    policy(r, 0).put("weights", new JsonArray().add(0).add(0));
+                }, "policies[0].weights", "at least one weight must be positive"),
+                bad("weights for a policy without outbound SAs", r -> {
+                    policy(r, 0).remove("outbound");
+                    policy(r, 0).put("weights", new JsonArray().add(1));
+                }, "policies[0].weights", "weighs the outbound SAs of the policy's group, and it has none"),
+                bad("weights on a bypass policy", r -> r.getJsonArray("policies").add(new JsonObject().put("name", "mgmt")
+                        .put("action", "bypass").put("weights", new JsonArray().add(1))), "policies[1].weights", "a bypass policy has no SAs"),
+                bad("a negative lane", r -> inbound(r, 0).put("lane", -1), "policies[0].inbound[0].lane", "must be a lane number, 0 or more"),
+                bad("a lane written as a string", r -> inbound(r, 0).put("lane", "1"), "policies[0].inbound[0].lane", "must be a lane number"),
+                bad("a lane with a fraction", r -> inbound(r, 0).put("lane", 0.5), "policies[0].inbound[0].lane", "must be a lane number"),
+                bad("a lane beyond 32 bits", r -> inbound(r, 0).put("lane", 4294967296L), "policies[0].inbound[0].lane", "must be a lane number"),
+                bad("a lane on an outbound SA", r -> outbound(r, 0).put("lane", 0), "policies[0].outbound[0].lane", "only an inbound SA has a lane"),
                 bad("a problem in the third policy", r -> r.getJsonArray("policies").add(secondPolicy())
                         .add(secondPolicy().put("name", "third").put("sutie", "aes-gcm-128")), "policies[2].sutie", "unknown key"));
     }
