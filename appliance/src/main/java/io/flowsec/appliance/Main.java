@@ -4,6 +4,7 @@ import io.flowsec.appliance.cli.ModeCommand;
 import io.flowsec.appliance.cli.PcapCommand;
 import io.flowsec.appliance.cli.RunCommand;
 import io.flowsec.appliance.cli.StatusCommand;
+import io.flowsec.appliance.cli.TokenCommand;
 import io.flowsec.appliance.cli.UsageException;
 import io.flowsec.appliance.config.ConfigException;
 import io.flowsec.appliance.pcap.PcapFormatException;
@@ -31,6 +32,7 @@ public final class Main {
               mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
                                                            (the socket also takes steering, weights, move, rekey
                                                            and remove: README "The data plane as a service")
+              token add|list|remove --config FILE ...      the control API's bearer tokens ('flowsec token --help')
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
               --version                                    print the version
@@ -73,6 +75,7 @@ public final class Main {
                 case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
                 case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
                 case "mode" -> new ModeCommand(out).run(args.subList(1, args.size()));
+                case "token" -> new TokenCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
         });

@@ -2,6 +2,8 @@ package io.flowsec.appliance.cli;
 
 import io.flowsec.appliance.config.ApplianceConfig;
 import io.flowsec.appliance.config.ConfigException;
+import io.flowsec.appliance.config.ConfigurationFile;
+import io.flowsec.appliance.runtime.ControlApi;
 import io.flowsec.appliance.runtime.Appliance;
 import io.flowsec.appliance.runtime.ControlCommands;
 import io.flowsec.appliance.runtime.StatusServer;
@@ -59,12 +61,17 @@ public final class RunCommand {
         Path path = Path.of(rest.get(1));
         ApplianceConfig config = ApplianceConfig.read(path);
         checkKeysAreTheOwnersOnly(path, config, allowReadableKeys);
+        ConfigurationFile configuration = ConfigurationFile.open(path);
         Appliance appliance = Appliance.start(config, freshState, this::log);
-        ControlCommands commands = ControlCommands.of(appliance);
+        ControlCommands commands = ControlCommands.of(appliance, configuration);
         appliance.dataplane().addListener(event -> log("event " + event));
         StatusServer status;
+        ControlApi api = null;
         try {
             status = StatusServer.start(config.statusSocket(), commands::execute);
+            if (config.api().enabled()) {
+                api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION, List.of(), this::log);
+            }
         } catch (IOException | RuntimeException e) {
             appliance.close();
             throw e;
@@ -87,6 +94,9 @@ public final class RunCommand {
         stopped.await();
         minutely.shutdownNow();
         JsonObject totals = commands.status().getJsonObject("totals");
+        if (api != null) {
+            api.close();
+        }
         status.close();
         appliance.close();
         log("stopped; totals " + totals.encode());

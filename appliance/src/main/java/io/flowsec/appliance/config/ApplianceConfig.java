@@ -22,7 +22,8 @@ import java.util.TreeSet;
  * documented in the README; a bad file is refused whole, naming the key and the problem.
  */
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
-                              Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies) {
+                              Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies,
+                              ApiSettings api) {
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -30,7 +31,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
 
     public static final int DEFAULT_TUNNEL_MTU = 1500;
     private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
-            "statusSocket", "stateDirectory", "policies");
+            "statusSocket", "stateDirectory", "policies", "api");
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
 
     public static ApplianceConfig read(Path path) throws ConfigException {
@@ -86,7 +87,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         checkOutboundSasPerLane(policies, lanes);
         checkInboundLanesExist(policies, lanes);
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
-                stateDirectory, policies);
+                stateDirectory, policies, ApiSettings.parse(json, stateDirectory));
     }
 
     /**

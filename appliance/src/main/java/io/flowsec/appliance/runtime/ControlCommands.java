@@ -9,6 +9,8 @@ import io.flowsec.dataplane.runtime.Mode;
 import io.flowsec.dataplane.runtime.Steering;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
+import io.flowsec.control.config.ConfigurationChange;
+import io.flowsec.control.config.PersistentConfiguration;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -31,17 +33,34 @@ public final class ControlCommands {
     private final String transport;
     private final List<Integer> cpus;
     private final DataplaneControl dataplane;
+    private final PersistentConfiguration configuration;
 
-    public ControlCommands(String name, String transport, List<Integer> cpus, DataplaneControl dataplane) {
+    /** @param configuration where changes are recorded, as the API records them; {@link #UNRECORDED} records none */
+    public ControlCommands(String name, String transport, List<Integer> cpus, DataplaneControl dataplane,
+                           PersistentConfiguration configuration) {
         this.name = name;
         this.transport = transport;
         this.cpus = cpus;
         this.dataplane = dataplane;
+        this.configuration = configuration;
     }
 
-    public static ControlCommands of(Appliance appliance) {
+    /** Applies changes without recording them anywhere (tests, and appliances started without a configuration file). */
+    public static final PersistentConfiguration UNRECORDED = (change, applyToDataplane) -> applyToDataplane.run();
+
+    public static ControlCommands of(Appliance appliance, PersistentConfiguration configuration) {
         return new ControlCommands(appliance.config().name(), appliance.transport(), appliance.config().cpus(),
-                appliance.dataplane());
+                appliance.dataplane(), configuration);
+    }
+
+    /** Applies {@code change} and records it, as an API change is; a file that could not be written is refused loudly. */
+    private void commit(ConfigurationChange change, Runnable applyToDataplane) {
+        try {
+            configuration.commit(change, applyToDataplane);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(change.describe() + " is in effect, but the configuration file was not "
+                    + "written (" + e.getMessage() + "); a restart would undo it");
+        }
     }
 
     /** Runs one command line; every failure is a JSON error, never an exception. */
@@ -52,12 +71,14 @@ public final class ControlCommands {
                 case "status", "" -> status().encodePrettily();
                 case "mode" -> {
                     expect(words, 2, "mode single|pcrypt|flow");
-                    dataplane.mode(Mode.fromConfigName(words[1]));
+                    Mode mode = Mode.fromConfigName(words[1]);
+                    commit(new ConfigurationChange.ModeSet(mode), () -> dataplane.mode(mode));
                     yield new JsonObject().put("mode", dataplane.mode().configName()).encode();
                 }
                 case "steering" -> {
                     expect(words, 2, "steering single|director|rss");
-                    dataplane.steering(Steering.fromConfigName(words[1]));
+                    Steering steering = Steering.fromConfigName(words[1]);
+                    commit(new ConfigurationChange.SteeringSet(steering), () -> dataplane.steering(steering));
                     yield new JsonObject().put("steering", dataplane.steering().configName())
                             .put("steeringInEffect", dataplane.steeringInEffect().configName()).encode();
                 }
@@ -65,13 +86,15 @@ public final class ControlCommands {
                 case "move" -> {
                     expect(words, 3, "move SPI LANE");
                     int spi = spi(words[1]);
-                    dataplane.moveInbound(spi, integer(words[2], "lane"));
+                    int lane = integer(words[2], "lane");
+                    commit(new ConfigurationChange.InboundLaneSet(spi, lane), () -> dataplane.moveInbound(spi, lane));
                     yield new JsonObject().put("spi", hexSpi(spi)).put("lane", dataplane.inboundLanes().get(spi)).encode();
                 }
                 case "rekey" -> rekey(words);
                 case "remove" -> {
                     expect(words, 2, "remove SPI");
-                    dataplane.removeSa(spi(words[1]), Direction.INBOUND);
+                    int spi = spi(words[1]);
+                    commit(new ConfigurationChange.SaRemoved(Direction.INBOUND, spi), () -> dataplane.removeSa(spi, Direction.INBOUND));
                     yield new JsonObject().put("removed", hexSpi(spi(words[1]))).encode();
                 }
                 default -> error("unknown command '" + words[0] + "' (" + HELP + ")");
@@ -90,7 +113,7 @@ public final class ControlCommands {
             for (int i = 0; i < weights.length; i++) {
                 weights[i] = integer(words[i + 2], "weight");
             }
-            dataplane.groupWeights(words[1], weights);
+            commit(new ConfigurationChange.WeightsSet(words[1], weights), () -> dataplane.groupWeights(words[1], weights));
         }
         JsonArray current = new JsonArray();
         for (int weight : dataplane.groupWeights(words[1])) {
@@ -133,9 +156,12 @@ public final class ControlCommands {
         if (old == null) {
             throw new IllegalArgumentException("no " + lower(direction) + " SA with SPI " + hexSpi(oldSpi));
         }
+        byte[] key = key(words[4]);
         SecurityAssociation replacement = old.successor().name(baseName(old.name()) + "#" + hexSpi(newSpi))
-                .spi(newSpi).encryptionKey(key(words[4])).integrityKey(integrityKey).build();
-        dataplane.replaceSa(oldSpi, direction, replacement, grace);
+                .spi(newSpi).encryptionKey(key).integrityKey(integrityKey).build();
+        Duration graceToUse = grace;
+        commit(new ConfigurationChange.SaRekeyed(direction, oldSpi, newSpi, key, integrityKey),
+                () -> dataplane.replaceSa(oldSpi, direction, replacement, graceToUse));
         return new JsonObject().put("replaced", hexSpi(oldSpi)).put("by", hexSpi(newSpi))
                 .put("direction", lower(direction)).encode();
     }

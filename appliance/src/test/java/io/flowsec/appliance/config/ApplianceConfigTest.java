@@ -204,6 +204,20 @@ class ApplianceConfigTest {
         assertEquals(List.of(), config.site().routes());
         assertEquals(0, config.site().mtu(), "0: computed from tunnelMtu and the suites");
         assertEquals(Path.of("/run/flowsec/flowsec.sock"), config.statusSocket());
+        assertEquals(new ApiSettings(true, "127.0.0.1", 8443, true, null, null,
+                Path.of("/var/lib/flowsec/flowsec/api-tokens.json")), config.api(), "the API on loopback, TLS, self-signed");
+    }
+
+    @Test
+    void the_api_section_sets_the_management_address_certificate_and_tokens() throws Exception {
+        JsonObject json = minimal().put("api", new JsonObject().put("address", "::1").put("port", 9443).put("tls", true)
+                .put("certificate", "/etc/flowsec/api.pem").put("privateKey", "/etc/flowsec/api.key")
+                .put("tokens", "/etc/flowsec/tokens.json"));
+        ApiSettings api = ApplianceConfig.parse(json).api();
+        assertEquals(new ApiSettings(true, "0:0:0:0:0:0:0:1", 9443, true, Path.of("/etc/flowsec/api.pem"),
+                Path.of("/etc/flowsec/api.key"), Path.of("/etc/flowsec/tokens.json")), api);
+        assertEquals("https://[0:0:0:0:0:0:0:1]:9443/api/v1", api.url());
+        assertFalse(ApplianceConfig.parse(minimal().put("api", new JsonObject().put("enabled", false))).api().enabled());
     }
 
     @Test
@@ -415,11 +429,17 @@ class ApplianceConfigTest {
     static Stream<Arguments> badConfigurations() {
         return Stream.of(
                 // top level
-                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: cpus, lanes"),
+                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cpus, lanes"),
+                bad("an api section that is not an object", c -> c.put("api", "on"), "api", "must be an object"),
+                bad("an unknown api key", c -> c.put("api", new JsonObject().put("listen", 1)), "api.listen", "unknown key (allowed: address, certificate, enabled"),
+                bad("an api address that is a name", c -> c.put("api", new JsonObject().put("address", "mgmt.example")), "api.address", "must be an IP address literal"),
+                bad("an api port of 0", c -> c.put("api", new JsonObject().put("port", 0)), "api.port", "must be a whole number 1-65535"),
+                bad("an api certificate without its key", c -> c.put("api", new JsonObject().put("certificate", "/etc/flowsec/api.pem")), "api.privateKey", "give both certificate and privateKey"),
+                bad("api tls that is not a boolean", c -> c.put("api", new JsonObject().put("tls", "yes")), "api.tls", "must be true or false"),
                 bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
                 bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
+                        "unknown key (allowed: api, cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
                 bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
                 bad("a name that climbs out of /run/flowsec", c -> c.put("name", "../../etc/cron.d/x"), "name",

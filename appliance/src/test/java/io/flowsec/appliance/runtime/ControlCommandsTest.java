@@ -30,7 +30,7 @@ class ControlCommandsTest {
     private static final String KEY = "00112233445566778899aabbccddeeff01020304";
 
     private final RecordingDataplane dataplane = new RecordingDataplane();
-    private final ControlCommands commands = new ControlCommands("router-b", "io_uring", List.of(), dataplane);
+    private final ControlCommands commands = new ControlCommands("router-b", "io_uring", List.of(), dataplane, ControlCommands.UNRECORDED);
 
     @Test
     void shouldRekeyAnInboundSaWithItsSuccessorAndTheGraceAskedFor() {

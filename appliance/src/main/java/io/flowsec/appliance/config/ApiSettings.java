@@ -1,0 +1,97 @@
+package io.flowsec.appliance.config;
+
+import io.vertx.core.json.JsonObject;
+
+import java.net.InetAddress;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The configuration's {@code api} section: where the control API listens (the management address only), its TLS
+ * certificate (a configured pair, or a self-signed one made at first start and kept in the state directory) and the
+ * file of its hashed tokens.
+ *
+ * @param certificate null with {@code privateKey} null: a self-signed certificate in the state directory
+ */
+public record ApiSettings(boolean enabled, String address, int port, boolean tls, Path certificate, Path privateKey,
+                          Path tokens) {
+    public static final int DEFAULT_PORT = 8443;
+    private static final Set<String> KEYS = Set.of("enabled", "address", "port", "tls", "certificate", "privateKey", "tokens");
+
+    /** The section at {@code api} of {@code json}; defaults when it is absent. */
+    static ApiSettings parse(JsonObject json, Path stateDirectory) throws ConfigException {
+        Object value = json.getValue("api");
+        if (value != null && !(value instanceof JsonObject)) {
+            throw new ConfigException("api", "must be an object (see README, \"The control API\")");
+        }
+        JsonObject api = value == null ? new JsonObject() : (JsonObject) value;
+        for (String key : api.fieldNames()) {
+            if (!KEYS.contains(key)) {
+                throw new ConfigException("api." + SaFile.keyName(key), "unknown key (allowed: " + String.join(", ", new TreeSet<>(KEYS)) + ")");
+            }
+        }
+        boolean enabled = bool(api, "enabled", true);
+        boolean tls = bool(api, "tls", true);
+        String address = api.getValue("address") == null ? "127.0.0.1" : text(api, "address");
+        try {
+            InetAddress parsed = InetAddress.ofLiteral(address);
+            address = parsed.getHostAddress();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("api.address", "must be an IP address literal (the management address), got '" + address + "'");
+        }
+        Object portValue = api.getValue("port");
+        int port = DEFAULT_PORT;
+        if (portValue != null) {
+            if (!(portValue instanceof Integer number) || number < 1 || number > 65535) {
+                throw new ConfigException("api.port", "must be a whole number 1-65535");
+            }
+            port = number;
+        }
+        Path certificate = path(api, "certificate");
+        Path privateKey = path(api, "privateKey");
+        if ((certificate == null) != (privateKey == null)) {
+            throw new ConfigException(certificate == null ? "api.certificate" : "api.privateKey",
+                    "give both certificate and privateKey, or neither (a self-signed certificate is made then)");
+        }
+        Path tokens = path(api, "tokens");
+        return new ApiSettings(enabled, address, port, tls, certificate, privateKey,
+                tokens == null ? stateDirectory.resolve("api-tokens.json") : tokens);
+    }
+
+    private static boolean bool(JsonObject api, String key, boolean fallback) throws ConfigException {
+        Object value = api.getValue(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!(value instanceof Boolean flag)) {
+            throw new ConfigException("api." + key, "must be true or false");
+        }
+        return flag;
+    }
+
+    private static String text(JsonObject api, String key) throws ConfigException {
+        if (!(api.getValue(key) instanceof String text) || text.isEmpty()) {
+            throw new ConfigException("api." + key, "must be a non-empty string");
+        }
+        return text;
+    }
+
+    private static Path path(JsonObject api, String key) throws ConfigException {
+        if (api.getValue(key) == null) {
+            return null;
+        }
+        try {
+            return Path.of(text(api, key));
+        } catch (InvalidPathException e) {
+            throw new ConfigException("api." + key, "is not a usable path: " + e.getReason());
+        }
+    }
+
+    /** The URL clients use, for the log line at start. */
+    public String url() {
+        String host = address.contains(":") ? "[" + address + "]" : address;
+        return (tls ? "https" : "http") + "://" + host + ":" + port + "/api/v1";
+    }
+}
