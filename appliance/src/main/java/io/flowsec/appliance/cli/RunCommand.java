@@ -68,11 +68,14 @@ public final class RunCommand {
         StatusServer status;
         ControlApi api = null;
         try {
-            status = StatusServer.start(config.statusSocket(), commands::execute);
             if (config.api().enabled()) {
                 api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION, List.of(), this::log);
             }
+            status = StatusServer.start(config.statusSocket(), commands::execute);   // last: it answering means up
         } catch (IOException | RuntimeException e) {
+            if (api != null) {
+                api.close();
+            }
             appliance.close();
             throw e;
         }
