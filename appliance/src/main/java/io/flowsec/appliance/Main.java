@@ -1,5 +1,6 @@
 package io.flowsec.appliance;
 
+import io.flowsec.appliance.cli.ApiCommand;
 import io.flowsec.appliance.cli.ModeCommand;
 import io.flowsec.appliance.cli.PcapCommand;
 import io.flowsec.appliance.cli.RunCommand;
@@ -28,10 +29,13 @@ public final class Main {
             Commands:
               run --config FILE [--fresh-sa-state]         run an appliance (root; see README "Appliance configuration";
                                                            'flowsec run --help' for its options)
-              status --socket PATH                         print a running appliance's counters
-              mode --socket PATH single|pcrypt|flow        change a running appliance's mode, losing nothing
-                                                           (the socket also takes steering, weights, move, rekey
-                                                           and remove: README "The data plane as a service")
+              status | lanes | sas | policies | drops      a running appliance through its control API, as tables
+              mode | steering [set VALUE]                  (--json for the API's JSON); connection and the rest:
+              weights POLICY [W ...] | sa lane|rekey|remove  'flowsec sas --help'
+              status --socket PATH                         the same counters through the local control socket
+              mode --socket PATH single|pcrypt|flow        change the mode through it, losing nothing (the socket
+                                                           also takes steering, weights, move, rekey and remove:
+                                                           README "The data plane as a service")
               token add|list|remove --config FILE ...      the control API's bearer tokens ('flowsec token --help')
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
@@ -73,8 +77,12 @@ public final class Main {
                 }
                 case "pcap" -> new PcapCommand(out, err).run(args.subList(1, args.size()));
                 case "run" -> new RunCommand(out, err).run(args.subList(1, args.size()));
-                case "status" -> new StatusCommand(out).run(args.subList(1, args.size()));
-                case "mode" -> new ModeCommand(out).run(args.subList(1, args.size()));
+                case "status", "mode" -> args.contains("--socket")   // the local control socket, as before the API
+                        ? (args.getFirst().equals("status") ? new StatusCommand(out).run(args.subList(1, args.size()))
+                        : new ModeCommand(out).run(args.subList(1, args.size())))
+                        : new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
+                case "lanes", "sas", "policies", "drops", "steering", "weights", "sa" ->
+                        new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
                 case "token" -> new TokenCommand(out).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
