@@ -40,6 +40,7 @@ public final class BenchCommand {
     public static final String USAGE = """
             Usage: flowsec bench micro|app|receiver [OPTIONS]
                    flowsec bench state [--rounds N] [--seconds N] [--warmup N] [--dir DIR]
+                   flowsec bench api [--rounds N] [--seconds N] [--connections N]
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -76,6 +77,11 @@ public final class BenchCommand {
                       receiver (anti-replay on) with their state kept in DIR [/var/tmp] and without, alternated
                       for N rounds [3] of N seconds [5] (+N s warm-up [1]); packets/s, durable writes/s, the ratio.
                       Needs no root and no namespaces.
+              api       what the control API costs the data plane: one TCP transfer host A -> host B through the
+                        test bed (AES-GCM-128, 4 SAs, 2 lanes) for N seconds [10], alternately alone and while wrk
+                        in router B's namespace reads GET /api/v1/lanes over HTTPS with N connections [16], for N
+                        rounds [3]; the transfer's Gbit/s each way and their ratio, the API's requests/s. Root;
+                        installs wrk with apt-get when it is missing.
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
             and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
@@ -134,6 +140,41 @@ public final class BenchCommand {
         return 0;
     }
 
+    /** {@code flowsec bench api}: the test bed with router B's API under wrk's load, and without. */
+    private int runApi(List<String> args) throws Exception {
+        int rounds = 3;
+        int seconds = 10;
+        int connections = 16;
+        for (int i = 0; i < args.size(); i += 2) {
+            String option = args.get(i);
+            if (i + 1 >= args.size()) {
+                throw new UsageException(option + " needs a value");
+            }
+            switch (option) {
+                case "--rounds" -> rounds = positive(option, args.get(i + 1), 100);
+                case "--seconds" -> seconds = positive(option, args.get(i + 1), 3600);
+                case "--connections" -> connections = positive(option, args.get(i + 1), 1000);
+                default -> throw new UsageException("unknown option " + option + " for bench api");
+            }
+        }
+        if (!"root".equals(user)) {
+            throw new UsageException("bench api needs root (network namespaces, TUN devices): run it with sudo");
+        }
+        List<String> leftovers = Topology.leftovers(BenchTestBed.PREFIX);
+        if (!leftovers.isEmpty()) {
+            throw new UsageException("namespaces of another benchmark are present: " + leftovers);
+        }
+        ensureInstalled("wrk", "wrk");
+        out.println("flowsec bench api on " + MachineInfo.describe());
+        Path work = Files.createTempDirectory("flowsec-bench-api");
+        try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench api", err)) {
+            cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX));
+            cleanup.addDirectory(work);
+            io.flowsec.testbed.bench.ApiLoadBenchmark.run(rounds, seconds, connections, work, cleanup, out);
+        }
+        return 0;
+    }
+
     private static int positive(String option, String value, int max) throws UsageException {
         try {
             int number = Integer.parseInt(value);
@@ -159,8 +200,11 @@ public final class BenchCommand {
         if (benchmark.equals("state")) {
             return runState(args.subList(1, args.size()));
         }
+        if (benchmark.equals("api")) {
+            return runApi(args.subList(1, args.size()));
+        }
         if (!BENCHMARKS.contains(benchmark)) {
-            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver or state)");
+            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state or api)");
         }
         BenchOptions options = parse(benchmark, args.subList(1, args.size()));
 
