@@ -69,7 +69,7 @@ public final class RunCommand {
         ControlApi api = null;
         try {
             if (config.api().enabled()) {
-                api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION, List.of(), this::log);
+                api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION, this::log);
             }
             status = StatusServer.start(config.statusSocket(), commands::execute);   // last: it answering means up
         } catch (IOException | RuntimeException e) {

@@ -5,6 +5,7 @@ import io.flowsec.control.api.ApiServer;
 import io.flowsec.control.api.ApplianceInfo;
 import io.flowsec.control.api.Caller;
 import io.flowsec.control.config.PersistentConfiguration;
+import io.flowsec.control.metrics.MetricsEndpoint;
 import io.flowsec.control.security.LoginThrottle;
 import io.flowsec.control.security.TlsMaterial;
 import io.flowsec.control.security.TokenStore;
@@ -31,14 +32,16 @@ public final class ControlApi implements AutoCloseable {
 
     private final Vertx vertx;
     private final ApiServer server;
+    private final MetricsEndpoint metrics;
 
-    private ControlApi(Vertx vertx, ApiServer server) {
+    private ControlApi(Vertx vertx, ApiServer server, MetricsEndpoint metrics) {
         this.vertx = vertx;
         this.server = server;
+        this.metrics = metrics;
     }
 
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
-                                   List<ApiServer.Extension> extensions, Consumer<String> log) throws IOException {
+                                   Consumer<String> log) throws IOException {
         ApiSettings settings = appliance.config().api();
         // 1. the control plane's own event loop
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
@@ -63,11 +66,13 @@ public final class ControlApi implements AutoCloseable {
             // 3. the server
             ApplianceInfo info = new ApplianceInfo(appliance.config().name(), version, appliance.transport(),
                     appliance.config().cpus(), Instant.now());
+            MetricsEndpoint metrics = new MetricsEndpoint(appliance.dataplane());
+            List<ApiServer.Extension> extensions = List.of(metrics);
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
                     MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, LoginThrottle.defaults(),
                     extensions, log).await();
-            log.accept("api: " + settings.url() + " (" + tokens.list().size() + " tokens)");
-            return new ControlApi(vertx, server);
+            log.accept("api: " + settings.url() + " (" + tokens.list().size() + " tokens), metrics at /metrics");
+            return new ControlApi(vertx, server, metrics);
         } catch (IOException | RuntimeException e) {
             vertx.close().await();
             if (e instanceof java.net.BindException || e.getCause() instanceof java.net.BindException) {
@@ -81,6 +86,7 @@ public final class ControlApi implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        metrics.close();
         vertx.close().await();
     }
 }

@@ -144,6 +144,9 @@ class ControlApiSystemTest {
         assertEquals(2, appliance.json().getInteger("lanes"));
         assertEquals(Main.VERSION, appliance.json().getString("version"));
         assertEquals(403, curl("PUT", "/mode", readToken, "{\"mode\":\"single\"}", true).status());
+        Reply metrics = curl("GET", "/../../metrics", readToken, null, true);
+        assertEquals(200, metrics.status(), metrics.body());
+        assertTrue(metrics.body().contains("flowsec_lane_tunnel_datagrams_received_total{lane=\"1\"}"), metrics.body());
         String log = routerB.log();
         assertFalse(log.contains(adminToken) || log.contains(readToken), "no token in the log");
     }
