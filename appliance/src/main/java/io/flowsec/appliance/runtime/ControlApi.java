@@ -4,6 +4,7 @@ import io.flowsec.appliance.config.ApiSettings;
 import io.flowsec.control.api.ApiServer;
 import io.flowsec.control.api.ApplianceInfo;
 import io.flowsec.control.api.Caller;
+import io.flowsec.control.api.Dashboard;
 import io.flowsec.control.config.PersistentConfiguration;
 import io.flowsec.control.metrics.MetricsEndpoint;
 import io.flowsec.control.security.LoginThrottle;
@@ -67,7 +68,7 @@ public final class ControlApi implements AutoCloseable {
             ApplianceInfo info = new ApplianceInfo(appliance.config().name(), version, appliance.transport(),
                     appliance.config().cpus(), Instant.now());
             MetricsEndpoint metrics = new MetricsEndpoint(appliance.dataplane());
-            List<ApiServer.Extension> extensions = List.of(metrics);
+            List<ApiServer.Extension> extensions = List.of(metrics, new Dashboard());
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
                     MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, LoginThrottle.defaults(),
                     extensions, log).await();
