@@ -4,6 +4,7 @@ import io.flowsec.appliance.config.ApiSettings;
 import io.flowsec.control.api.ApiServer;
 import io.flowsec.control.api.ApplianceInfo;
 import io.flowsec.control.api.Caller;
+import io.flowsec.control.api.EventStream;
 import io.flowsec.control.config.PersistentConfiguration;
 import io.flowsec.control.metrics.MetricsEndpoint;
 import io.flowsec.control.security.LoginThrottle;
@@ -33,11 +34,13 @@ public final class ControlApi implements AutoCloseable {
     private final Vertx vertx;
     private final ApiServer server;
     private final MetricsEndpoint metrics;
+    private final EventStream events;
 
-    private ControlApi(Vertx vertx, ApiServer server, MetricsEndpoint metrics) {
+    private ControlApi(Vertx vertx, ApiServer server, MetricsEndpoint metrics, EventStream events) {
         this.vertx = vertx;
         this.server = server;
         this.metrics = metrics;
+        this.events = events;
     }
 
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
@@ -67,12 +70,14 @@ public final class ControlApi implements AutoCloseable {
             ApplianceInfo info = new ApplianceInfo(appliance.config().name(), version, appliance.transport(),
                     appliance.config().cpus(), Instant.now());
             MetricsEndpoint metrics = new MetricsEndpoint(appliance.dataplane());
-            List<ApiServer.Extension> extensions = List.of(metrics);
+            LoginThrottle logins = LoginThrottle.defaults();
+            EventStream events = new EventStream(vertx, appliance.dataplane(), logins, EventStream.Settings.DEFAULTS, log);
+            List<ApiServer.Extension> extensions = List.of(metrics, events);
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
-                    MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, LoginThrottle.defaults(),
+                    MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, logins,
                     extensions, log).await();
             log.accept("api: " + settings.url() + " (" + tokens.list().size() + " tokens), metrics at /metrics");
-            return new ControlApi(vertx, server, metrics);
+            return new ControlApi(vertx, server, metrics, events);
         } catch (IOException | RuntimeException e) {
             vertx.close().await();
             if (e instanceof java.net.BindException || e.getCause() instanceof java.net.BindException) {
@@ -85,6 +90,7 @@ public final class ControlApi implements AutoCloseable {
 
     @Override
     public void close() {
+        events.close();
         server.close();
         metrics.close();
         vertx.close().await();

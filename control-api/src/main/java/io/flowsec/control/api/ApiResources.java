@@ -27,21 +27,24 @@ import java.util.function.Consumer;
  * The API's resources over the data plane's command interface: reads build JSON from a snapshot or a command's
  * answer; changes check the request, then apply it and record it in the configuration together
  * ({@link PersistentConfiguration}). The server runs changes one at a time, off the event loop; reads run anywhere.
- * No method returns key material: SAs are shown by name, SPI and counters only.
+ * No method returns key material: SAs are shown by name, SPI and counters only. Each change in effect is also handed
+ * to {@code changed} (the event stream publishes it).
  */
 final class ApiResources {
     private final ApplianceInfo info;
     private final DataplaneControl dataplane;
     private final PersistentConfiguration configuration;
     private final LaneLoad laneLoad;
+    private final Consumer<ConfigurationChange> changed;
     private final Consumer<String> log;
 
     ApiResources(ApplianceInfo info, DataplaneControl dataplane, PersistentConfiguration configuration, LaneLoad laneLoad,
-                 Consumer<String> log) {
+                 Consumer<ConfigurationChange> changed, Consumer<String> log) {
         this.info = info;
         this.dataplane = dataplane;
         this.configuration = configuration;
         this.laneLoad = laneLoad;
+        this.changed = changed;
         this.log = log;
     }
 
@@ -258,7 +261,10 @@ final class ApiResources {
         commit(new ConfigurationChange.SaRemoved(direction, spi), () -> dataplane.removeSa(spi, direction), "spi");
     }
 
-    /** Applies and records a change; the data plane's or the configuration's refusal becomes a 400 naming {@code field}. */
+    /**
+     * Applies and records a change; the data plane's or the configuration's refusal becomes a 400 naming {@code field}.
+     * A change in effect is announced, written to the file or not.
+     */
     private void commit(ConfigurationChange change, Runnable applyToDataplane, String field) {
         try {
             configuration.commit(change, applyToDataplane);
@@ -268,10 +274,21 @@ final class ApiResources {
             throw Problem.conflict(e.getMessage());
         } catch (IOException e) {
             log.accept("api: " + change.describe() + " applied, but the configuration file was not written: " + e.getMessage());
+            announce(change);
             throw new Problem(500, "Configuration not written", "the change is in effect, but the configuration file "
                     + "could not be written (" + e.getMessage() + "); a restart would undo it", null);
         }
         log.accept("api: " + change.describe());
+        announce(change);
+    }
+
+    /** A listener's failure is logged: the change is made and its answer still due. */
+    private void announce(ConfigurationChange change) {
+        try {
+            changed.accept(change);
+        } catch (RuntimeException e) {
+            log.accept("api: announcing " + change.describe() + " failed: " + e);
+        }
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------------
@@ -309,7 +326,7 @@ final class ApiResources {
         return HexFormat.of().parseHex(text);   // the contract allowed ASCII hex digits only
     }
 
-    private static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {
+    static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {
         JsonObject json = new JsonObject();
         for (Outcome outcome : Outcome.values()) {
             long count = outcomes.getOrDefault(outcome, 0L);
