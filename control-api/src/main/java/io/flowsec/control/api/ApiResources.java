@@ -141,9 +141,10 @@ final class ApiResources {
     }
 
     JsonArray sas() {
+        Map<String, SecurityAssociation> installed = installedByKey();
         JsonArray sas = new JsonArray();
         for (DataplaneSnapshot.SaSnapshot sa : dataplane.snapshot().sas()) {
-            sas.add(sa(sa));
+            sas.add(sa(sa, installed.get(key(sa.direction(), sa.spi()))));
         }
         return sas;
     }
@@ -153,14 +154,38 @@ final class ApiResources {
         if (sa == null) {
             throw Problem.notFound("no " + label(direction) + " SA " + hex(spi));
         }
-        return sa(sa);
+        return sa(sa, installedByKey().get(key(direction, spi)));
     }
 
-    private JsonObject sa(DataplaneSnapshot.SaSnapshot sa) {
-        return new JsonObject().put("name", sa.name()).put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
+    /** An SA's counters and state, and what it is (suite, lifetime); {@code installed} may be null (just removed). */
+    private JsonObject sa(DataplaneSnapshot.SaSnapshot sa, SecurityAssociation installed) {
+        JsonObject json = new JsonObject().put("name", sa.name()).put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
                 .put("lane", sa.lane()).put("packets", sa.packets()).put("bytes", sa.bytes())
                 .put("lastSequence", sa.lastSequence()).put("state", sa.state())
                 .put("drops", outcomes(sa.drops(), false));
+        if (installed != null) {
+            json.put("suite", installed.suite().configName()).put("lifetime", lifetime(installed.lifetime()));
+        }
+        return json;
+    }
+
+    /** The configured limits (RFC 4301 §4.4.2.1), 0 meaning none. */
+    private static JsonObject lifetime(io.flowsec.dataplane.sa.SaLifetime lifetime) {
+        return new JsonObject().put("softBytes", lifetime.softBytes()).put("hardBytes", lifetime.hardBytes())
+                .put("softPackets", lifetime.softPackets()).put("hardPackets", lifetime.hardPackets())
+                .put("softSeconds", lifetime.softSeconds()).put("hardSeconds", lifetime.hardSeconds());
+    }
+
+    private Map<String, SecurityAssociation> installedByKey() {
+        Map<String, SecurityAssociation> installed = new java.util.HashMap<>();
+        for (SecurityAssociation sa : dataplane.sas()) {
+            installed.put(key(sa.direction(), sa.spi()), sa);
+        }
+        return installed;
+    }
+
+    private static String key(Direction direction, int spi) {
+        return direction.name() + spi;
     }
 
     JsonObject inboundLane(int spi) {

@@ -209,6 +209,8 @@ class ApiServerTest {
             }
         }
         assertEquals(FLOWS * 10, inboundPackets);
+        assertEquals("aes-gcm-128", sas.getJsonObject(0).getString("suite"));
+        assertEquals(0L, sas.getJsonObject(0).getJsonObject("lifetime").getLong("hardBytes"), "no limit configured");
         String spi = sas.getJsonObject(0).getString("spi");
         String direction = sas.getJsonObject(0).getString("direction");
         assertEquals(sas.getJsonObject(0), get(apiB, "/sas/" + direction + "/" + spi).bodyAsJsonObject());
