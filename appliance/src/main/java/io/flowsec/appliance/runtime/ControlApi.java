@@ -22,7 +22,8 @@ import java.util.function.Consumer;
 /**
  * The appliance's control API, wired:
  * <ol>
- *   <li>a Vert.x instance of the control plane's own (one event loop, two workers): the API never runs on a lane;</li>
+ *   <li>a Vert.x instance of the control plane's own (one event loop, two workers): the API never runs on a lane,
+ *       and its event loop runs niced, so under contention the lanes get the CPU first;</li>
  *   <li>the tokens file, the certificate (configured, or self-signed in the state directory at first start);</li>
  *   <li>the server on the management address, over the data plane's command interface and the configuration
  *       file that records each change.</li>
@@ -30,6 +31,8 @@ import java.util.function.Consumer;
  */
 public final class ControlApi implements AutoCloseable {
     private static final int MAX_BODY_BYTES = 64 * 1024;
+    /** The API's event loop runs at this nice value (lanes at 0): the kernel then gives it a few per cent under load. */
+    static final int CONTROL_PLANE_NICE = 15;
 
     private final Vertx vertx;
     private final ApiServer server;
@@ -46,8 +49,15 @@ public final class ControlApi implements AutoCloseable {
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
                                    Consumer<String> log) throws IOException {
         ApiSettings settings = appliance.config().api();
-        // 1. the control plane's own event loop
+        // 1. the control plane's own event loop, at a lower priority than the lanes: a busy API never slows them
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
+        vertx.getOrCreateContext().runOnContext(ignored -> {
+            try {
+                io.flowsec.dataplane.linux.Syscalls.niceCurrentThread(CONTROL_PLANE_NICE);
+            } catch (io.flowsec.dataplane.linux.NativeException e) {
+                log.accept("api: could not lower the API thread's priority: " + e.getMessage());
+            }
+        });
         try {
             // 2. tokens and certificate
             TokenStore tokens = TokenStore.open(settings.tokens());
