@@ -156,7 +156,7 @@ public final class BenchCommand {
                 case "--rounds" -> rounds = positive(option, args.get(i + 1), 100);
                 case "--seconds" -> seconds = positive(option, args.get(i + 1), 3600);
                 case "--connections" -> connections = positive(option, args.get(i + 1), 1000);
-                case "--client-nice" -> clientNice = positive(option, Integer.toString(parseOr(args.get(i + 1)) + 1), 20) - 1;
+                case "--client-nice" -> clientNice = number(option, args.get(i + 1), 0, 19);
                 default -> throw new UsageException("unknown option " + option + " for bench api");
             }
         }
@@ -176,15 +176,6 @@ public final class BenchCommand {
             io.flowsec.testbed.bench.ApiLoadBenchmark.run(rounds, seconds, connections, clientNice, work, cleanup, out);
         }
         return 0;
-    }
-
-    /** A whole number, or -1 for anything else (refused by the range check that follows). */
-    private static int parseOr(String value) {
-        try {
-            return Integer.parseInt(value);
-        } catch (NumberFormatException e) {
-            return -2;
-        }
     }
 
     private static int positive(String option, String value, int max) throws UsageException {
