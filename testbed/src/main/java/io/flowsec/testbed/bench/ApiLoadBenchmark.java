@@ -47,8 +47,12 @@ public final class ApiLoadBenchmark {
     private ApiLoadBenchmark() {
     }
 
-    public static List<Run> run(int rounds, int seconds, int connections, int clientNice, Path work,
+    public static List<Run> run(int rounds, int seconds, int connections, int clientNice, int delayMs, Path work,
                                 CleanupOnExit cleanup, PrintStream out) throws IOException, InterruptedException {
+        Path pacing = null;
+        if (delayMs > 0) {   // wrk's Lua hook: each connection waits this long before its next request
+            pacing = java.nio.file.Files.writeString(work.resolve("pace.lua"), "function delay()\n  return " + delayMs + "\nend\n");
+        }
         // 1. a token router B reads at its start
         String token = TokenStore.open(work.resolve("router-b-state").resolve("api-tokens.json"))
                 .add("bench", Role.READ_ONLY).token();
@@ -63,7 +67,7 @@ public final class ApiLoadBenchmark {
             // 3. alternated rounds
             for (int round = 0; round < rounds; round++) {
                 for (boolean load : round % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false}) {
-                    Process wrk = load ? wrk(topology.routerB(), token, seconds + 2, connections, clientNice) : null;
+                    Process wrk = load ? wrk(topology.routerB(), token, seconds + 2, connections, clientNice, pacing) : null;
                     double gigabits = transfer(topology, seconds, load);
                     double requests = 0;
                     if (wrk != null) {
@@ -101,11 +105,16 @@ public final class ApiLoadBenchmark {
      * wrk in router B's namespace against its API: HTTPS (wrk does not check the certificate), a read-only token, at
      * nice {@code clientNice}: API clients are off the appliance in a deployment, here they share its two cores.
      */
-    private static Process wrk(String routerB, String token, int seconds, int connections, int clientNice) throws IOException {
-        return new ProcessBuilder("ip", "netns", "exec", routerB, "nice", "-n", Integer.toString(clientNice),
-                "wrk", "-t1", "-c" + connections, "-d" + seconds + "s",
-                "-H", "Authorization: Bearer " + token, "https://127.0.0.1:8443/api/v1/lanes")
-                .redirectErrorStream(true).start();
+    private static Process wrk(String routerB, String token, int seconds, int connections, int clientNice, Path pacing)
+            throws IOException {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", routerB, "nice", "-n",
+                Integer.toString(clientNice), "wrk", "-t1", "-c" + connections, "-d" + seconds + "s",
+                "-H", "Authorization: Bearer " + token));
+        if (pacing != null) {
+            command.addAll(List.of("-s", pacing.toString()));
+        }
+        command.add("https://127.0.0.1:8443/api/v1/lanes");
+        return new ProcessBuilder(command).redirectErrorStream(true).start();
     }
 
     /** One TCP transfer host A → host B for {@code seconds}; returns host B's receive rate in Gbit/s. */
