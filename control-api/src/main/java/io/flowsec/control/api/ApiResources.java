@@ -277,6 +277,36 @@ final class ApiResources {
         return sa(direction, newSpi);
     }
 
+    /** A new inbound SA in {@code policyName}, built as the configuration with it would start it, then installed. */
+    JsonObject addInbound(String policyName, AddSaRequest request) {
+        findProtectPolicy(policyName);
+        int spi = Spis.parse(request.getSpi(), "spi");
+        if (dataplane.sas().stream().anyMatch(sa -> sa.spi() == spi && sa.direction() == Direction.INBOUND)) {
+            throw Problem.conflict("SPI " + hex(spi) + " is in use by another inbound SA");
+        }
+        Integer lane = request.getLane();
+        if (lane != null && lane >= dataplane.laneCount()) {
+            throw Problem.badRequest("lane " + lane + " does not exist (lanes 0-" + (dataplane.laneCount() - 1) + ")", "lane");
+        }
+        byte[] key = hexKey(request.getKey(), "key");
+        byte[] integrityKey = request.getIntegrityKey() == null ? null : hexKey(request.getIntegrityKey(), "integrityKey");
+        ConfigurationChange.SaAdded added = new ConfigurationChange.SaAdded(policyName, spi, key, integrityKey,
+                request.getSourcePort(), lane);
+        java.util.Arrays.fill(key, (byte) 0);
+        SecurityAssociation sa;
+        try {
+            sa = configuration.inboundSa(added);
+        } catch (IllegalArgumentException e) {
+            String message = e.getMessage();
+            throw Problem.badRequest(message, message.contains("integrity") ? "integrityKey" : message.contains("key")
+                    ? "key" : "spi");
+        } catch (UnsupportedOperationException e) {
+            throw Problem.badRequest(e.getMessage(), null);
+        }
+        commit(added, () -> dataplane.installSa(sa, lane == null ? -1 : lane), "spi");
+        return sa(Direction.INBOUND, spi);
+    }
+
     void remove(Direction direction, int spi) {
         findSa(direction, spi);
         if (direction == Direction.OUTBOUND) {

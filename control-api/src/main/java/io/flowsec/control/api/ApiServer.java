@@ -143,6 +143,8 @@ public final class ApiServer implements AutoCloseable {
             routes.read("getWeights", context -> resources.weights(pathString(context, "policy")));
             routes.change("putWeights", 200, context -> resources.setWeights(pathString(context, "policy"),
                     new WeightsRequest(body(context))));
+            routes.change("addInboundSa", 201, context -> resources.addInbound(pathString(context, "policy"),
+                    new AddSaRequest(body(context))));
             routes.read("getSas", context -> resources.sas());
             routes.read("getSa", context -> resources.sa(direction(context), Spis.parse(pathString(context, "spi"), "spi")));
             routes.change("deleteSa", 204, context -> {

@@ -404,6 +404,8 @@ public final class EventStream implements ApiServer.Extension, AutoCloseable {
                 publish(sa("sa-rekeyed", null, rekeyed.oldSpi(), rekeyed.direction())
                         .put("newSpi", ApiResources.hex(rekeyed.newSpi())));
             }
+            case ConfigurationChange.SaAdded added -> publish(sa("sa-installed", null, added.spi(), Direction.INBOUND)
+                    .put("policy", added.policy()));
             case ConfigurationChange.SaRemoved removed -> publish(sa("sa-removed", null, removed.spi(), removed.direction())
                     .put("reason", "api"));
         }
