@@ -36,6 +36,10 @@ public final class RunCommand {
               for keys that were never used (README, "Sequence state across restarts").
               FILE holds keys: it is refused when group or others can read it (chmod 600), as ssh refuses a
               private key; --allow-readable-keys starts anyway, with a warning.
+              The control API (REST, WebSocket events, Prometheus metrics) listens on the configuration's
+              api.address:api.port (default https://127.0.0.1:8443/api/v1, a self-signed certificate made at
+              first start); make a token with 'flowsec token add'. Each change made through the API or the
+              control socket is written back to FILE, so a restart comes back in the same state.
             """;
 
     private final PrintStream out;

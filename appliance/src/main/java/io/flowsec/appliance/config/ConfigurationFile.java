@@ -3,6 +3,7 @@ package io.flowsec.appliance.config;
 import io.flowsec.control.config.ConfigurationChange;
 import io.flowsec.control.config.ConfigurationChange.InboundLaneSet;
 import io.flowsec.control.config.ConfigurationChange.ModeSet;
+import io.flowsec.control.config.ConfigurationChange.SaAdded;
 import io.flowsec.control.config.ConfigurationChange.SaRekeyed;
 import io.flowsec.control.config.ConfigurationChange.SaRemoved;
 import io.flowsec.control.config.ConfigurationChange.SteeringSet;
@@ -123,7 +124,36 @@ public final class ConfigurationFile implements PersistentConfiguration {
             case InboundLaneSet(var spi, var lane) -> saEntry(edited, find(Direction.INBOUND, spi)).put("lane", lane);
             case SaRekeyed rekey -> rekey(saEntry(edited, find(rekey.direction(), rekey.oldSpi())), rekey);
             case SaRemoved(var direction, var spi) -> remove(edited, find(direction, spi));
+            case SaAdded added -> {
+                JsonObject sa = new JsonObject().put("spi", String.format("0x%08x", added.spi()));
+                putOrRemoveKey(sa, "key", added.encryptionKey());
+                putOrRemoveKey(sa, "integrityKey", added.integrityKey());
+                if (added.sourcePort() != null) {
+                    sa.put("sourcePort", added.sourcePort());
+                }
+                if (added.lane() != null) {
+                    sa.put("lane", added.lane());
+                }
+                JsonObject policy = policyEntry(edited, policyIndex(added.policy()));
+                if (!(policy.getValue("inbound") instanceof JsonArray)) {
+                    policy.put("inbound", new JsonArray());
+                }
+                policy.getJsonArray("inbound").add(sa);
+            }
         }
+    }
+
+    @Override
+    public synchronized io.flowsec.dataplane.sa.SecurityAssociation inboundSa(SaAdded added) {
+        JsonObject edited = document.copy();
+        edit(edited, added);
+        ApplianceConfig checked = check((edited.encodePrettily() + "\n").getBytes(StandardCharsets.UTF_8), added);
+        for (io.flowsec.dataplane.sa.SecurityAssociation sa : checked.policies().buildInbound()) {
+            if (sa.spi() == added.spi()) {
+                return sa;
+            }
+        }
+        throw new IllegalStateException(added.describe() + ": not found after adding it");
     }
 
     /** The successor's SPI and exactly its keys (a key it has none of leaves with its predecessor's). */

@@ -5,6 +5,7 @@ import io.flowsec.control.api.ApiServer;
 import io.flowsec.control.api.ApplianceInfo;
 import io.flowsec.control.api.Caller;
 import io.flowsec.control.api.Dashboard;
+import io.flowsec.control.api.EventStream;
 import io.flowsec.control.config.PersistentConfiguration;
 import io.flowsec.control.metrics.MetricsEndpoint;
 import io.flowsec.control.security.LoginThrottle;
@@ -22,7 +23,8 @@ import java.util.function.Consumer;
 /**
  * The appliance's control API, wired:
  * <ol>
- *   <li>a Vert.x instance of the control plane's own (one event loop, two workers): the API never runs on a lane;</li>
+ *   <li>a Vert.x instance of the control plane's own (one event loop, two workers): the API never runs on a lane,
+ *       and its event loop runs niced, so under contention the lanes get the CPU first;</li>
  *   <li>the tokens file, the certificate (configured, or self-signed in the state directory at first start);</li>
  *   <li>the server on the management address, over the data plane's command interface and the configuration
  *       file that records each change.</li>
@@ -30,22 +32,33 @@ import java.util.function.Consumer;
  */
 public final class ControlApi implements AutoCloseable {
     private static final int MAX_BODY_BYTES = 64 * 1024;
+    /** The API's event loop runs at this nice value (lanes at 0): the kernel then gives it a few per cent under load. */
+    static final int CONTROL_PLANE_NICE = 15;
 
     private final Vertx vertx;
     private final ApiServer server;
     private final MetricsEndpoint metrics;
+    private final EventStream events;
 
-    private ControlApi(Vertx vertx, ApiServer server, MetricsEndpoint metrics) {
+    private ControlApi(Vertx vertx, ApiServer server, MetricsEndpoint metrics, EventStream events) {
         this.vertx = vertx;
         this.server = server;
         this.metrics = metrics;
+        this.events = events;
     }
 
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
                                    Consumer<String> log) throws IOException {
         ApiSettings settings = appliance.config().api();
-        // 1. the control plane's own event loop
+        // 1. the control plane's own event loop, at a lower priority than the lanes: a busy API never slows them
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
+        vertx.getOrCreateContext().runOnContext(ignored -> {
+            try {
+                io.flowsec.dataplane.linux.Syscalls.niceCurrentThread(CONTROL_PLANE_NICE);
+            } catch (io.flowsec.dataplane.linux.NativeException e) {
+                log.accept("api: could not lower the API thread's priority: " + e.getMessage());
+            }
+        });
         try {
             // 2. tokens and certificate
             TokenStore tokens = TokenStore.open(settings.tokens());
@@ -68,12 +81,14 @@ public final class ControlApi implements AutoCloseable {
             ApplianceInfo info = new ApplianceInfo(appliance.config().name(), version, appliance.transport(),
                     appliance.config().cpus(), Instant.now());
             MetricsEndpoint metrics = new MetricsEndpoint(appliance.dataplane());
-            List<ApiServer.Extension> extensions = List.of(metrics, new Dashboard());
+            LoginThrottle logins = LoginThrottle.defaults();
+            EventStream events = new EventStream(vertx, appliance.dataplane(), logins, EventStream.Settings.DEFAULTS, log);
+            List<ApiServer.Extension> extensions = List.of(metrics, events, new Dashboard());
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
-                    MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, LoginThrottle.defaults(),
+                    MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, logins,
                     extensions, log).await();
             log.accept("api: " + settings.url() + " (" + tokens.list().size() + " tokens), metrics at /metrics");
-            return new ControlApi(vertx, server, metrics);
+            return new ControlApi(vertx, server, metrics, events);
         } catch (IOException | RuntimeException e) {
             vertx.close().await();
             if (e instanceof java.net.BindException || e.getCause() instanceof java.net.BindException) {
@@ -86,6 +101,7 @@ public final class ControlApi implements AutoCloseable {
 
     @Override
     public void close() {
+        events.close();
         server.close();
         metrics.close();
         vertx.close().await();

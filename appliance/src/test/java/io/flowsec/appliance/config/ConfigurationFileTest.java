@@ -5,6 +5,7 @@ import io.flowsec.control.config.ConfigurationChange;
 import io.flowsec.control.config.ConfigurationChange.InboundLaneSet;
 import io.flowsec.control.config.ConfigurationChange.ModeSet;
 import io.flowsec.control.config.ConfigurationChange.SaRekeyed;
+import io.flowsec.control.config.ConfigurationChange.SaAdded;
 import io.flowsec.control.config.ConfigurationChange.SaRemoved;
 import io.flowsec.control.config.ConfigurationChange.SteeringSet;
 import io.flowsec.control.config.ConfigurationChange.WeightsSet;
@@ -219,6 +220,26 @@ class ConfigurationFileTest {
         open().commit(new SaRemoved(Direction.INBOUND, 0xa003), dataplane);
 
         assertEquals(List.of(0xa001, 0xa002, 0xa004), spis(policyAfterRestart().inbound()));
+    }
+
+    @Test
+    void an_added_inbound_SA_takes_its_policys_parameters_and_is_written_with_its_lane() throws Exception {
+        ConfigurationFile configuration = open();
+        SaAdded added = new SaAdded(POLICY, 0xa0a0, hex(NEW_KEY), null, 4501, 1);
+        io.flowsec.dataplane.sa.SecurityAssociation sa = configuration.inboundSa(added);
+        assertEquals(0xa0a0, sa.spi());
+        io.flowsec.dataplane.sa.SecurityAssociation sibling = restart().policies().buildInbound().getFirst();
+        assertEquals(sibling.suite(), sa.suite(), "the policy's suite");
+        assertEquals(sibling.outer().toString(), sa.outer().toString(), "and its endpoints, the peer's source port given");
+        configuration.commit(added, dataplane);
+
+        PolicyDefinition policy = policyAfterRestart();
+        assertEquals(List.of(0xa001, 0xa002, 0xa003, 0xa004, 0xa0a0), spis(policy.inbound()));
+        assertEquals(java.util.OptionalInt.of(1), policy.inbound().getLast().lane());
+        IllegalArgumentException shortKey = assertThrows(IllegalArgumentException.class,
+                () -> configuration.inboundSa(new SaAdded(POLICY, 0xa0a1, hex(NEW_KEY.substring(8)), null, null, null)));
+        assertTrue(shortKey.getMessage().contains("policies[0].inbound[5]") && shortKey.getMessage().contains("encryption key"),
+                shortKey.getMessage());
     }
 
     @Test

@@ -27,21 +27,24 @@ import java.util.function.Consumer;
  * The API's resources over the data plane's command interface: reads build JSON from a snapshot or a command's
  * answer; changes check the request, then apply it and record it in the configuration together
  * ({@link PersistentConfiguration}). The server runs changes one at a time, off the event loop; reads run anywhere.
- * No method returns key material: SAs are shown by name, SPI and counters only.
+ * No method returns key material: SAs are shown by name, SPI and counters only. Each change in effect is also handed
+ * to {@code changed} (the event stream publishes it).
  */
 final class ApiResources {
     private final ApplianceInfo info;
     private final DataplaneControl dataplane;
     private final PersistentConfiguration configuration;
     private final LaneLoad laneLoad;
+    private final Consumer<ConfigurationChange> changed;
     private final Consumer<String> log;
 
     ApiResources(ApplianceInfo info, DataplaneControl dataplane, PersistentConfiguration configuration, LaneLoad laneLoad,
-                 Consumer<String> log) {
+                 Consumer<ConfigurationChange> changed, Consumer<String> log) {
         this.info = info;
         this.dataplane = dataplane;
         this.configuration = configuration;
         this.laneLoad = laneLoad;
+        this.changed = changed;
         this.log = log;
     }
 
@@ -138,9 +141,10 @@ final class ApiResources {
     }
 
     JsonArray sas() {
+        Map<String, SecurityAssociation> installed = installedByKey();
         JsonArray sas = new JsonArray();
         for (DataplaneSnapshot.SaSnapshot sa : dataplane.snapshot().sas()) {
-            sas.add(sa(sa));
+            sas.add(sa(sa, installed.get(key(sa.direction(), sa.spi()))));
         }
         return sas;
     }
@@ -150,14 +154,38 @@ final class ApiResources {
         if (sa == null) {
             throw Problem.notFound("no " + label(direction) + " SA " + hex(spi));
         }
-        return sa(sa);
+        return sa(sa, installedByKey().get(key(direction, spi)));
     }
 
-    private JsonObject sa(DataplaneSnapshot.SaSnapshot sa) {
-        return new JsonObject().put("name", sa.name()).put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
+    /** An SA's counters and state, and what it is (suite, lifetime); {@code installed} may be null (just removed). */
+    private JsonObject sa(DataplaneSnapshot.SaSnapshot sa, SecurityAssociation installed) {
+        JsonObject json = new JsonObject().put("name", sa.name()).put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
                 .put("lane", sa.lane()).put("packets", sa.packets()).put("bytes", sa.bytes())
                 .put("lastSequence", sa.lastSequence()).put("state", sa.state())
                 .put("drops", outcomes(sa.drops(), false));
+        if (installed != null) {
+            json.put("suite", installed.suite().configName()).put("lifetime", lifetime(installed.lifetime()));
+        }
+        return json;
+    }
+
+    /** The configured limits (RFC 4301 §4.4.2.1), 0 meaning none. */
+    private static JsonObject lifetime(io.flowsec.dataplane.sa.SaLifetime lifetime) {
+        return new JsonObject().put("softBytes", lifetime.softBytes()).put("hardBytes", lifetime.hardBytes())
+                .put("softPackets", lifetime.softPackets()).put("hardPackets", lifetime.hardPackets())
+                .put("softSeconds", lifetime.softSeconds()).put("hardSeconds", lifetime.hardSeconds());
+    }
+
+    private Map<String, SecurityAssociation> installedByKey() {
+        Map<String, SecurityAssociation> installed = new java.util.HashMap<>();
+        for (SecurityAssociation sa : dataplane.sas()) {
+            installed.put(key(sa.direction(), sa.spi()), sa);
+        }
+        return installed;
+    }
+
+    private static String key(Direction direction, int spi) {
+        return direction.name() + spi;
     }
 
     JsonObject inboundLane(int spi) {
@@ -249,6 +277,36 @@ final class ApiResources {
         return sa(direction, newSpi);
     }
 
+    /** A new inbound SA in {@code policyName}, built as the configuration with it would start it, then installed. */
+    JsonObject addInbound(String policyName, AddSaRequest request) {
+        findProtectPolicy(policyName);
+        int spi = Spis.parse(request.getSpi(), "spi");
+        if (dataplane.sas().stream().anyMatch(sa -> sa.spi() == spi && sa.direction() == Direction.INBOUND)) {
+            throw Problem.conflict("SPI " + hex(spi) + " is in use by another inbound SA");
+        }
+        Integer lane = request.getLane();
+        if (lane != null && lane >= dataplane.laneCount()) {
+            throw Problem.badRequest("lane " + lane + " does not exist (lanes 0-" + (dataplane.laneCount() - 1) + ")", "lane");
+        }
+        byte[] key = hexKey(request.getKey(), "key");
+        byte[] integrityKey = request.getIntegrityKey() == null ? null : hexKey(request.getIntegrityKey(), "integrityKey");
+        ConfigurationChange.SaAdded added = new ConfigurationChange.SaAdded(policyName, spi, key, integrityKey,
+                request.getSourcePort(), lane);
+        java.util.Arrays.fill(key, (byte) 0);
+        SecurityAssociation sa;
+        try {
+            sa = configuration.inboundSa(added);
+        } catch (IllegalArgumentException e) {
+            String message = e.getMessage();
+            throw Problem.badRequest(message, message.contains("integrity") ? "integrityKey" : message.contains("key")
+                    ? "key" : "spi");
+        } catch (UnsupportedOperationException e) {
+            throw Problem.badRequest(e.getMessage(), null);
+        }
+        commit(added, () -> dataplane.installSa(sa, lane == null ? -1 : lane), "spi");
+        return sa(Direction.INBOUND, spi);
+    }
+
     void remove(Direction direction, int spi) {
         findSa(direction, spi);
         if (direction == Direction.OUTBOUND) {
@@ -258,7 +316,10 @@ final class ApiResources {
         commit(new ConfigurationChange.SaRemoved(direction, spi), () -> dataplane.removeSa(spi, direction), "spi");
     }
 
-    /** Applies and records a change; the data plane's or the configuration's refusal becomes a 400 naming {@code field}. */
+    /**
+     * Applies and records a change; the data plane's or the configuration's refusal becomes a 400 naming {@code field}.
+     * A change in effect is announced, written to the file or not.
+     */
     private void commit(ConfigurationChange change, Runnable applyToDataplane, String field) {
         try {
             configuration.commit(change, applyToDataplane);
@@ -268,10 +329,21 @@ final class ApiResources {
             throw Problem.conflict(e.getMessage());
         } catch (IOException e) {
             log.accept("api: " + change.describe() + " applied, but the configuration file was not written: " + e.getMessage());
+            announce(change);
             throw new Problem(500, "Configuration not written", "the change is in effect, but the configuration file "
                     + "could not be written (" + e.getMessage() + "); a restart would undo it", null);
         }
         log.accept("api: " + change.describe());
+        announce(change);
+    }
+
+    /** A listener's failure is logged: the change is made and its answer still due. */
+    private void announce(ConfigurationChange change) {
+        try {
+            changed.accept(change);
+        } catch (RuntimeException e) {
+            log.accept("api: announcing " + change.describe() + " failed: " + e);
+        }
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------------
@@ -309,7 +381,7 @@ final class ApiResources {
         return HexFormat.of().parseHex(text);   // the contract allowed ASCII hex digits only
     }
 
-    private static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {
+    static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {
         JsonObject json = new JsonObject();
         for (Outcome outcome : Outcome.values()) {
             long count = outcomes.getOrDefault(outcome, 0L);

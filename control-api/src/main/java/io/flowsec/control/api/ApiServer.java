@@ -1,5 +1,6 @@
 package io.flowsec.control.api;
 
+import io.flowsec.control.config.ConfigurationChange;
 import io.flowsec.control.config.PersistentConfiguration;
 import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
@@ -10,6 +11,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -43,8 +45,9 @@ import java.util.function.Supplier;
  * every request against, so the document cannot drift from the code. Each request passes through:
  * <ol>
  *   <li>authentication: a bearer token (all but {@code /health}, {@code /openapi.json} and the dashboard's page),
- *       failures rate limited per client address; a read-only token reads, an admin token also changes (else 401,
- *       403 or 429);</li>
+ *       in the {@code Authorization} header or, on a WebSocket upgrade, as the subprotocol
+ *       {@value #BEARER_SUBPROTOCOL}{@code TOKEN}; failures rate limited per client address; a read-only token reads,
+ *       an admin token also changes (else 401, 403 or 429);</li>
  *   <li>the body, at most {@link Settings#maxBodyBytes} (else 413);</li>
  *   <li>validation against the contract (else 400 naming the field);</li>
  *   <li>the resource: a read answers from the data plane at once; a change runs on the one change thread, after its
@@ -60,6 +63,12 @@ public final class ApiServer implements AutoCloseable {
     /** The dashboard's page and assets: public, the page asks for a token and sends it with every request. */
     public static final String DASHBOARD = "/ui/";
     private static final String CALLER = "flowsec.caller";
+    /**
+     * Browsers cannot set headers on a WebSocket request, only offer subprotocols: a WebSocket upgrade without an
+     * {@code Authorization} header may offer its token as the subprotocol {@code bearer.TOKEN} instead.
+     */
+    public static final String BEARER_SUBPROTOCOL = "bearer.";
+    static final String SEC_WEBSOCKET_PROTOCOL = "Sec-WebSocket-Protocol";
 
     /**
      * @param host         the management address to listen on (never a wildcard unless configured so)
@@ -77,6 +86,14 @@ public final class ApiServer implements AutoCloseable {
     @FunctionalInterface
     public interface Extension {
         void mount(Router root);
+
+        /**
+         * A change the API applied (recorded or not: it is in effect either way), on the change thread, after the
+         * data plane took it. It may hold key material ({@link ConfigurationChange.SaRekeyed}): pass on what it
+         * describes, never the keys. Must not block.
+         */
+        default void onChange(ConfigurationChange change) {
+        }
     }
 
     private final Vertx vertx;
@@ -104,7 +121,8 @@ public final class ApiServer implements AutoCloseable {
         LaneLoad laneLoad = new LaneLoad(dataplane);
         laneLoad.sample();
         long samplerTimer = vertx.setPeriodic(1000, id -> laneLoad.sample());
-        ApiResources resources = new ApiResources(info, dataplane, configuration, laneLoad, log);
+        ApiResources resources = new ApiResources(info, dataplane, configuration, laneLoad,
+                change -> extensions.forEach(extension -> extension.onChange(change)), log);
         WorkerExecutor changes = vertx.createSharedWorkerExecutor("flowsec-api-changes", 1, 5, TimeUnit.MINUTES);
         AtomicLong version = new AtomicLong(1);
         return OpenAPIContract.from(vertx, document.copy()).compose(contract -> {
@@ -125,6 +143,8 @@ public final class ApiServer implements AutoCloseable {
             routes.read("getWeights", context -> resources.weights(pathString(context, "policy")));
             routes.change("putWeights", 200, context -> resources.setWeights(pathString(context, "policy"),
                     new WeightsRequest(body(context))));
+            routes.change("addInboundSa", 201, context -> resources.addInbound(pathString(context, "policy"),
+                    new AddSaRequest(body(context))));
             routes.read("getSas", context -> resources.sas());
             routes.read("getSa", context -> resources.sa(direction(context), Spis.parse(pathString(context, "spi"), "spi")));
             routes.change("deleteSa", 204, context -> {
@@ -251,10 +271,11 @@ public final class ApiServer implements AutoCloseable {
             return;
         }
         String header = context.request().getHeader(HttpHeaders.AUTHORIZATION);
-        Optional<Caller> caller = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
-                ? authenticator.authenticate(header.substring(7).strip()) : Optional.empty();
+        String token = header == null ? webSocketToken(context.request())
+                : header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : null;
+        Optional<Caller> caller = token != null ? authenticator.authenticate(token) : Optional.empty();
         if (caller.isEmpty()) {
-            if (header != null) {
+            if (header != null || token != null) {
                 logins.failed(address);
             }
             context.response().putHeader("WWW-Authenticate", "Bearer realm=\"flowsec\"");
@@ -269,6 +290,21 @@ public final class ApiServer implements AutoCloseable {
         }
         context.put(CALLER, caller.get());
         context.next();
+    }
+
+    /** The token a WebSocket upgrade offers as the subprotocol {@value #BEARER_SUBPROTOCOL}{@code TOKEN}; else null. */
+    private static String webSocketToken(HttpServerRequest request) {
+        String offered = request.getHeader(SEC_WEBSOCKET_PROTOCOL);
+        if (offered == null || !"websocket".equalsIgnoreCase(request.getHeader(HttpHeaders.UPGRADE))) {
+            return null;
+        }
+        for (String subprotocol : offered.split(",")) {
+            String candidate = subprotocol.strip();
+            if (candidate.startsWith(BEARER_SUBPROTOCOL)) {
+                return candidate.substring(BEARER_SUBPROTOCOL.length());
+            }
+        }
+        return null;
     }
 
     private static boolean isPublic(String path) {
@@ -314,7 +350,8 @@ public final class ApiServer implements AutoCloseable {
         }
         int status = context.statusCode();
         return switch (status) {
-            case 401 -> new Problem(401, "Unauthorized", "a bearer token is required: Authorization: Bearer TOKEN", null);
+            case 401 -> new Problem(401, "Unauthorized", "a bearer token is required: Authorization: Bearer TOKEN"
+                    + " (a WebSocket may offer the subprotocol " + BEARER_SUBPROTOCOL + "TOKEN instead)", null);
             case 403 -> new Problem(403, "Forbidden", "this token may read only; changes need an admin token", null);
             case 404 -> Problem.notFound("no resource at " + context.request().path());
             case 405 -> new Problem(405, "Method not allowed", context.request().method() + " is not allowed here", null);

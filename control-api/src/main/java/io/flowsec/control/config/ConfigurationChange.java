@@ -65,6 +65,28 @@ public sealed interface ConfigurationChange {
         }
     }
 
+    /**
+     * A new inbound SA in a policy: SPI and keys given, everything else (suite, endpoints, encoding, selectors) the
+     * policy's; the peer's UDP source port when its SA group encodes flow IDs in it (else null: the policy's port);
+     * on {@code lane}, or the least loaded when null. Holds key material: {@link #toString} leaves it out.
+     */
+    record SaAdded(String policy, int spi, byte[] encryptionKey, byte[] integrityKey, Integer sourcePort, Integer lane)
+            implements ConfigurationChange {
+        public SaAdded {
+            encryptionKey = encryptionKey.clone();
+            integrityKey = integrityKey == null ? null : integrityKey.clone();
+        }
+
+        public String describe() {
+            return String.format("inbound SA 0x%08x added to %s", spi, policy);
+        }
+
+        @Override
+        public String toString() {
+            return "SaAdded[" + describe() + "]";
+        }
+    }
+
     /** An inbound SA removed. */
     record SaRemoved(Direction direction, int spi) implements ConfigurationChange {
         public String describe() {

@@ -16,4 +16,13 @@ public interface PersistentConfiguration {
      * changed, the data plane keeps the change and the {@link IOException} says the file lags behind.
      */
     void commit(ConfigurationChange change, Runnable applyToDataplane) throws IOException;
+
+    /**
+     * The inbound SA {@code added} describes, as the configuration with that change would start it (its policy's
+     * suite, endpoints, encoding and selectors), for the API to install; nothing applied or written. Refusals are
+     * {@link IllegalArgumentException}s naming the field (a key of the wrong length, an SPI in use).
+     */
+    default io.flowsec.dataplane.sa.SecurityAssociation inboundSa(ConfigurationChange.SaAdded added) {
+        throw new UnsupportedOperationException("this appliance's configuration cannot add SAs");
+    }
 }

@@ -58,6 +58,13 @@ class ApiServerTest {
     static final class RecordingConfiguration implements PersistentConfiguration {
         final List<ConfigurationChange> changes = new CopyOnWriteArrayList<>();
         volatile RuntimeException refuseNext;
+        /** Builds an added inbound SA as a configuration would (its policy's parameters): a test sets it. */
+        volatile java.util.function.Function<ConfigurationChange.SaAdded, SecurityAssociation> builder;
+
+        @Override
+        public SecurityAssociation inboundSa(ConfigurationChange.SaAdded added) {
+            return builder == null ? PersistentConfiguration.super.inboundSa(added) : builder.apply(added);
+        }
 
         @Override
         public void commit(ConfigurationChange change, Runnable applyToDataplane) throws IOException {
@@ -209,6 +216,8 @@ class ApiServerTest {
             }
         }
         assertEquals(FLOWS * 10, inboundPackets);
+        assertEquals("aes-gcm-128", sas.getJsonObject(0).getString("suite"));
+        assertEquals(0L, sas.getJsonObject(0).getJsonObject("lifetime").getLong("hardBytes"), "no limit configured");
         String spi = sas.getJsonObject(0).getString("spi");
         String direction = sas.getJsonObject(0).getString("direction");
         assertEquals(sas.getJsonObject(0), get(apiB, "/sas/" + direction + "/" + spi).bodyAsJsonObject());
@@ -311,6 +320,33 @@ class ApiServerTest {
                 + pair.b.snapshot().total(Outcome.REPLAY));
         assertEquals(4, configurationB.changes.stream().filter(c -> c instanceof ConfigurationChange.SaRekeyed).count());
         assertTrue(pair.a.sas().stream().filter(sa -> sa.direction() == Direction.OUTBOUND).allMatch(sa -> sa.spi() >= 0x7000_0000));
+    }
+
+    @Test
+    void shouldAddAnInboundSaWithThePolicysParametersOnTheLaneAsked() {
+        SecurityAssociation template = pair.tunnel.b().inbound().getFirst();
+        configurationB.builder = added -> {
+            if (added.encryptionKey().length != template.suite().encryptionKeyLength()) {
+                throw new IllegalArgumentException("policies[0].inbound[4].key: " + template.suite().configName()
+                        + " needs " + template.suite().encryptionKeyLength() + " bytes");
+            }
+            return template.successor().name("added").spi(added.spi()).encryptionKey(added.encryptionKey()).build();
+        };
+        String policy = pair.tunnel.b().policy().name();
+        String key = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3";
+        keysUsed.add(key);
+        HttpResponse<Buffer> added = call(apiB, HttpMethod.POST, "/policies/" + policy + "/inbound", ADMIN,
+                new JsonObject().put("spi", "0x65000001").put("key", key).put("lane", 1), null);
+        assertEquals(201, added.statusCode(), added.bodyAsString());
+        assertEquals("0x65000001", added.bodyAsJsonObject().getString("spi"));
+        assertEquals(1, pair.b.inboundLanes().get(0x65000001), "on the lane asked for");
+        assertTrue(configurationB.changes.getLast() instanceof ConfigurationChange.SaAdded);
+        assertProblem(call(apiB, HttpMethod.POST, "/policies/" + policy + "/inbound", ADMIN,
+                new JsonObject().put("spi", "0x65000001").put("key", key), null), 409, null);
+        assertProblem(call(apiB, HttpMethod.POST, "/policies/" + policy + "/inbound", ADMIN,
+                new JsonObject().put("spi", "0x65000002").put("key", key.substring(8)), null), 400, "key");
+        assertProblem(call(apiB, HttpMethod.POST, "/policies/no-such/inbound", ADMIN,
+                new JsonObject().put("spi", "0x65000003").put("key", key), null), 404, null);
     }
 
     @Test

@@ -76,6 +76,7 @@ public final class Syscalls {
     private static final MethodHandle RECVMSG = handle("recvmsg", FunctionDescriptor.of(LONG, INT, POINTER, INT), ERRNO, CRITICAL_NATIVE);
     private static final MethodHandle SCHED_SETAFFINITY = handle("sched_setaffinity", FunctionDescriptor.of(INT, INT, LONG, POINTER), ERRNO);
     private static final MethodHandle SETNS = handle("setns", FunctionDescriptor.of(INT, INT, INT), ERRNO);
+    private static final MethodHandle SETPRIORITY = handle("setpriority", FunctionDescriptor.of(INT, INT, INT, INT), ERRNO);
     private static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(POINTER, INT));
 
     private Syscalls() {
@@ -212,6 +213,24 @@ public final class Syscalls {
             int result = (int) SCHED_SETAFFINITY.invokeExact(errno.state, 0, 128L, mask);
             if (result < 0) {
                 throw new NativeException("sched_setaffinity(cpu " + cpu + ")", errno.value());
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Sets the calling thread's nice value (Linux keeps it per thread: PRIO_PROCESS with who 0 is the caller only).
+     * The control plane runs its threads at a high nice value, so under contention the lanes get the CPU first.
+     */
+    public static void niceCurrentThread(int nice) throws NativeException {
+        Errno errno = new Errno();
+        try {
+            int result = (int) SETPRIORITY.invokeExact(errno.state, 0, 0, nice);
+            if (result < 0) {
+                throw new NativeException("setpriority(" + nice + ")", errno.value());
             }
         } catch (NativeException e) {
             throw e;

@@ -26,7 +26,9 @@ import java.util.regex.Pattern;
 /**
  * {@code flowsec bench api}: what the control API costs the data plane. Router B forwards one TCP transfer from host A
  * to host B (both directions tunnelled, AES-GCM-128, 4 SAs, 2 lanes each) while {@code wrk} in router B's namespace
- * reads {@code GET /api/v1/lanes} as fast as it can over HTTPS, and without that load, alternated round by round.
+ * reads {@code GET /api/v1/lanes} as fast as it can over HTTPS, and without that load, alternated round by round. The
+ * appliance runs its API niced (lanes first); wrk runs at the nice value given, 19 by default, standing for a client
+ * that in a deployment is not on the appliance's cores.
  * <ol>
  *   <li>a read-only token written to router B's tokens file before it starts;</li>
  *   <li>the test bed, router B's API on 127.0.0.1:8443 in its namespace;</li>
@@ -45,8 +47,12 @@ public final class ApiLoadBenchmark {
     private ApiLoadBenchmark() {
     }
 
-    public static List<Run> run(int rounds, int seconds, int connections, Path work, CleanupOnExit cleanup,
-                                PrintStream out) throws IOException, InterruptedException {
+    public static List<Run> run(int rounds, int seconds, int connections, int clientNice, int delayMs, Path work,
+                                CleanupOnExit cleanup, PrintStream out) throws IOException, InterruptedException {
+        Path pacing = null;
+        if (delayMs > 0) {   // wrk's Lua hook: each connection waits this long before its next request
+            pacing = java.nio.file.Files.writeString(work.resolve("pace.lua"), "function delay()\n  return " + delayMs + "\nend\n");
+        }
         // 1. a token router B reads at its start
         String token = TokenStore.open(work.resolve("router-b-state").resolve("api-tokens.json"))
                 .add("bench", Role.READ_ONLY).token();
@@ -61,7 +67,7 @@ public final class ApiLoadBenchmark {
             // 3. alternated rounds
             for (int round = 0; round < rounds; round++) {
                 for (boolean load : round % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false}) {
-                    Process wrk = load ? wrk(topology.routerB(), token, seconds + 2, connections) : null;
+                    Process wrk = load ? wrk(topology.routerB(), token, seconds + 2, connections, clientNice, pacing) : null;
                     double gigabits = transfer(topology, seconds, load);
                     double requests = 0;
                     if (wrk != null) {
@@ -95,11 +101,20 @@ public final class ApiLoadBenchmark {
         return runs;
     }
 
-    /** wrk in router B's namespace against its API: HTTPS (wrk does not check the certificate), a read-only token. */
-    private static Process wrk(String routerB, String token, int seconds, int connections) throws IOException {
-        return new ProcessBuilder("ip", "netns", "exec", routerB, "wrk", "-t1", "-c" + connections, "-d" + seconds + "s",
-                "-H", "Authorization: Bearer " + token, "https://127.0.0.1:8443/api/v1/lanes")
-                .redirectErrorStream(true).start();
+    /**
+     * wrk in router B's namespace against its API: HTTPS (wrk does not check the certificate), a read-only token, at
+     * nice {@code clientNice}: API clients are off the appliance in a deployment, here they share its two cores.
+     */
+    private static Process wrk(String routerB, String token, int seconds, int connections, int clientNice, Path pacing)
+            throws IOException {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", routerB, "nice", "-n",
+                Integer.toString(clientNice), "wrk", "-t1", "-c" + connections, "-d" + seconds + "s",
+                "-H", "Authorization: Bearer " + token));
+        if (pacing != null) {
+            command.addAll(List.of("-s", pacing.toString()));
+        }
+        command.add("https://127.0.0.1:8443/api/v1/lanes");
+        return new ProcessBuilder(command).redirectErrorStream(true).start();
     }
 
     /** One TCP transfer host A → host B for {@code seconds}; returns host B's receive rate in Gbit/s. */

@@ -40,7 +40,7 @@ public final class BenchCommand {
     public static final String USAGE = """
             Usage: flowsec bench micro|app|receiver [OPTIONS]
                    flowsec bench state [--rounds N] [--seconds N] [--warmup N] [--dir DIR]
-                   flowsec bench api [--rounds N] [--seconds N] [--connections N]
+                   flowsec bench api [--rounds N] [--seconds N] [--connections N] [--client-nice N] [--delay-ms N]
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -80,8 +80,10 @@ public final class BenchCommand {
               api       what the control API costs the data plane: one TCP transfer host A -> host B through the
                         test bed (AES-GCM-128, 4 SAs, 2 lanes) for N seconds [10], alternately alone and while wrk
                         in router B's namespace reads GET /api/v1/lanes over HTTPS with N connections [16], for N
-                        rounds [3]; the transfer's Gbit/s each way and their ratio, the API's requests/s. Root;
-                        installs wrk with apt-get when it is missing.
+                        rounds [3]; the transfer's Gbit/s each way and their ratio, the API's requests/s. wrk runs
+                        at nice N, 0-19 [19], standing for a client that is not on the appliance's cores; the API
+                        itself runs niced. --delay-ms N paces each connection (N ms between its requests; 0, the
+                        default, as fast as it can). Root; installs wrk with apt-get when it is missing.
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
             and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
@@ -145,6 +147,8 @@ public final class BenchCommand {
         int rounds = 3;
         int seconds = 10;
         int connections = 16;
+        int clientNice = 19;
+        int delayMs = 0;
         for (int i = 0; i < args.size(); i += 2) {
             String option = args.get(i);
             if (i + 1 >= args.size()) {
@@ -154,6 +158,8 @@ public final class BenchCommand {
                 case "--rounds" -> rounds = positive(option, args.get(i + 1), 100);
                 case "--seconds" -> seconds = positive(option, args.get(i + 1), 3600);
                 case "--connections" -> connections = positive(option, args.get(i + 1), 1000);
+                case "--client-nice" -> clientNice = number(option, args.get(i + 1), 0, 19);
+                case "--delay-ms" -> delayMs = number(option, args.get(i + 1), 0, 60_000);
                 default -> throw new UsageException("unknown option " + option + " for bench api");
             }
         }
@@ -170,7 +176,7 @@ public final class BenchCommand {
         try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench api", err)) {
             cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX));
             cleanup.addDirectory(work);
-            io.flowsec.testbed.bench.ApiLoadBenchmark.run(rounds, seconds, connections, work, cleanup, out);
+            io.flowsec.testbed.bench.ApiLoadBenchmark.run(rounds, seconds, connections, clientNice, delayMs, work, cleanup, out);
         }
         return 0;
     }

@@ -89,7 +89,7 @@ class BenchCommandTest {
     @Test
     void an_unknown_benchmark_is_a_usage_error() {
         UsageException e = assertThrows(UsageException.class, () -> command("root").run(List.of("foo")));
-        assertEquals("unknown benchmark 'foo' (micro, app, receiver or state)", e.getMessage());
+        assertEquals("unknown benchmark 'foo' (micro, app, receiver, state or api)", e.getMessage());
         assertEquals("", out());
     }
 
@@ -104,6 +104,16 @@ class BenchCommandTest {
         try (var left = java.nio.file.Files.list(dir)) {
             assertEquals(0, left.count(), "its state directories are removed");
         }
+    }
+
+    @Test
+    void api_needs_root_and_refuses_bad_options_before_touching_anything() {
+        UsageException notRoot = assertThrows(UsageException.class, () -> command("nobody").run(List.of("api")));
+        assertContains("root", notRoot.getMessage());
+        UsageException badOption = assertThrows(UsageException.class,
+                () -> command("root").run(List.of("api", "--connections", "0")));
+        assertEquals("--connections must be a whole number from 1 to 1000, got '0'", badOption.getMessage());
+        assertEquals("", out());
     }
 
     @Test
