@@ -485,7 +485,7 @@
     $('groups').tBodies[0].replaceChildren(...groups);
 
     const inbound = state.sas.filter((sa) => sa.direction === 'inbound').map((sa) => {
-      const line = row([sa.name, sa.spi, el('td', sa.lane, 'count'), el('td', number.format(sa.packets), 'count'), sa.state]);
+      const line = row([sa.name, sa.spi, sa.suite || '', el('td', sa.lane, 'count'), el('td', number.format(sa.packets), 'count'), sa.state]);
       line.dataset.spi = sa.spi;
       line.dataset.lane = sa.lane;
       return line;
