@@ -326,8 +326,9 @@ class RunAndStatusCommandTest {
     // flowsec status
 
     @Test
-    void status_without_a_socket_is_a_usage_error() {
-        assertEquals("flowsec: status needs --socket PATH (see flowsec --help)", run("status").usageError());
+    void status_without_a_socket_asks_the_api_and_without_a_token_says_how_to_get_one() {
+        assumeTrue(System.getenv("FLOWSEC_TOKEN") == null, "a token in the environment would be used");
+        assertTrue(run("status").usageError().startsWith("flowsec: no API token: give --token-file PATH"));
     }
 
     @Test
@@ -340,7 +341,8 @@ class RunAndStatusCommandTest {
         for (String help : List.of("--help", "-h")) {
             Result result = run("status", help);
             assertEquals(0, result.code(), result::err);
-            assertTrue(result.out().startsWith("Usage: flowsec status --socket PATH"), result::out);
+            assertTrue(result.out().startsWith("Usage: flowsec [CONNECTION] [--json] COMMAND"), result::out);
+            assertTrue(result.out().contains("'flowsec status --socket PATH'"), "the socket's form too: " + result.out());
             assertEquals("", result.err());
         }
     }
