@@ -11,12 +11,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -104,28 +101,11 @@ class DashboardSystemTest {
     }
 
     private static Path config(String name, String saFile, String remoteSite, boolean api) throws Exception {
-        JsonObject sa = new JsonObject(Files.readString(TestPaths.examples().resolve(saFile)));
-        JsonObject config = new JsonObject().put("name", name).put("lanes", 2).put("mode", "flow")
-                .put("site", new JsonObject().put("device", "fs0")
-                        .put("addresses", new JsonArray().add(name.endsWith("a") ? "10.255.0.1/32" : "10.255.0.2/32"))
-                        .put("routes", new JsonArray().add(remoteSite)))
-                .put("statusSocket", directory.resolve(name + ".sock").toString())
-                .put("stateDirectory", directory.resolve(name + "-state").toString())
-                .put("api", new JsonObject().put("enabled", api))
-                .put("policies", sa.getJsonArray("policies"));
-        Path path = directory.resolve(name + ".json");
-        Files.writeString(path, config.encodePrettily());
-        Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-        return path;
+        return ApiRouters.config(directory, name, saFile, remoteSite, api);
     }
 
     private static String flowsec(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Main.run(List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
-        return out.toString(StandardCharsets.UTF_8);
+        return ApiRouters.flowsec(args);
     }
 
     /** Host A's UDP to host B (the discard port) on {@value #FLOWS} flows, some hundreds of packets a second. */
