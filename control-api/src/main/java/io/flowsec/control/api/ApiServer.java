@@ -323,6 +323,12 @@ public final class ApiServer implements AutoCloseable {
         if (context.response().ended()) {
             return;
         }
+        if (!context.request().isEnded()) {
+            // refused before the body was read (the router paused the request for a body handler that never ran):
+            // drain it and end this connection with the reply, so no later request on it waits behind the unread one
+            context.response().putHeader(HttpHeaders.CONNECTION, "close");
+            context.request().resume();
+        }
         Problem problem = toProblem(context, log);
         context.response().setStatusCode(problem.status()).putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
                 .end(problem.toJson(context.request().path() == null ? "" : context.request().path()).encode());

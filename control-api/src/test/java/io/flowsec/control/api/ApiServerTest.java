@@ -50,8 +50,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @ExtendWith(VertxExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ApiServerTest {
-    private static final String ADMIN = "fsk_admin-token-for-tests";
-    private static final String READER = "fsk_read-only-token-for-tests";
+    private static final String ADMIN = TestTokens.ADMIN;
+    private static final String READER = TestTokens.READER;
     private static final int FLOWS = 64;
 
     /** A configuration that records what it was given, or refuses the next change. */
@@ -94,11 +94,7 @@ class ApiServerTest {
     void start(Vertx vertx) throws Exception {
         this.vertx = vertx;
         pair = new TwoDataplanes(TestPackets.tunnel().saCount(4).encoding(FlowEncoding.UDP_PORT), 2, Mode.FLOW);
-        Caller.Authenticator tokens = token -> switch (token) {
-            case ADMIN -> Optional.of(new Caller("ops", true));
-            case READER -> Optional.of(new Caller("monitor", false));
-            default -> Optional.empty();
-        };
+        Caller.Authenticator tokens = TestTokens.authenticator();
         ApiServer.Settings settings = new ApiServer.Settings("127.0.0.1", 0, null, 64 * 1024);
         apiA = ApiServer.start(vertx, settings, new ApplianceInfo("a", "test", "memory", List.of(), Instant.now()),
                 pair.a, configurationA, tokens, io.flowsec.control.security.LoginThrottle.defaults(), List.of(), log::add).await();

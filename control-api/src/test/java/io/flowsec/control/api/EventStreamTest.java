@@ -61,8 +61,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 @ExtendWith(VertxExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class EventStreamTest {
-    private static final String ADMIN = "fsk_admin-token-for-tests";
-    private static final String READER = "fsk_read-only-token-for-tests";
+    private static final String ADMIN = TestTokens.ADMIN;
+    private static final String READER = TestTokens.READER;
     private static final int FLOWS = 64;
     private static final Duration MAX_LAG = Duration.ofSeconds(2);
 
@@ -102,11 +102,7 @@ class EventStreamTest {
     private void startAppliance(TestPackets.TunnelSpec spec, EventStream.Settings settings) throws Exception {
         pair = new TwoDataplanes(spec, 2, Mode.FLOW);
         stream = new EventStream(vertx, pair.b, logins, settings, log::add);
-        Caller.Authenticator tokens = token -> switch (token) {
-            case ADMIN -> Optional.of(new Caller("ops", true));
-            case READER -> Optional.of(new Caller("monitor", false));
-            default -> Optional.empty();
-        };
+        Caller.Authenticator tokens = TestTokens.authenticator();
         api = ApiServer.start(vertx, new ApiServer.Settings("127.0.0.1", 0, null, 64 * 1024),
                 new ApplianceInfo("b", "test", "memory", List.of(0, 1), Instant.now()), pair.b, configuration, tokens,
                 logins, List.of(stream), log::add).await();

@@ -1,6 +1,7 @@
 package io.flowsec.control.metrics;
 
 import io.flowsec.control.api.ApiServer;
+import io.flowsec.control.api.TestTokens;
 import io.flowsec.control.api.ApplianceInfo;
 import io.flowsec.control.api.Caller;
 import io.flowsec.control.config.PersistentConfiguration;
@@ -60,8 +61,8 @@ import static org.junit.jupiter.api.Assumptions.abort;
 @ExtendWith(VertxExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class MetricsEndpointTest {
-    private static final String ADMIN = "fsk_admin-token-for-tests";
-    private static final String READER = "fsk_read-only-token-for-tests";
+    private static final String ADMIN = TestTokens.ADMIN;
+    private static final String READER = TestTokens.READER;
     private static final int FLOWS = 64;
     private static final String PROMTOOL = "promtool";
 
@@ -77,11 +78,7 @@ class MetricsEndpointTest {
     @BeforeEach
     void start(Vertx vertx) throws Exception {
         pair = new TwoDataplanes(TestPackets.tunnel().saCount(4).encoding(FlowEncoding.UDP_PORT), 2, Mode.FLOW);
-        Caller.Authenticator tokens = token -> switch (token) {
-            case ADMIN -> Optional.of(new Caller("ops", true));
-            case READER -> Optional.of(new Caller("prometheus", false));
-            default -> Optional.empty();
-        };
+        Caller.Authenticator tokens = TestTokens.authenticator();
         PersistentConfiguration applyOnly = (change, applyToDataplane) -> applyToDataplane.run();
         ApiServer.Settings settings = new ApiServer.Settings("127.0.0.1", 0, null, 64 * 1024);
         metricsA = new MetricsEndpoint(pair.a, Duration.ZERO);
