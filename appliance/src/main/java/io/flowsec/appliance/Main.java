@@ -83,7 +83,7 @@ public final class Main {
                         : new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
                 case "lanes", "sas", "policies", "drops", "steering", "weights", "sa" ->
                         new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
-                case "token" -> new TokenCommand(out).run(args.subList(1, args.size()));
+                case "token" -> new TokenCommand(out, err).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
         });

@@ -28,9 +28,11 @@ public final class TokenCommand {
             """;
 
     private final PrintStream out;
+    private final PrintStream err;
 
-    public TokenCommand(PrintStream out) {
+    public TokenCommand(PrintStream out, PrintStream err) {
         this.out = out;
+        this.err = err;
     }
 
     public int run(List<String> args) throws UsageException, ConfigException, IOException {
@@ -51,7 +53,7 @@ public final class TokenCommand {
                 }
                 TokenStore.Issued issued = tokens.add(option(args, "--name", true), role);
                 out.println(issued.token());
-                System.err.println("flowsec: token '" + issued.name() + "' (" + role.configName() + ") added; it is shown "
+                err.println("flowsec: token '" + issued.name() + "' (" + role.configName() + ") added; it is shown "
                         + "only now. Restart the appliance for it to take effect.");
             }
             case "list" -> {
