@@ -139,6 +139,21 @@ class ApiCommandTest {
     }
 
     @Test
+    void aBadApiUrlAClientFileThatIsNotJsonAndAMissingCertificateAreOneLineRefusals() throws Exception {
+        environment.put("FLOWSEC_API", "not a url");
+        assertTrue(assertThrows(UsageException.class, () -> run("lanes")).getMessage().startsWith("--api must be a URL"));
+        environment.remove("FLOWSEC_API");
+        Path client = Files.writeString(directory.resolve("client.json"), "{not json");
+        environment.put("FLOWSEC_CLIENT_CONFIG", client.toString());
+        assertTrue(assertThrows(UsageException.class, () -> run("lanes")).getMessage().contains("is not a JSON object"));
+        environment.put("FLOWSEC_CLIENT_CONFIG", directory.resolve("none.json").toString());
+        assertTrue(assertThrows(UsageException.class, () -> run("lanes")).getMessage().contains("which is not a file"));
+        environment.remove("FLOWSEC_CLIENT_CONFIG");
+        environment.put("FLOWSEC_CACERT", directory.resolve("missing.pem").toString());
+        assertTrue(assertThrows(UsageException.class, () -> run("lanes")).getMessage().contains("not a readable PEM certificate"));
+    }
+
+    @Test
     void theClientFileNamesTheApiTheTokenFileAndTheCertificate() throws Exception {
         Path tokenFile = Files.writeString(directory.resolve("token"), READER + "\n");
         Path client = directory.resolve(".config/flowsec/client.json");
