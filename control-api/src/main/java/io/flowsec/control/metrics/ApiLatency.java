@@ -46,7 +46,7 @@ public final class ApiLatency implements Handler<RoutingContext> {
     private final List<ContractRoute> contract;
 
     public ApiLatency(MeterRegistry registry) {
-        this(registry, ApiServer.document().get());
+        this(registry, ApiServer.document());
     }
 
     ApiLatency(MeterRegistry registry, JsonObject openApi) {

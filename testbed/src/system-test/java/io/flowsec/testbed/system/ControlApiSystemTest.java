@@ -70,7 +70,7 @@ class ControlApiSystemTest {
     }
 
     private static Path config(String name, String saFile, String remoteSite, boolean api) throws Exception {
-        return ApiRouters.config(directory, name, saFile, remoteSite, api);
+        return RouterConfigs.config(directory, name, saFile, remoteSite, api);
     }
 
     private static ApplianceProcess startRouterB() throws Exception {
@@ -79,7 +79,7 @@ class ControlApiSystemTest {
     }
 
     private static String flowsec(String... args) {
-        return ApiRouters.flowsec(args);
+        return RouterConfigs.flowsec(args);
     }
 
     private record Reply(int status, String body) {

@@ -101,11 +101,11 @@ class DashboardSystemTest {
     }
 
     private static Path config(String name, String saFile, String remoteSite, boolean api) throws Exception {
-        return ApiRouters.config(directory, name, saFile, remoteSite, api);
+        return RouterConfigs.config(directory, name, saFile, remoteSite, api);
     }
 
     private static String flowsec(String... args) {
-        return ApiRouters.flowsec(args);
+        return RouterConfigs.flowsec(args);
     }
 
     /** Host A's UDP to host B (the discard port) on {@value #FLOWS} flows, some hundreds of packets a second. */

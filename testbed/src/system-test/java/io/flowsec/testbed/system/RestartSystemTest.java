@@ -3,7 +3,6 @@ package io.flowsec.testbed.system;
 import io.flowsec.appliance.runtime.StatusServer;
 import io.flowsec.testbed.demo.ApplianceProcess;
 import io.flowsec.testbed.demo.Topology;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -79,20 +78,8 @@ class RestartSystemTest {
 
     private static Path config(String name) throws Exception {
         boolean a = name.equals("router-a");
-        JsonObject sa = new JsonObject(Files.readString(TestPaths.examples().resolve(a ? "site-a.sa.json" : "site-b.sa.json")));
-        JsonObject config = new JsonObject()
-                .put("name", name)
-                .put("lanes", 2)
-                .put("mode", "flow")
-                .put("site", new JsonObject().put("device", "fs0")
-                        .put("addresses", new JsonArray().add(a ? "10.255.0.1/32" : "10.255.0.2/32"))
-                        .put("routes", new JsonArray().add(a ? "10.2.0.0/16" : "10.1.0.0/16")))
-                .put("statusSocket", directory.resolve(name + ".sock").toString())
-                .put("stateDirectory", directory.resolve(name + "-state").toString())
-                .put("policies", sa.getJsonArray("policies"));
-        Path path = directory.resolve(name + ".json");
-        Files.writeString(path, config.encodePrettily());
-        return path;
+        return RouterConfigs.config(directory, name, a ? "site-a.sa.json" : "site-b.sa.json",
+                a ? "10.2.0.0/16" : "10.1.0.0/16", true);
     }
 
     /** Starts a router; {@code freshSaState} false runs it as production does, refusing AEAD SAs without state. */

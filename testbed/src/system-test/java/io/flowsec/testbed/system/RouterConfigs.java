@@ -13,9 +13,9 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The control API's system tests' shared parts: a router's configuration with its API on or off, and the CLI. */
-final class ApiRouters {
-    private ApiRouters() {
+/** What system tests share: a router's configuration from the example SA files (its API on or off), and the CLI. */
+final class RouterConfigs {
+    private RouterConfigs() {
     }
 
     /** Router {@code name}'s configuration (0600) in {@code directory}: the example SA file, 2 lanes, flow mode. */
