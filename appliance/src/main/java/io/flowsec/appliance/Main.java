@@ -32,6 +32,7 @@ public final class Main {
               status | lanes | sas | policies | drops      a running appliance through its control API, as tables
               mode | steering [set VALUE]                  (--json for the API's JSON); connection and the rest:
               weights POLICY [W ...] | sa lane|rekey|remove  'flowsec sas --help'
+              policy add|replace|remove ...
               status --socket PATH                         the same counters through the local control socket
               mode --socket PATH single|pcrypt|flow        change the mode through it, losing nothing (the socket
                                                            also takes steering, weights, move, rekey and remove:
@@ -81,7 +82,7 @@ public final class Main {
                         ? (args.getFirst().equals("status") ? new StatusCommand(out).run(args.subList(1, args.size()))
                         : new ModeCommand(out).run(args.subList(1, args.size())))
                         : new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
-                case "lanes", "sas", "policies", "drops", "steering", "weights", "sa" ->
+                case "lanes", "sas", "policies", "drops", "steering", "weights", "sa", "policy" ->
                         new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
                 case "token" -> new TokenCommand(out, err).run(args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");

@@ -13,7 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code flowsec status|lanes|sas|policies|drops|mode|steering|weights|sa ...}: a running appliance through its
+ * {@code flowsec status|lanes|sas|policies|drops|mode|steering|weights|sa|policy ...}: a running appliance through its
  * control API, as readable tables, or the API's JSON with {@code --json}. Keys for a rekey are read from files (or
  * standard input), never from the command line.
  */
@@ -33,6 +33,10 @@ public final class ApiCommand {
                                                          SA first, then the sender's outbound one); F may be -
                                                          (standard input); keys never go on the command line
               sa remove SPI                              remove an inbound SA
+              policy add FILE | policy replace NAME FILE | policy remove NAME
+                                                         a policy with its SA group and inbound SAs, FILE (or -)
+                                                         holding one policy entry as the configuration has them;
+                                                         a replacement may list running SAs by SPI without keys
 
             Connection (first found: flag, environment, client file):
               --api URL          FLOWSEC_API      [https://127.0.0.1:8443/api/v1]
@@ -156,6 +160,7 @@ public final class ApiCommand {
                         + join(reply.getJsonArray("weights")) + " over " + join(reply.getJsonArray("sas")));
             }
             case "sa" -> sa(api, args, json);
+            case "policy" -> policy(api, args, json);
             default -> throw new UsageException("unknown command '" + command + "'");
         }
         return 0;
@@ -205,6 +210,48 @@ public final class ApiCommand {
                         + " (" + reply.getString("name") + ")");
             }
             default -> throw new UsageException("sa lane, rekey or remove, not '" + args.getFirst() + "'");
+        }
+    }
+
+    /** Policies from files: their keys travel in the request body only, never on the command line. */
+    private void policy(ApiClient api, List<String> args, boolean json) throws UsageException, IOException, InterruptedException {
+        String usage = "policy add FILE, policy replace NAME FILE or policy remove NAME";
+        if (args.isEmpty()) {
+            throw new UsageException(usage);
+        }
+        switch (args.getFirst()) {
+            case "add", "replace" -> {
+                boolean add = args.getFirst().equals("add");
+                if (args.size() != (add ? 2 : 3)) {
+                    throw new UsageException(add ? "policy add FILE" : "policy replace NAME FILE");
+                }
+                JsonObject entry = readPolicy(args.getLast());
+                String reply = add ? api.send("POST", "policies", entry)
+                        : api.send("PUT", "policies/" + encode(args.get(1)), entry);
+                JsonObject policy = new JsonObject(reply);
+                out.println(json ? policy.encodePrettily() : "policy " + policy.getString("name") + (add ? " added: " : " replaced: ")
+                        + policy.getString("selector") + (policy.containsKey("outbound")
+                        ? ", SA group " + join(policy.getJsonArray("outbound")) : ""));
+            }
+            case "remove" -> {
+                if (args.size() != 2) {
+                    throw new UsageException("policy remove NAME");
+                }
+                api.send("DELETE", "policies/" + encode(args.get(1)), null);
+                out.println("removed policy " + args.get(1));
+            }
+            default -> throw new UsageException(usage + ", not '" + args.getFirst() + "'");
+        }
+    }
+
+    private static JsonObject readPolicy(String source) throws IOException, UsageException {
+        String text = source.equals("-") ? new String(System.in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+                : Files.readString(Path.of(source), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            return new JsonObject(text);
+        } catch (io.vertx.core.json.DecodeException e) {
+            throw new UsageException((source.equals("-") ? "standard input" : source)
+                    + " does not hold one JSON object (a policy entry)");
         }
     }
 

@@ -3,12 +3,17 @@ package io.flowsec.appliance.config;
 import io.flowsec.control.config.ConfigurationChange;
 import io.flowsec.control.config.ConfigurationChange.InboundLaneSet;
 import io.flowsec.control.config.ConfigurationChange.ModeSet;
+import io.flowsec.control.config.ConfigurationChange.PolicyRemoved;
+import io.flowsec.control.config.ConfigurationChange.PolicySet;
 import io.flowsec.control.config.ConfigurationChange.SaAdded;
 import io.flowsec.control.config.ConfigurationChange.SaRekeyed;
 import io.flowsec.control.config.ConfigurationChange.SaRemoved;
 import io.flowsec.control.config.ConfigurationChange.SteeringSet;
 import io.flowsec.control.config.ConfigurationChange.WeightsSet;
 import io.flowsec.control.config.PersistentConfiguration;
+import io.flowsec.control.config.RefusedChange;
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -22,9 +27,14 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
@@ -98,7 +108,7 @@ public final class ConfigurationFile implements PersistentConfiguration {
         edit(edited, change);
         // 2. check the text to be written as a start reads it
         byte[] text = (edited.encodePrettily() + "\n").getBytes(StandardCharsets.UTF_8);
-        ApplianceConfig checked = check(text, change);
+        ApplianceConfig checked = check(text, change, changedPolicy(edited, change));
         // 3. the data plane; from here on the document follows it, so a later write carries this change if this one fails
         applyToDataplane.run();
         document = edited;
@@ -124,6 +134,8 @@ public final class ConfigurationFile implements PersistentConfiguration {
             case InboundLaneSet(var spi, var lane) -> saEntry(edited, find(Direction.INBOUND, spi)).put("lane", lane);
             case SaRekeyed rekey -> rekey(saEntry(edited, find(rekey.direction(), rekey.oldSpi())), rekey);
             case SaRemoved(var direction, var spi) -> remove(edited, find(direction, spi));
+            case PolicySet set -> setPolicy(edited, set);
+            case PolicyRemoved(var name) -> edited.getJsonArray("policies").remove(policyIndex(name));
             case SaAdded added -> {
                 JsonObject sa = new JsonObject().put("spi", String.format("0x%08x", added.spi()));
                 putOrRemoveKey(sa, "key", added.encryptionKey());
@@ -147,13 +159,141 @@ public final class ConfigurationFile implements PersistentConfiguration {
     public synchronized io.flowsec.dataplane.sa.SecurityAssociation inboundSa(SaAdded added) {
         JsonObject edited = document.copy();
         edit(edited, added);
-        ApplianceConfig checked = check((edited.encodePrettily() + "\n").getBytes(StandardCharsets.UTF_8), added);
+        ApplianceConfig checked = check((edited.encodePrettily() + "\n").getBytes(StandardCharsets.UTF_8), added, -1);
         for (io.flowsec.dataplane.sa.SecurityAssociation sa : checked.policies().buildInbound()) {
             if (sa.spi() == added.spi()) {
                 return sa;
             }
         }
         throw new IllegalStateException(added.describe() + ": not found after adding it");
+    }
+
+    @Override
+    public synchronized PolicyDraft policy(PolicySet set) {
+        JsonObject edited = document.copy();
+        edit(edited, set);
+        int index = changedPolicy(edited, set);
+        ApplianceConfig checked = check((edited.encodePrettily() + "\n").getBytes(StandardCharsets.UTF_8), set, index);
+        PolicyDefinition definition = checked.policies().policies().get(index);
+        if (set.replacing()) {
+            checkKeptSas(config.policies().policies().get(policyIndex(set.name())), definition);
+        }
+        SecurityPolicy policy = null;
+        for (SecurityPolicy built : checked.policies().buildPolicies()) {
+            if (built.name().equals(definition.name())) {
+                policy = built;
+            }
+        }
+        List<SecurityAssociation> inbound = new ArrayList<>();
+        Map<Integer, Integer> lanes = new HashMap<>();
+        for (SaDefinition sa : definition.inbound()) {
+            inbound.add(SaFile.build(sa, definition.encoding()));
+            sa.lane().ifPresent(lane -> lanes.put(sa.spi(), lane));
+        }
+        return new PolicyDraft(definition.name(), definition.selector(), policy, inbound, lanes,
+                definition.weights().stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    @Override
+    public synchronized List<Integer> inboundSpis(String policy) {
+        return config.policies().policies().get(policyIndex(policy)).inbound().stream().map(SaDefinition::spi).toList();
+    }
+
+    /**
+     * A new policy is appended; a replacement takes the old entry's place, and each SA it lists by an SPI the old
+     * policy has, without keys, gets the old entry's keys (the client cannot know them: keys are write-only).
+     */
+    private void setPolicy(JsonObject edited, PolicySet set) {
+        JsonObject entry = set.entry();
+        entry.put("name", set.name());
+        JsonArray policies = edited.getJsonArray("policies");
+        if (!set.replacing()) {
+            policies.add(entry);
+            return;
+        }
+        int index = policyIndex(set.name());
+        PolicyDefinition old = config.policies().policies().get(index);
+        fillKeptKeys(entry.getValue("outbound"), old.outbound());
+        fillKeptKeys(entry.getValue("inbound"), old.inbound());
+        policies.set(index, entry);
+    }
+
+    private static void fillKeptKeys(Object list, List<SaDefinition> old) {
+        if (!(list instanceof JsonArray sas)) {
+            return;   // the check refuses it, naming the key
+        }
+        for (Object value : sas) {
+            if (value instanceof JsonObject sa && !sa.containsKey("key") && !sa.containsKey("integrityKey")) {
+                Long spi = spiOf(sa.getValue("spi"));
+                for (SaDefinition kept : old) {
+                    if (spi != null && kept.spi() == spi.intValue()) {
+                        putOrRemoveKey(sa, "key", kept.encryptionKey());
+                        putOrRemoveKey(sa, "integrityKey", kept.integrityKey());
+                    }
+                }
+            }
+        }
+    }
+
+    /** An SPI as the SA file writes it (a number or {@code 0x} hex), or null: the check then names it. */
+    private static Long spiOf(Object value) {
+        try {
+            if (value instanceof Number number) {
+                return number.longValue();
+            }
+            if (value instanceof String text) {
+                String trimmed = text.strip().toLowerCase(Locale.ROOT);
+                return trimmed.startsWith("0x") ? Long.parseLong(trimmed.substring(2), 16) : Long.parseLong(trimmed);
+            }
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        return null;
+    }
+
+    /**
+     * A replacement keeps the running SA of each SPI it lists again, sequence numbers and replay window included, so
+     * that SA must be the same: same keys and every setting but its name and lane. A new SA needs a new SPI.
+     */
+    private static void checkKeptSas(PolicyDefinition old, PolicyDefinition replacement) {
+        checkKept(old.outbound(), replacement.outbound(), "outbound");
+        checkKept(old.inbound(), replacement.inbound(), "inbound");
+    }
+
+    private static void checkKept(List<SaDefinition> old, List<SaDefinition> replacement, String list) {
+        for (int i = 0; i < replacement.size(); i++) {
+            SaDefinition next = replacement.get(i);
+            for (SaDefinition kept : old) {
+                if (kept.spi() == next.spi() && !sameSa(kept, next)) {
+                    throw new RefusedChange(String.format("%s[%d]: SA 0x%08x is running and keeps its keys and settings "
+                            + "in a replaced policy; rekey it, or give the new SA a new SPI", list, i, next.spi()),
+                            list + "[" + i + "]", null);
+                }
+            }
+        }
+    }
+
+    private static boolean sameSa(SaDefinition a, SaDefinition b) {
+        return a.suite() == b.suite() && Arrays.equals(a.encryptionKey(), b.encryptionKey())
+                && Arrays.equals(a.integrityKey(), b.integrityKey())
+                && a.extendedSequenceNumbers() == b.extendedSequenceNumbers() && a.replayWindow() == b.replayWindow()
+                && a.selector().equals(b.selector()) && a.udpEncapsulation() == b.udpEncapsulation()
+                && Objects.equals(a.localAddress(), b.localAddress()) && Objects.equals(a.remoteAddress(), b.remoteAddress())
+                && a.localPort() == b.localPort() && a.remotePort() == b.remotePort() && a.lifetime().equals(b.lifetime());
+    }
+
+    /** The index of the policy a {@link PolicySet} writes in {@code edited}, whose fields its refusals name; else -1. */
+    private static int changedPolicy(JsonObject edited, ConfigurationChange change) {
+        if (!(change instanceof PolicySet set)) {
+            return -1;
+        }
+        JsonArray policies = edited.getJsonArray("policies");
+        for (int i = 0; i < policies.size(); i++) {
+            if (policies.getValue(i) instanceof JsonObject policy && set.name().equals(policy.getValue("name"))) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** The successor's SPI and exactly its keys (a key it has none of leaves with its predecessor's). */
@@ -222,7 +362,7 @@ public final class ConfigurationFile implements PersistentConfiguration {
     // 2. the check
 
     /** The text parsed exactly as a start reads the file; a refusal names the key and the change, never a key's value. */
-    private ApplianceConfig check(byte[] text, ConfigurationChange change) {
+    private ApplianceConfig check(byte[] text, ConfigurationChange change, int policyIndex) {
         try {
             if (text.length > JsonFiles.MAX_BYTES) {
                 throw new ConfigException("", "the configuration would be larger than " + (JsonFiles.MAX_BYTES >> 20)
@@ -230,7 +370,11 @@ public final class ConfigurationFile implements PersistentConfiguration {
             }
             return ApplianceConfig.parse(JsonFiles.parseObject(new String(text, StandardCharsets.UTF_8), path));
         } catch (ConfigException e) {
-            throw new IllegalArgumentException(ConfigException.oneLine(change.describe()) + " refused: " + e.getMessage(), e);
+            // a policy's own fields are named as its entry has them (outbound[1].key), as the API's client sent it
+            String prefix = "policies[" + policyIndex + "]";
+            String field = policyIndex >= 0 && e.path().startsWith(prefix)
+                    ? e.path().substring(prefix.length()).replaceFirst("^\\.", "") : e.path();
+            throw new RefusedChange(ConfigException.oneLine(change.describe()) + " refused: " + e.getMessage(), field, e);
         }
     }
 

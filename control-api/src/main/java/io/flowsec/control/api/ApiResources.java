@@ -2,6 +2,7 @@ package io.flowsec.control.api;
 
 import io.flowsec.control.config.ConfigurationChange;
 import io.flowsec.control.config.PersistentConfiguration;
+import io.flowsec.control.config.RefusedChange;
 import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.policy.PolicyAction;
@@ -307,6 +308,119 @@ final class ApiResources {
         return sa(Direction.INBOUND, spi);
     }
 
+    /**
+     * A new policy ({@code replacing} false), or one replaced whole, from the configuration file's policy entry. The
+     * SPD takes the first match, so a policy whose selector overlaps another's is refused: one of the two would never
+     * see the packets they share. A replacement keeps the running SAs it lists again (their sequence numbers and
+     * replay windows go on), installs the new ones first and removes the others last, make-before-break.
+     */
+    JsonObject setPolicy(String name, JsonObject entry, boolean replacing) {
+        SecurityPolicy old = replacing ? findPolicy(name) : null;
+        if (!replacing && dataplane.policies().stream().anyMatch(policy -> policy.name().equals(name))) {
+            throw Problem.conflict("policy " + name + " exists: PUT /policies/" + name + " replaces it");
+        }
+        if (entry.getValue("name") != null && !name.equals(entry.getValue("name"))) {
+            throw Problem.badRequest("the entry's name must be the policy's, " + name, "name");
+        }
+        ConfigurationChange.PolicySet change = new ConfigurationChange.PolicySet(name, entry, replacing);
+        PersistentConfiguration.PolicyDraft draft;
+        try {
+            draft = configuration.policy(change);
+        } catch (RefusedChange e) {
+            throw Problem.badRequest(e.getMessage(), e.field().isEmpty() ? null : e.field());
+        } catch (UnsupportedOperationException e) {
+            throw Problem.badRequest(e.getMessage(), null);
+        }
+        for (SecurityPolicy other : dataplane.policies()) {
+            if (other != old && other.selector().overlaps(draft.selector())) {
+                throw Problem.badRequest("policy " + name + " (" + draft.selector() + ") overlaps policy " + other.name()
+                        + " (" + other.selector() + "): the first match would take their common packets, so give them "
+                        + "disjoint selectors", "local");
+            }
+        }
+        SecurityPolicy policy = keepRunningSas(draft.policy());
+        List<Integer> leaving = replacing ? inboundSpis(name) : List.of();
+        commit(change, () -> applyPolicy(old, policy, draft, leaving), "outbound");
+        return policy == null ? new JsonObject().put("name", name).put("action", "protect")
+                .put("selector", draft.selector().toString()) : policy(policy);
+    }
+
+    /** The drafted policy with each outbound SA whose SPI is running replaced by the running SA object. */
+    private SecurityPolicy keepRunningSas(SecurityPolicy drafted) {
+        if (drafted == null || drafted.outboundGroup() == null) {
+            return drafted;
+        }
+        Map<String, SecurityAssociation> running = installedByKey();
+        List<SecurityAssociation> members = new java.util.ArrayList<>();
+        for (SecurityAssociation sa : drafted.outboundGroup().members()) {
+            members.add(running.getOrDefault(key(Direction.OUTBOUND, sa.spi()), sa));
+        }
+        return new SecurityPolicy(drafted.name(), drafted.selector(), drafted.action(),
+                new io.flowsec.dataplane.sa.SaGroup(members, drafted.outboundGroup().encoding()), drafted.nextHop());
+    }
+
+    /**
+     * 1. the SPD with the policy in its place (or last), its new outbound SAs installed, its dropped ones removed;
+     * 2. its weights; 3. its new inbound SAs on their lanes; 4. the inbound SAs it no longer lists removed.
+     * A refusal before step 4 puts the SPD and the inbound SAs back as they were.
+     */
+    private void applyPolicy(SecurityPolicy old, SecurityPolicy policy, PersistentConfiguration.PolicyDraft draft,
+                             List<Integer> leaving) {
+        List<SecurityPolicy> before = dataplane.policies();
+        List<SecurityPolicy> after = new java.util.ArrayList<>(before);
+        int place = old == null ? -1 : after.indexOf(old);
+        if (place >= 0 && policy != null) {
+            after.set(place, policy);
+        } else if (place >= 0) {
+            after.remove(place);
+        } else if (policy != null) {
+            after.add(policy);
+        }
+        java.util.Set<Integer> runningInbound = dataplane.inboundLanes().keySet();
+        List<Integer> installed = new java.util.ArrayList<>();
+        try {
+            dataplane.replacePolicies(after);
+            if (policy != null && draft.weights().length > 0) {
+                dataplane.groupWeights(policy.name(), draft.weights());
+            }
+            for (SecurityAssociation sa : draft.inbound()) {
+                if (!runningInbound.contains(sa.spi())) {
+                    dataplane.installSa(sa, draft.inboundLanes().getOrDefault(sa.spi(), -1));
+                    installed.add(sa.spi());
+                }
+            }
+        } catch (RuntimeException e) {
+            for (int spi : installed) {
+                dataplane.removeSa(spi, Direction.INBOUND);
+            }
+            dataplane.replacePolicies(before);
+            throw e;
+        }
+        java.util.Set<Integer> kept = new java.util.HashSet<>();
+        draft.inbound().forEach(sa -> kept.add(sa.spi()));
+        for (int spi : leaving) {
+            if (!kept.contains(spi) && dataplane.inboundLanes().containsKey(spi)) {
+                dataplane.removeSa(spi, Direction.INBOUND);
+            }
+        }
+    }
+
+    /** A policy removed with its SA group and its inbound SAs. */
+    void removePolicy(String name) {
+        SecurityPolicy old = findPolicy(name);
+        List<Integer> inbound = inboundSpis(name);
+        commit(new ConfigurationChange.PolicyRemoved(name), () -> {
+            List<SecurityPolicy> after = new java.util.ArrayList<>(dataplane.policies());
+            after.remove(old);
+            dataplane.replacePolicies(after);
+            for (int spi : inbound) {
+                if (dataplane.inboundLanes().containsKey(spi)) {
+                    dataplane.removeSa(spi, Direction.INBOUND);
+                }
+            }
+        }, "policy");
+    }
+
     void remove(Direction direction, int spi) {
         findSa(direction, spi);
         if (direction == Direction.OUTBOUND) {
@@ -343,6 +457,14 @@ final class ApiResources {
             changed.accept(change);
         } catch (RuntimeException e) {
             log.accept("api: announcing " + change.describe() + " failed: " + e);
+        }
+    }
+
+    private List<Integer> inboundSpis(String policy) {
+        try {
+            return configuration.inboundSpis(policy);
+        } catch (UnsupportedOperationException e) {
+            throw Problem.badRequest(e.getMessage(), null);
         }
     }
 

@@ -139,6 +139,14 @@ public final class ApiServer implements AutoCloseable {
             routes.change("putSteering", 200, context -> resources.setSteering(new SteeringRequest(body(context))));
             routes.read("getPolicies", context -> resources.policies());
             routes.read("getPolicy", context -> resources.policy(pathString(context, "policy")));
+            routes.change("createPolicy", 201, context -> resources.setPolicy(body(context).getString("name"),
+                    body(context), false));
+            routes.change("replacePolicy", 200, context -> resources.setPolicy(pathString(context, "policy"),
+                    body(context), true));
+            routes.change("deletePolicy", 204, context -> {
+                resources.removePolicy(pathString(context, "policy"));
+                return null;
+            });
             routes.read("getWeights", context -> resources.weights(pathString(context, "policy")));
             routes.change("putWeights", 200, context -> resources.setWeights(pathString(context, "policy"),
                     new WeightsRequest(body(context))));

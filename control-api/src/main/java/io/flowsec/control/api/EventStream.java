@@ -408,6 +408,9 @@ public final class EventStream implements ApiServer.Extension, AutoCloseable {
                     .put("policy", added.policy()));
             case ConfigurationChange.SaRemoved removed -> publish(sa("sa-removed", null, removed.spi(), removed.direction())
                     .put("reason", "api"));
+            case ConfigurationChange.PolicySet set -> publish(event(set.replacing() ? "policy-replaced" : "policy-added")
+                    .put("policy", set.name()));
+            case ConfigurationChange.PolicyRemoved removed -> publish(event("policy-removed").put("policy", removed.name()));
         }
     }
 

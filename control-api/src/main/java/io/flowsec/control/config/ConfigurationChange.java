@@ -3,6 +3,7 @@ package io.flowsec.control.config;
 import io.flowsec.dataplane.runtime.Mode;
 import io.flowsec.dataplane.runtime.Steering;
 import io.flowsec.dataplane.sa.SecurityAssociation.Direction;
+import io.vertx.core.json.JsonObject;
 
 import java.util.Arrays;
 
@@ -91,6 +92,39 @@ public sealed interface ConfigurationChange {
     record SaRemoved(Direction direction, int spi) implements ConfigurationChange {
         public String describe() {
             return String.format("%s SA 0x%08x removed", direction.name().toLowerCase(), spi);
+        }
+    }
+
+    /**
+     * A new policy, or one replaced whole, given as the configuration file's policy entry: the same keys, the same
+     * checks ({@code name}, selectors, action, SA group, inbound SAs, weights). A replacement keeps each SA whose SPI
+     * it lists again, with its keys, settings and sequence state. Holds key material: {@link #toString} shows the
+     * name only.
+     */
+    record PolicySet(String name, JsonObject entry, boolean replacing) implements ConfigurationChange {
+        public PolicySet {
+            entry = entry.copy();
+        }
+
+        @Override
+        public JsonObject entry() {
+            return entry.copy();
+        }
+
+        public String describe() {
+            return "policy " + name + (replacing ? " replaced" : " added");
+        }
+
+        @Override
+        public String toString() {
+            return "PolicySet[" + describe() + "]";
+        }
+    }
+
+    /** A policy removed with its SA group and its inbound SAs. */
+    record PolicyRemoved(String name) implements ConfigurationChange {
+        public String describe() {
+            return "policy " + name + " removed";
         }
     }
 }

@@ -1,6 +1,12 @@
 package io.flowsec.control.config;
 
+import io.flowsec.dataplane.policy.SecurityPolicy;
+import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.selector.TrafficSelector;
+
 import java.io.IOException;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The appliance's configuration file as the API changes it: each change is checked against what the appliance would
@@ -24,5 +30,34 @@ public interface PersistentConfiguration {
      */
     default io.flowsec.dataplane.sa.SecurityAssociation inboundSa(ConfigurationChange.SaAdded added) {
         throw new UnsupportedOperationException("this appliance's configuration cannot add SAs");
+    }
+
+    /**
+     * The policy {@code change} sets, as the configuration with that change would start it, for the API to apply;
+     * nothing applied or written. A replacement may list a running SA by SPI without its keys (they are write-only,
+     * so a client cannot resend them): it keeps that SA, whose keys and settings must then be unchanged. Refusals are
+     * {@link RefusedChange}s naming the entry's field.
+     */
+    default PolicyDraft policy(ConfigurationChange.PolicySet change) {
+        throw new UnsupportedOperationException("this appliance's configuration cannot add policies");
+    }
+
+    /** The SPIs of a configured policy's inbound SAs (what leaves with it). */
+    default List<Integer> inboundSpis(String policy) {
+        throw new UnsupportedOperationException("this appliance's configuration cannot remove policies");
+    }
+
+    /**
+     * A policy as the configuration would start it: its selector, the policy (null for a protect policy without
+     * outbound SAs, which only receives), every inbound SA, the lane of each inbound SA that names one, and the
+     * group's weights (empty: equal). Its SAs are new objects: the API keeps the running ones where SPIs match.
+     */
+    record PolicyDraft(String name, TrafficSelector selector, SecurityPolicy policy, List<SecurityAssociation> inbound,
+                       Map<Integer, Integer> inboundLanes, int[] weights) {
+        public PolicyDraft {
+            inbound = List.copyOf(inbound);
+            inboundLanes = Map.copyOf(inboundLanes);
+            weights = weights.clone();
+        }
     }
 }

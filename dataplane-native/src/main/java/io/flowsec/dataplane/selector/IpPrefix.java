@@ -113,12 +113,37 @@ public final class IpPrefix {
         return family == 0;
     }
 
+    /** Whether some address lies in both prefixes: one contains the other ({@link #ANY} meets every prefix). */
+    public boolean intersects(IpPrefix other) {
+        if (family == 0 || other.family == 0) {
+            return true;
+        }
+        if (family != other.family) {
+            return false;
+        }
+        IpPrefix shorter = length <= other.length ? this : other;
+        IpPrefix longer = shorter == this ? other : this;
+        return (longer.high & shorter.maskHigh) == shorter.high && (longer.low & shorter.maskLow) == shorter.low;
+    }
+
     public boolean matchesIpv4(int address) {
         return family == 0 || (family == 4 && ((address & 0xFFFF_FFFFL) & maskLow) == low);
     }
 
     public boolean matchesIpv6(long addressHigh, long addressLow) {
         return family == 0 || (family == 6 && (addressHigh & maskHigh) == high && (addressLow & maskLow) == low);
+    }
+
+    /** Same family, length and network: selectors compare by value (a policy replaced with the same selectors). */
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof IpPrefix prefix && prefix.family == family && prefix.length == length
+                && prefix.high == high && prefix.low == low;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(family, length, high, low);
     }
 
     @Override

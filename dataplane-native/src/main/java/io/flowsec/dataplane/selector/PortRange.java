@@ -37,6 +37,10 @@ public record PortRange(int first, int last) {
         return port >= first && port <= last;
     }
 
+    public boolean intersects(PortRange other) {
+        return first <= other.last && other.first <= last;
+    }
+
     @Override
     public String toString() {
         return isAny() ? "any" : first == last ? Integer.toString(first) : first + "-" + last;

@@ -19,6 +19,16 @@ public record TrafficSelector(IpPrefix local, IpPrefix remote, int protocol, Por
         }
     }
 
+    /**
+     * Whether some packet matches both selectors. The SPD takes the first match, so of two overlapping policies the
+     * later one never sees the packets they share: the API refuses a new policy that overlaps another.
+     */
+    public boolean overlaps(TrafficSelector other) {
+        return local.intersects(other.local) && remote.intersects(other.remote)
+                && (protocol == 0 || other.protocol == 0 || protocol == other.protocol)
+                && localPorts.intersects(other.localPorts) && remotePorts.intersects(other.remotePorts);
+    }
+
     public boolean matchesOutbound(FlowKey key) {
         return matches(key, key.sourceHigh, key.sourceLow, key.destinationHigh, key.destinationLow,
                 key.sourcePort, key.destinationPort);

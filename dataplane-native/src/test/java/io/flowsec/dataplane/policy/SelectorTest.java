@@ -286,4 +286,40 @@ class SelectorTest {
                 () -> policy("needs-sas", "any", "any", PolicyAction.PROTECT));
         assertTrue(e.getMessage().contains("needs-sas"), e.getMessage());
     }
+    private static TrafficSelector selector(String local, String remote, int protocol, String localPorts, String remotePorts) {
+        return new TrafficSelector(IpPrefix.parse(local), IpPrefix.parse(remote), protocol, PortRange.parse(localPorts),
+                PortRange.parse(remotePorts));
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2} {3} {4} vs {5} {6} {7} {8} {9}: {10}")
+    @CsvSource({
+            // same prefixes, nested prefixes, disjoint prefixes
+            "10.1.0.0/16, 10.2.0.0/16, 0, any, any,   10.1.0.0/16, 10.2.0.0/16, 0, any, any,   true",
+            "10.1.0.0/16, 10.2.0.0/16, 0, any, any,   10.1.7.0/24, 10.2.0.9,    0, any, any,   true",
+            "10.1.0.0/16, 10.2.0.0/16, 0, any, any,   10.3.0.0/16, 10.2.0.0/16, 0, any, any,   false",
+            "10.1.0.0/16, 10.2.0.0/16, 0, any, any,   10.1.0.0/16, 10.20.0.0/16, 0, any, any,  false",
+            // prefixes sharing leading bits but neither containing the other
+            "10.1.0.0/24, any,         0, any, any,   10.1.1.0/24, any,         0, any, any,   false",
+            // any meets every prefix; families never meet
+            "any,         any,         0, any, any,   10.1.0.0/16, 10.2.0.0/16, 0, any, any,   true",
+            "fd00:a::/48, fd00:b::/48, 0, any, any,   10.1.0.0/16, 10.2.0.0/16, 0, any, any,   false",
+            "fd00:a::/48, fd00:b::/48, 0, any, any,   fd00:a:0:1::/64, any,     0, any, any,   true",
+            "fd00:a::/48, fd00:b::/48, 0, any, any,   fd00:a:1::/64, any,       0, any, any,   false",
+            // protocols: any meets each; two different ones never meet
+            "10.1.0.0/16, 10.2.0.0/16, 6, any, any,   10.1.0.0/16, 10.2.0.0/16, 0, any, any,   true",
+            "10.1.0.0/16, 10.2.0.0/16, 6, any, any,   10.1.0.0/16, 10.2.0.0/16, 17, any, any,  false",
+            // port ranges: touching at one port, disjoint, any
+            "10.1.0.0/16, 10.2.0.0/16, 6, 1-443, any, 10.1.0.0/16, 10.2.0.0/16, 6, 443-500, any, true",
+            "10.1.0.0/16, 10.2.0.0/16, 6, 1-442, any, 10.1.0.0/16, 10.2.0.0/16, 6, 443-500, any, false",
+            "10.1.0.0/16, 10.2.0.0/16, 6, any, 80,    10.1.0.0/16, 10.2.0.0/16, 6, any, 443,   false",
+            "10.1.0.0/16, 10.2.0.0/16, 6, any, any,   10.1.0.0/16, 10.2.0.0/16, 6, any, 443,   true",
+    })
+    void shouldOverlapExactlyWhenSomePacketMatchesBoth(String local1, String remote1, int protocol1, String localPorts1,
+                                                       String remotePorts1, String local2, String remote2, int protocol2,
+                                                       String localPorts2, String remotePorts2, boolean overlaps) {
+        TrafficSelector first = selector(local1, remote1, protocol1, localPorts1, remotePorts1);
+        TrafficSelector second = selector(local2, remote2, protocol2, localPorts2, remotePorts2);
+        assertEquals(overlaps, first.overlaps(second));
+        assertEquals(overlaps, second.overlaps(first), "overlap is symmetric");
+    }
 }
