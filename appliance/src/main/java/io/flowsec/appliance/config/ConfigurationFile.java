@@ -1,6 +1,7 @@
 package io.flowsec.appliance.config;
 
 import io.flowsec.control.config.ConfigurationChange;
+import io.flowsec.control.config.ConfigurationChange.BalancingSet;
 import io.flowsec.control.config.ConfigurationChange.InboundLaneSet;
 import io.flowsec.control.config.ConfigurationChange.ModeSet;
 import io.flowsec.control.config.ConfigurationChange.PolicyRemoved;
@@ -136,6 +137,7 @@ public final class ConfigurationFile implements PersistentConfiguration {
             case SaRemoved(var direction, var spi) -> remove(edited, find(direction, spi));
             case PolicySet set -> setPolicy(edited, set);
             case PolicyRemoved(var name) -> edited.getJsonArray("policies").remove(policyIndex(name));
+            case BalancingSet(var tunnel, var policy) -> tunnelEntry(edited, tunnel).put("balancing", policy);
             case SaAdded added -> {
                 JsonObject sa = new JsonObject().put("spi", String.format("0x%08x", added.spi()));
                 putOrRemoveKey(sa, "key", added.encryptionKey());
@@ -348,6 +350,18 @@ public final class ConfigurationFile implements PersistentConfiguration {
             }
         }
         throw new IllegalArgumentException(ConfigException.oneLine("no policy named '" + name + "' in the configuration"));
+    }
+
+    /** A cluster tunnel's entry, found by its id in {@code cluster.tunnels}. */
+    private static JsonObject tunnelEntry(JsonObject document, String id) {
+        if (document.getValue("cluster") instanceof JsonObject cluster && cluster.getValue("tunnels") instanceof JsonArray tunnels) {
+            for (Object tunnel : tunnels) {
+                if (tunnel instanceof JsonObject entry && id.equals(entry.getValue("id"))) {
+                    return entry;
+                }
+            }
+        }
+        throw new IllegalArgumentException(ConfigException.oneLine("no tunnel '" + id + "' in the configuration's cluster section"));
     }
 
     private static JsonObject policyEntry(JsonObject document, int index) {

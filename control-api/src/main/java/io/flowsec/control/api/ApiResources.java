@@ -38,9 +38,11 @@ final class ApiResources {
     private final LaneLoad laneLoad;
     private final Consumer<ConfigurationChange> changed;
     private final Consumer<String> log;
+    private final TunnelControl tunnels;
 
     ApiResources(ApplianceInfo info, DataplaneControl dataplane, PersistentConfiguration configuration, LaneLoad laneLoad,
-                 Consumer<ConfigurationChange> changed, Consumer<String> log) {
+                 TunnelControl tunnels, Consumer<ConfigurationChange> changed, Consumer<String> log) {
+        this.tunnels = tunnels;
         this.info = info;
         this.dataplane = dataplane;
         this.configuration = configuration;
@@ -211,6 +213,31 @@ final class ApiResources {
         return new JsonObject().put("totals", outcomes(snapshot.totals(), false)).put("lanes", lanes).put("sas", sas);
     }
 
+    JsonArray tunnels() {
+        return tunnels.tunnels();
+    }
+
+    JsonObject tunnel(String id) {
+        JsonObject tunnel = tunnels.tunnel(id);
+        if (tunnel == null) {
+            throw Problem.notFound("no tunnel '" + id + "'" + (tunnels == TunnelControl.NONE ? ": this appliance runs no cluster" : ""));
+        }
+        return tunnel;
+    }
+
+    JsonObject assignment(String id) {
+        tunnel(id);
+        JsonObject assignment = tunnels.assignment(id);
+        if (assignment == null) {
+            throw Problem.notFound("no tunnel '" + id + "'");
+        }
+        return assignment;
+    }
+
+    JsonObject balancing(String id) {
+        return new JsonObject().put("tunnel", id).put("policy", tunnel(id).getString("balancing"));
+    }
+
     // ---- changes: checked, then applied and recorded together -----------------------------------------------------
 
     JsonObject setMode(ModeRequest request) {
@@ -276,6 +303,14 @@ final class ApiResources {
                 () -> dataplane.replaceSa(oldSpi, direction, successor, grace), "spi");
         java.util.Arrays.fill(key, (byte) 0);
         return sa(direction, newSpi);
+    }
+
+    /** A tunnel's balancing policy, switched live and recorded in the cluster section of the configuration. */
+    JsonObject setBalancing(String id, BalancingRequest request) {
+        tunnel(id);
+        String policy = request.getPolicy();
+        commit(new ConfigurationChange.BalancingSet(id, policy), () -> tunnels.balancing(id, policy), "policy");
+        return balancing(id);
     }
 
     /** A new inbound SA in {@code policyName}, built as the configuration with it would start it, then installed. */

@@ -111,6 +111,15 @@ public final class ApiServer implements AutoCloseable {
                                           PersistentConfiguration configuration, Caller.Authenticator authenticator,
                                           LoginThrottle logins, java.util.List<Extension> extensions,
                                           Consumer<String> log) {
+        return start(vertx, settings, info, dataplane, configuration, authenticator, logins, extensions,
+                TunnelControl.NONE, log);
+    }
+
+    /** With the cluster's tunnels under {@code /tunnels}. */
+    public static Future<ApiServer> start(Vertx vertx, Settings settings, ApplianceInfo info, DataplaneControl dataplane,
+                                          PersistentConfiguration configuration, Caller.Authenticator authenticator,
+                                          LoginThrottle logins, java.util.List<Extension> extensions,
+                                          TunnelControl tunnels, Consumer<String> log) {
         JsonObject document;
         try {
             document = contract();
@@ -120,7 +129,7 @@ public final class ApiServer implements AutoCloseable {
         LaneLoad laneLoad = new LaneLoad(dataplane);
         laneLoad.sample();
         long samplerTimer = vertx.setPeriodic(1000, id -> laneLoad.sample());
-        ApiResources resources = new ApiResources(info, dataplane, configuration, laneLoad,
+        ApiResources resources = new ApiResources(info, dataplane, configuration, laneLoad, tunnels,
                 change -> extensions.forEach(extension -> extension.onChange(change)), log);
         WorkerExecutor changes = vertx.createSharedWorkerExecutor("flowsec-api-changes", 1, 5, TimeUnit.MINUTES);
         AtomicLong version = new AtomicLong(1);
@@ -164,6 +173,12 @@ public final class ApiServer implements AutoCloseable {
             routes.change("putInboundLane", 200, context -> resources.setInboundLane(
                     Spis.parse(pathString(context, "spi"), "spi"), new LaneRequest(body(context))));
             routes.read("getDrops", context -> resources.drops());
+            routes.read("getTunnels", context -> resources.tunnels());
+            routes.read("getTunnel", context -> resources.tunnel(pathString(context, "tunnel")));
+            routes.read("getAssignment", context -> resources.assignment(pathString(context, "tunnel")));
+            routes.read("getBalancing", context -> resources.balancing(pathString(context, "tunnel")));
+            routes.change("putBalancing", 200, context -> resources.setBalancing(pathString(context, "tunnel"),
+                    new BalancingRequest(body(context))));
             for (OpenAPIRoute route : builder.getRoutes()) {
                 route.setDoSecurity(false);   // authentication runs first, as a root handler
                 route.addFailureHandler(context -> problem(context, log));

@@ -411,6 +411,8 @@ public final class EventStream implements ApiServer.Extension, AutoCloseable {
             case ConfigurationChange.PolicySet set -> publish(event(set.replacing() ? "policy-replaced" : "policy-added")
                     .put("policy", set.name()));
             case ConfigurationChange.PolicyRemoved removed -> publish(event("policy-removed").put("policy", removed.name()));
+            case ConfigurationChange.BalancingSet set -> publish(event("balancing-changed").put("tunnel", set.tunnel())
+                    .put("policy", set.policy()));
         }
     }
 

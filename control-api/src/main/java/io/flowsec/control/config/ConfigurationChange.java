@@ -127,4 +127,11 @@ public sealed interface ConfigurationChange {
             return "policy " + name + " removed";
         }
     }
+
+    /** A cluster tunnel's balancing policy ({@code static}, {@code sender} or {@code receiver}). */
+    record BalancingSet(String tunnel, String policy) implements ConfigurationChange {
+        public String describe() {
+            return "tunnel " + tunnel + " balancing " + policy;
+        }
+    }
 }
