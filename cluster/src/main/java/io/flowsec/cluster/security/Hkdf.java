@@ -43,7 +43,8 @@ public final class Hkdf {
     /** RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) | info | i), concatenated and cut to {@code length}. */
     public static byte[] expand(byte[] pseudoRandomKey, byte[] info, int length) {
         if (length < 1 || length > MAX_OUTPUT_LENGTH) {
-            throw new IllegalArgumentException("HKDF output length must be 1.." + MAX_OUTPUT_LENGTH + ", got " + length);
+            throw new IllegalArgumentException("HKDF output length must be 1.." + MAX_OUTPUT_LENGTH + ", got "
+                    + length);
         }
         Mac mac = hmac(pseudoRandomKey);
         byte[] output = new byte[length];

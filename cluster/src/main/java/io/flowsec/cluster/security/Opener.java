@@ -110,7 +110,8 @@ public final class Opener {
         byte[] payload;
         try {
             Cipher cipher = ciphers.get();
-            cipher.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(Sealer.TAG_BITS, Envelope.nonce(header.counter())));
+            cipher.init(Cipher.DECRYPT_MODE, key,
+                    new GCMParameterSpec(Sealer.TAG_BITS, Envelope.nonce(header.counter())));
             cipher.updateAAD(envelope, 0, header.length());
             payload = cipher.doFinal(envelope, header.length(), envelope.length - header.length());
         } catch (GeneralSecurityException e) {

@@ -2,7 +2,7 @@ package io.flowsec.cluster.security;
 
 /** Why {@link Opener} refused a message; each is counted. */
 public enum Rejection {
-    /** Not an envelope of this format: too short or too long, bad magic or version, lengths out of bounds, unknown type. */
+    /** Not an envelope of this format: too short or long, bad magic or version, lengths out of bounds, unknown type. */
     MALFORMED,
     /** The tag did not verify: sealed with another secret (a member without ours), or changed on the way. */
     BAD_TAG,
@@ -10,6 +10,6 @@ public enum Rejection {
     STALE,
     /** Authentic, but its counter is not above the highest seen from that sender, epoch, type and subject. */
     REPLAYED,
-    /** Authentic, but sealed as another type or for another subject than where it was found (e.g. moved to another tunnel's key). */
+    /** Authentic, but sealed as another type or subject than where it was found, e.g. copied under another key. */
     MISDIRECTED
 }

@@ -8,9 +8,11 @@ import org.junit.jupiter.api.Test;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -68,8 +70,8 @@ class SealerTest {
         Sealer sealer = new Sealer(secret, "router-a");
         ConcurrentLinkedQueue<Long> counters = new ConcurrentLinkedQueue<>();
         try (ExecutorService threads = Executors.newFixedThreadPool(4)) {
-            List<Future<Void>> sealing = threads.invokeAll(List.of(() -> sealInto(sealer, counters),
-                    () -> sealInto(sealer, counters), () -> sealInto(sealer, counters), () -> sealInto(sealer, counters)));
+            Callable<Void> sealFiveHundred = () -> sealInto(sealer, counters);
+            List<Future<Void>> sealing = threads.invokeAll(Collections.nCopies(4, sealFiveHundred));
             for (Future<Void> done : sealing) {
                 done.get();
             }
