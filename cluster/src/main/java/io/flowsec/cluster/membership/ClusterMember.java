@@ -8,6 +8,7 @@ import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.InMemoryFormat;
 import com.hazelcast.config.JavaSerializationFilterConfig;
 import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.ListenerConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.MaxSizePolicy;
 import com.hazelcast.config.NetworkConfig;
@@ -15,6 +16,7 @@ import com.hazelcast.config.TopicConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.LifecycleEvent;
+import com.hazelcast.core.LifecycleListener;
 import io.flowsec.cluster.membership.ClusterState.Failed;
 import io.flowsec.cluster.membership.ClusterState.Running;
 import io.flowsec.cluster.membership.ClusterState.Starting;
@@ -164,10 +166,24 @@ public final class ClusterMember implements AutoCloseable {
     }
 
     private void startHazelcast() {
+        String instanceName = "flowsec-" + settings.memberName() + "-" + INSTANCES.incrementAndGet();
+        Config config = hazelcastConfig(settings, instanceName);
+        // registered through the configuration, so no event between start and registration is lost
+        config.addListenerConfig(new ListenerConfig(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                publishMembers();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                publishMembers();
+            }
+        }));
+        config.addListenerConfig(new ListenerConfig((LifecycleListener) this::onLifecycle));
         HazelcastInstance created;
         try {
-            created = Hazelcast.newHazelcastInstance(hazelcastConfig(settings,
-                    "flowsec-" + settings.memberName() + "-" + INSTANCES.incrementAndGet()));
+            created = Hazelcast.newHazelcastInstance(config);
         } catch (RuntimeException | LinkageError e) {
             // a linkage error too: this thread would die silently and leave the member STARTING for ever
             changeState(new Failed("cluster member " + settings.memberName() + " could not start: " + oneLine(e)));
@@ -184,19 +200,7 @@ public final class ClusterMember implements AutoCloseable {
             created.shutdown();
             return;
         }
-        created.getCluster().addMembershipListener(new MembershipListener() {
-            @Override
-            public void memberAdded(MembershipEvent event) {
-                publishMembers();
-            }
-
-            @Override
-            public void memberRemoved(MembershipEvent event) {
-                publishMembers();
-            }
-        });
-        created.getLifecycleService().addLifecycleListener(this::onLifecycle);
-        publishMembers();
+        publishMembers();   // events during the join came before the instance was known here
     }
 
     private void onLifecycle(LifecycleEvent event) {

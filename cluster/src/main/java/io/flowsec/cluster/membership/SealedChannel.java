@@ -81,7 +81,13 @@ public final class SealedChannel implements AutoCloseable {
     private final List<Consumer<Opened>> assignmentListeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<Opened>> loadListeners = new CopyOnWriteArrayList<>();
 
-    /** Guards the two maps below: opening and recording a tunnel's assignment is one step. */
+    /**
+     * Held from sealing to the map's set, and from sealing to publishing: two writers could otherwise send counter
+     * n+1 before n, and the peers would take n as a replay.
+     */
+    private final Object assignmentWriteLock = new Object();
+    private final Object loadWriteLock = new Object();
+    /** Guards the two maps below: opening and recording a tunnel's assignment is one step. Never held over I/O. */
     private final Object assignmentLock = new Object();
     /** The latest authentic assignment per tunnel, with the envelope it came in. */
     private final Map<String, Accepted> latestByTunnel = new HashMap<>();
@@ -115,9 +121,15 @@ public final class SealedChannel implements AutoCloseable {
      * when the member is not up: the caller's periodic re-put will try again.
      */
     public boolean putAssignment(String tunnelId, byte[] payload) {
+        synchronized (assignmentWriteLock) {
+            return sealAndSet(tunnelId, payload.clone());
+        }
+    }
+
+    private boolean sealAndSet(String tunnelId, byte[] payload) {
         byte[] envelope = sealer.seal(MessageType.ASSIGNMENT, tunnelId, payload);
         synchronized (assignmentLock) {
-            ownPutByTunnel.put(tunnelId, new OwnPut(payload.clone(), envelope, System.nanoTime()));
+            ownPutByTunnel.put(tunnelId, new OwnPut(payload, envelope, System.nanoTime()));
         }
         return quietly("put the assignment of " + tunnelId, () -> {
             assignments.set(tunnelId, envelope);   // set, not put: the old value, whoever wrote it, is never read
@@ -173,20 +185,34 @@ public final class SealedChannel implements AutoCloseable {
             boolean old = nowNs - own.sealedAtNs() >= renewAfter.toNanos();
             boolean lost = !old && !(quietly("read the assignment of " + tunnelId, () -> assignments.get(tunnelId),
                     null) instanceof byte[] stored && Arrays.equals(stored, own.envelope()));
-            if ((old || lost) && putAssignment(tunnelId, own.payload())) {
+            if ((old || lost) && renewIfStillLatest(tunnelId, own)) {
                 renewed++;
             }
         }
         return renewed;
     }
 
+    /** Re-puts {@code own} unless the owner put a newer payload meanwhile, which renewing would undo. */
+    private boolean renewIfStillLatest(String tunnelId, OwnPut own) {
+        synchronized (assignmentWriteLock) {
+            synchronized (assignmentLock) {
+                if (ownPutByTunnel.get(tunnelId) != own) {
+                    return false;
+                }
+            }
+            return sealAndSet(tunnelId, own.payload());
+        }
+    }
+
     /** Seals {@code payload} as this member's load report and publishes it; false when the member is not up. */
     public boolean publishLoad(byte[] payload) {
-        byte[] envelope = sealer.seal(MessageType.LOAD_REPORT, NO_SUBJECT, payload);
-        return quietly("publish a load report", () -> {
-            loadReports.publish(envelope);
-            return true;
-        }, false);
+        synchronized (loadWriteLock) {
+            byte[] envelope = sealer.seal(MessageType.LOAD_REPORT, NO_SUBJECT, payload);
+            return quietly("publish a load report", () -> {
+                loadReports.publish(envelope);
+                return true;
+            }, false);
+        }
     }
 
     /** Told each new authentic assignment sealed by another member, on Hazelcast's event thread. */
