@@ -429,7 +429,7 @@ class ApplianceConfigTest {
     static Stream<Arguments> badConfigurations() {
         return Stream.of(
                 // top level
-                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cpus, lanes"),
+                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cluster, cpus, lanes"),
                 bad("an api section that is not an object", c -> c.put("api", "on"), "api", "must be an object"),
                 bad("an unknown api key", c -> c.put("api", new JsonObject().put("listen", 1)), "api.listen", "unknown key (allowed: address, certificate, enabled"),
                 bad("an api address that is a name", c -> c.put("api", new JsonObject().put("address", "mgmt.example")), "api.address", "must be an IP address literal"),
@@ -439,7 +439,7 @@ class ApplianceConfigTest {
                 bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
                 bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: api, cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
+                        "unknown key (allowed: api, cluster, cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
                 bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
                 bad("a name that climbs out of /run/flowsec", c -> c.put("name", "../../etc/cron.d/x"), "name",
@@ -556,7 +556,43 @@ class ApplianceConfigTest {
                         "policies[0].weights", "must hold one weight per outbound SA, in order (4), got 3"),
                 bad("an outbound SPI in two policies' groups", c -> c.getJsonArray("policies").add(policy(c, 0).copy()
                         .put("name", "second").put("inbound", new JsonArray())), "policies[1].outbound[0].spi",
-                        "outbound SPI 0xa001 is used twice"));
+                        "outbound SPI 0xa001 is used twice"),
+                bad("a cluster without its management address", c -> c.put("cluster", cluster().copy().put("address", "mgmt")),
+                        "cluster.address", "must be an IP address literal"),
+                bad("a cluster member without a port", c -> c.put("cluster", cluster().copy()
+                        .put("members", new JsonArray().add("192.0.2.1"))), "cluster.members[0]", "must be \"address:port\""),
+                bad("a cluster key it does not know", c -> c.put("cluster", cluster().copy().put("multicast", true)),
+                        "cluster.multicast", "unknown key"),
+                bad("a tunnel over a policy that does not exist", c -> c.put("cluster", cluster().copy().put("tunnels",
+                        new JsonArray().add(tunnel().put("policy", "nope")))), "cluster.tunnels[0].policy", "no policy named 'nope'"),
+                bad("a tunnel balancing policy it does not know", c -> c.put("cluster", cluster().copy().put("tunnels",
+                        new JsonArray().add(tunnel().put("balancing", "magic")))), "cluster.tunnels[0].balancing",
+                        "must be static, sender or receiver"),
+                bad("a tunnel id given twice", c -> c.put("cluster", cluster().copy().put("tunnels",
+                        new JsonArray().add(tunnel()).add(tunnel()))), "cluster.tunnels[1].id", "given twice"),
+                bad("a load interval below 10 ms", c -> c.put("cluster", cluster().copy().put("loadIntervalMs", 5)),
+                        "cluster.loadIntervalMs", "must be a whole number 10-60000"));
+    }
+
+    /** Router B's side of a cluster with router A over the tunnel link. */
+    private static JsonObject cluster() {
+        return new JsonObject().put("address", "192.0.2.2").put("members", new JsonArray().add("192.0.2.1:5701"));
+    }
+
+    private static JsonObject tunnel() {
+        return new JsonObject().put("id", "a-b").put("policy", "site-b-to-site-a").put("peer", "router-a");
+    }
+
+    @Test
+    void the_cluster_section_names_the_member_its_peers_secret_and_tunnels_with_defaults() throws Exception {
+        assertEquals(ClusterConfig.NONE, ApplianceConfig.parse(minimal()).cluster(), "no section: no cluster");
+        ClusterConfig cluster = ApplianceConfig.parse(minimal().put("name", "router-b").put("cluster", cluster()
+                .put("tunnels", new JsonArray().add(tunnel().put("balancing", "receiver"))))).cluster();
+        assertEquals(new ClusterConfig(true, "flowsec", "192.0.2.2", 5701, List.of("192.0.2.1:5701"),
+                Path.of("/var/lib/flowsec/router-b/cluster.secret"), 100, 5000,
+                List.of(new ClusterConfig.Tunnel("a-b", "site-b-to-site-a", "router-a", "receiver"))), cluster);
+        assertEquals("static", ApplianceConfig.parse(minimal().put("cluster", cluster().put("tunnels",
+                new JsonArray().add(tunnel()))) ).cluster().tunnels().getFirst().balancing());
     }
 
     private static Arguments bad(String what, Consumer<JsonObject> change, String path, String problem) {
