@@ -1,0 +1,64 @@
+package io.flowsec.cluster.balancing;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LoadReportTest {
+    private static final LoadReport REPORT = new LoadReport("router-b", "hq-branch", 4, 1_700_000_000_123L,
+            List.of(new LaneLoad(0, 0.25, 1000, 0), new LaneLoad(1, 0.75, 3000.5, 2)),
+            Map.of(0xfffffff0, 2000.0, 0x1000, 1000.0));
+
+    private static final String JSON = "{\"member\":\"router-b\",\"tunnel\":\"hq-branch\",\"assignmentVersion\":4,"
+            + "\"timestampMs\":1700000000123,\"lanes\":[{\"lane\":0,\"busy\":0.25,\"packetsPerSecond\":1000.0,\"dropsPerSecond\":0.0},"
+            + "{\"lane\":1,\"busy\":0.75,\"packetsPerSecond\":3000.5,\"dropsPerSecond\":2.0}],"
+            + "\"saPacketsPerSecond\":{\"0x00001000\":1000.0,\"0xfffffff0\":2000.0}}";
+
+    @Test
+    void shouldEncodeExactlyAndDecodeToAnEqualReport() {
+        assertEquals(JSON, REPORT.encode());
+        assertEquals(REPORT, LoadReport.decode(JSON));
+    }
+
+    @Test
+    void shouldMeasureTheSpreadOverAllLanesOrSome() {
+        assertEquals(0.5, REPORT.spread());
+        assertEquals(0, REPORT.spread(List.of(1)));
+        assertEquals(1000.0, REPORT.saPacketsPerSecond(0x1000));
+        assertEquals(0.0, REPORT.saPacketsPerSecond(0x2000));
+    }
+
+    @ParameterizedTest(name = "{1}")
+    @CsvSource(delimiter = '|', value = {
+            "\"lane\":1,\"busy\":0.75                 | \"lane\":1,\"busy\":1.5                  | lanes[1].busy: 1.5 is out of range 0.0-1.0",
+            "\"lane\":1,                              | \"lane\":2,                              | lanes[1].lane: 2 is out of range 1-1",
+            "\"dropsPerSecond\":2.0                   | \"dropsPerSecond\":-2                    | lanes[1].dropsPerSecond: -2 is out of range",
+            "\"0x00001000\":1000.0                    | \"0x1000\":1000.0                        | saPacketsPerSecond.0x1000: an SPI is written",
+            "\"0x00001000\":1000.0                    | \"0xfffffff0\":1000.0                    | load report: not valid JSON (Duplicate field '0xfffffff0'",
+            "\"assignmentVersion\":4                  | \"assignmentVersion\":-4                 | assignmentVersion: -4 is out of range",
+            "\"member\":\"router-b\",                 | \"\"                                     | member: missing",
+            "\"saPacketsPerSecond\":{                 | \"extra\":true,\"saPacketsPerSecond\":{  | extra: unknown field"})
+    void shouldRefuseWithOneLineNamingTheField(String replaced, String replacement, String expectedStart) {
+        String json = JSON.replace(replaced, replacement.equals("\"\"") ? "" : replacement);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoadReport.decode(json));
+        assertTrue(e.getMessage().startsWith(expectedStart), e.getMessage());
+    }
+
+    @Test
+    void shouldRefuseLanesOutOfOrderWhenBuiltInJava() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LoadReport("b", "t", 1, 0,
+                List.of(new LaneLoad(1, 0, 0, 0)), Map.of()));
+        assertEquals("lanes[0].lane: 1, expected 0 (every lane, in order)", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new LaneLoad(0, Double.NaN, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new LaneLoad(0, 0.5, Double.POSITIVE_INFINITY, 0));
+        assertThrows(IllegalArgumentException.class, () -> new LoadReport("b", "t", 1, 0, List.of(new LaneLoad(0, 0, 0, 0)),
+                Map.of(0x1000, Double.NaN)));
+    }
+}
