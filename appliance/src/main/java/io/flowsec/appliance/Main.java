@@ -13,6 +13,7 @@ import io.flowsec.appliance.pcap.PcapFormatException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -38,6 +39,8 @@ public final class Main {
                                                            also takes steering, weights, move, rekey and remove:
                                                            README "The data plane as a service")
               token add|list|remove --config FILE ...      the control API's bearer tokens ('flowsec token --help')
+              cluster secret FILE                          a new control-cluster secret (0600), for every member
+              tunnels | tunnel ID [balancing set POLICY]   the cluster's tunnels, an assignment, its balancing
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
               --version                                    print the version
@@ -85,9 +88,23 @@ public final class Main {
                 case "lanes", "sas", "policies", "drops", "steering", "weights", "sa", "policy" ->
                         new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
                 case "token" -> new TokenCommand(out, err).run(args.subList(1, args.size()));
+                case "cluster" -> clusterCommand(args.subList(1, args.size()), out);
+                case "tunnels", "tunnel" ->
+                        new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
                 default -> throw new UsageException("unknown command '" + args.getFirst() + "'");
             };
         });
+    }
+
+    /** {@code flowsec cluster secret FILE}: a new cluster secret, 0600; only its fingerprint is printed. */
+    private static int clusterCommand(List<String> args, PrintStream out) throws UsageException, java.io.IOException {
+        if (args.size() != 2 || !args.getFirst().equals("secret")) {
+            throw new UsageException("cluster secret FILE");
+        }
+        io.flowsec.cluster.security.ClusterSecret secret = io.flowsec.cluster.security.ClusterSecret.generate(Path.of(args.get(1)));
+        out.println("cluster secret written to " + args.get(1) + " (0600), fingerprint " + secret.fingerprint()
+                + "; copy the file to every member (each compares fingerprints in its log)");
+        return 0;
     }
 
     /**

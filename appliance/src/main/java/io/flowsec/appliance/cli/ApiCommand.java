@@ -33,6 +33,11 @@ public final class ApiCommand {
                                                          SA first, then the sender's outbound one); F may be -
                                                          (standard input); keys never go on the command line
               sa remove SPI                              remove an inbound SA
+              tunnels                                    the cluster's tunnels: peer, balancing, versions
+              tunnel ID [assignment]                     which receiver lane each SA lands on, its weight,
+                                                         and both ends' lane load
+              tunnel ID balancing [set static|sender|receiver]
+                                                         read or switch the tunnel's load feedback, live
               policy add FILE | policy replace NAME FILE | policy remove NAME
                                                          a policy with its SA group and inbound SAs, FILE (or -)
                                                          holding one policy entry as the configuration has them;
@@ -161,6 +166,23 @@ public final class ApiCommand {
             }
             case "sa" -> sa(api, args, json);
             case "policy" -> policy(api, args, json);
+            case "tunnels" -> {
+                none(args, command);
+                JsonArray tunnels = new JsonArray(api.send("GET", "tunnels", null));
+                if (json) {
+                    out.println(tunnels.encodePrettily());
+                    return 0;
+                }
+                Table table = new Table("TUNNEL", "POLICY", "PEER", "PEER STATE", "BALANCING", "SENDING", "RECEIVING", "REJECTED");
+                for (Object entry : tunnels) {
+                    JsonObject tunnel = (JsonObject) entry;
+                    table.row(tunnel.getString("id"), tunnel.getString("policy"), tunnel.getString("peer"),
+                            tunnel.getString("peerState"), tunnel.getString("balancing"), "v" + tunnel.getValue("sendingVersion"),
+                            "v" + tunnel.getValue("receivingVersion"), tunnel.getValue("rejectedMessages"));
+                }
+                table.print(out);
+            }
+            case "tunnel" -> tunnel(api, args, json);
             default -> throw new UsageException("unknown command '" + command + "'");
         }
         return 0;
@@ -210,6 +232,57 @@ public final class ApiCommand {
                         + " (" + reply.getString("name") + ")");
             }
             default -> throw new UsageException("sa lane, rekey or remove, not '" + args.getFirst() + "'");
+        }
+    }
+
+    private void tunnel(ApiClient api, List<String> args, boolean json) throws UsageException, IOException, InterruptedException {
+        if (args.isEmpty()) {
+            throw new UsageException("tunnel ID [assignment | balancing [set POLICY]]");
+        }
+        String path = "tunnels/" + encode(args.getFirst());
+        if (args.size() >= 2 && args.get(1).equals("balancing")) {
+            JsonObject reply;
+            if (args.size() == 2) {
+                reply = new JsonObject(api.send("GET", path + "/balancing", null));
+            } else if (args.size() == 4 && args.get(2).equals("set")) {
+                reply = new JsonObject(api.send("PUT", path + "/balancing", new JsonObject().put("policy", args.get(3))));
+            } else {
+                throw new UsageException("tunnel ID balancing [set static|sender|receiver]");
+            }
+            out.println(json ? reply.encodePrettily() : "tunnel " + reply.getString("tunnel") + " balancing " + reply.getString("policy"));
+            return;
+        }
+        if (args.size() > 2 || (args.size() == 2 && !args.get(1).equals("assignment"))) {
+            throw new UsageException("tunnel ID [assignment | balancing [set POLICY]]");
+        }
+        JsonObject assignment = new JsonObject(api.send("GET", path + "/assignment", null));
+        if (json) {
+            out.println(assignment.encodePrettily());
+            return;
+        }
+        out.println("tunnel " + assignment.getString("tunnel") + "  balancing " + assignment.getString("balancing")
+                + "  peer " + assignment.getString("peerState"));
+        for (String direction : List.of("sending", "receiving")) {
+            JsonObject half = assignment.getJsonObject(direction);
+            out.println(direction + " (" + half.getString("key") + ") v" + half.getValue("version")
+                    + (half.getString("author") == null ? "" : " by " + half.getString("author")));
+            Table table = new Table("SPI", "SENDER LANE", "RECEIVER LANE", "WEIGHT");
+            for (Object entry : half.getJsonArray("sas", new JsonArray())) {
+                JsonObject sa = (JsonObject) entry;
+                table.row(sa.getString("spi"), sa.getValue("senderLane"), sa.getValue("receiverLane"), sa.getValue("weight"));
+            }
+            table.print(out);
+        }
+        JsonObject load = assignment.getJsonObject("load", new JsonObject());
+        for (String end : List.of("local", "peer")) {
+            JsonObject report = load.getJsonObject(end);
+            if (report != null) {
+                StringBuilder busy = new StringBuilder();
+                for (Object lane : report.getJsonArray("lanes", new JsonArray())) {
+                    busy.append(String.format(" %.0f%%", 100 * ((JsonObject) lane).getDouble("busy", 0.0)));
+                }
+                out.println(end + " lanes busy:" + busy);
+            }
         }
     }
 

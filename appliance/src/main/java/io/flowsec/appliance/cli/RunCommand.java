@@ -3,6 +3,7 @@ package io.flowsec.appliance.cli;
 import io.flowsec.appliance.config.ApplianceConfig;
 import io.flowsec.appliance.config.ConfigException;
 import io.flowsec.appliance.config.ConfigurationFile;
+import io.flowsec.appliance.runtime.ClusterRuntime;
 import io.flowsec.appliance.runtime.ControlApi;
 import io.flowsec.appliance.runtime.Appliance;
 import io.flowsec.appliance.runtime.ControlCommands;
@@ -71,14 +72,22 @@ public final class RunCommand {
         appliance.dataplane().addListener(event -> log("event " + event));
         StatusServer status;
         ControlApi api = null;
+        ClusterRuntime cluster = null;
         try {
+            if (config.cluster().enabled()) {
+                cluster = ClusterRuntime.start(appliance, this::log);   // in the background: the data plane runs either way
+            }
             if (config.api().enabled()) {
-                api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION, this::log);
+                api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION,
+                        cluster == null ? io.flowsec.control.api.TunnelControl.NONE : cluster.tunnels(), this::log);
             }
             status = StatusServer.start(config.statusSocket(), commands::execute);   // last: it answering means up
         } catch (IOException | RuntimeException e) {
             if (api != null) {
                 api.close();
+            }
+            if (cluster != null) {
+                cluster.close();
             }
             appliance.close();
             throw e;
@@ -103,6 +112,9 @@ public final class RunCommand {
         JsonObject totals = commands.status().getJsonObject("totals");
         if (api != null) {
             api.close();
+        }
+        if (cluster != null) {
+            cluster.close();
         }
         status.close();
         appliance.close();

@@ -48,7 +48,7 @@ public final class ControlApi implements AutoCloseable {
     }
 
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
-                                   Consumer<String> log) throws IOException {
+                                   io.flowsec.control.api.TunnelControl tunnels, Consumer<String> log) throws IOException {
         ApiSettings settings = appliance.config().api();
         // 1. the control plane's own event loop, at a lower priority than the lanes: a busy API never slows them
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
@@ -86,7 +86,7 @@ public final class ControlApi implements AutoCloseable {
             List<ApiServer.Extension> extensions = List.of(metrics, events, new Dashboard());
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
                     MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, logins,
-                    extensions, log).await();
+                    extensions, tunnels, log).await();
             log.accept("api: " + settings.url() + " (" + tokens.list().size() + " tokens), metrics at /metrics");
             return new ControlApi(vertx, server, metrics, events);
         } catch (IOException | RuntimeException e) {

@@ -26,6 +26,15 @@ public final class LoadSampling {
     /** The receiver's report for {@code assignment}'s tunnel: every lane, and the rate of each of its inbound SAs. */
     public static LoadReport report(String member, TunnelAssignment assignment, DataplaneSnapshot earlier,
                                     DataplaneSnapshot later, long elapsedNanos, long timestampMs) {
+        return report(member, assignment.tunnel(), assignment, earlier, later, elapsedNanos, timestampMs);
+    }
+
+    /**
+     * The same before the tunnel has an assignment ({@code assignment} null): its lanes only, version 0, so the sender
+     * learns how many lanes to lay the tunnel out over.
+     */
+    public static LoadReport report(String member, String tunnel, TunnelAssignment assignment, DataplaneSnapshot earlier,
+                                    DataplaneSnapshot later, long elapsedNanos, long timestampMs) {
         checkElapsed(elapsedNanos);
         List<LaneLoad> lanes = new ArrayList<>();
         for (LaneSnapshot lane : later.lanes()) {
@@ -37,8 +46,8 @@ public final class LoadSampling {
                     perSecond(packets, elapsedNanos), perSecond(drops, elapsedNanos)));
         }
         lanes.sort((a, b) -> Integer.compare(a.lane(), b.lane()));
-        return new LoadReport(member, assignment.tunnel(), assignment.version(), timestampMs, lanes,
-                rates(assignment, earlier, later, elapsedNanos, Direction.INBOUND));
+        return new LoadReport(member, tunnel, assignment == null ? 0 : assignment.version(), timestampMs, lanes,
+                assignment == null ? Map.of() : rates(assignment, earlier, later, elapsedNanos, Direction.INBOUND));
     }
 
     /** The sender's own packets/s per outbound SA of {@code assignment}: what {@link SenderBalancer} weighs by. */

@@ -7,17 +7,17 @@ import java.util.function.Supplier;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** Polling for what Hazelcast does on its own threads; short sleeps, and a message that says what never happened. */
-final class Await {
-    static final Duration CLUSTER_TIMEOUT = Duration.ofSeconds(15);
+public final class Await {
+    public static final Duration CLUSTER_TIMEOUT = Duration.ofSeconds(15);
 
     private Await() {
     }
 
-    static void until(String what, BooleanSupplier condition) {
+    public static void until(String what, BooleanSupplier condition) {
         until(what, condition, () -> "");
     }
 
-    static void until(String what, BooleanSupplier condition, Supplier<String> lastSeen) {
+    public static void until(String what, BooleanSupplier condition, Supplier<String> lastSeen) {
         long deadlineNs = System.nanoTime() + CLUSTER_TIMEOUT.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadlineNs) {

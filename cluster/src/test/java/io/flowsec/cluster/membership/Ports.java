@@ -6,11 +6,11 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 
 /** Ports the kernel just handed out on 127.0.0.1, so tests on a shared machine do not fight over 5701. */
-final class Ports {
+public final class Ports {
     private Ports() {
     }
 
-    static int free() {
+    public static int free() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         } catch (IOException e) {

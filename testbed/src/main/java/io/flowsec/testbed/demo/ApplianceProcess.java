@@ -49,13 +49,21 @@ public final class ApplianceProcess implements AutoCloseable {
      * As {@link #start(String, Path, Path, Path, java.util.Map)}; {@code freshSaState} false runs the appliance as
      * production does, refusing a manually keyed AEAD SA that has no sequence state.
      */
+    /** What the cluster's Hazelcast member reaches into on JDK 25 (as the appliance jar's manifest says). */
+    private static final List<String> HAZELCAST_ACCESS = List.of("--add-opens", "java.base/java.lang=ALL-UNNAMED",
+            "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens", "java.management/sun.management=ALL-UNNAMED",
+            "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+            "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
+
     public static ApplianceProcess start(String namespace, Path config, Path statusSocket, Path log,
                                          java.util.Map<String, String> environment, boolean freshSaState)
             throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, java,
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "run", "--config", config.toString()));
+                "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(HAZELCAST_ACCESS);   // the appliance jar's manifest grants these when run with -jar
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config",
+                config.toString()));
         if (freshSaState) {
             command.add("--fresh-sa-state");
         }
