@@ -4,7 +4,9 @@
 //   3. the event stream (WebSocket /api/v1/events?rate=1, the token offered as the subprotocol bearer.TOKEN) brings
 //      each lane's load once a second, which moves the bars, the graph and the drops table, and the appliance's
 //      events, which go to the event log and refresh what they changed;
-//   4. while the stream is down the page polls /api/v1/lanes instead and reconnects with back-off.
+//   4. while the stream is down the page polls /api/v1/lanes instead and reconnects with back-off;
+//   5. the cluster's tunnels (GET /api/v1/tunnels and each assignment) are read every 2 s: which receiver lane each
+//      SA of each direction lands on, its weight, both ends' lane load, and a switch for the balancing policy.
 // Whatever the appliance says is inserted as text (textContent), never as markup.
 'use strict';
 
@@ -17,6 +19,8 @@
   const RETRY_MAX_MS = 30_000;
   const POLL_MS = 2_000;
   const REFRESH_MS = 10_000;
+  const TUNNELS_MS = 2_000;
+  const BALANCING = ['static', 'sender', 'receiver'];
   const MAX_EVENTS = 30;
   const SERIES_COLOURS = 8;
   const SVG = 'http://www.w3.org/2000/svg';
@@ -31,6 +35,7 @@
     retryTimer: null,
     pollTimer: null,
     refreshTimer: null,
+    tunnelsTimer: null,
     /** [{timeMs, lanes: [packets/s], total}], the last 60 s */
     history: [],
     /** the previous poll's packet counters per lane, for rates while the stream is down */
@@ -139,6 +144,7 @@
     refreshAll().then(() => {
       openStream();
       state.refreshTimer = setInterval(refreshSlow, REFRESH_MS);
+      state.tunnelsTimer = setInterval(() => refreshTunnels().catch(() => {}), TUNNELS_MS);
     }).catch((e) => {
       if (e instanceof ApiProblem && (e.status === 401 || e.status === 429)) {
         sessionStorage.removeItem(TOKEN_KEY);
@@ -155,7 +161,7 @@
       state.socket = null;
       socket.close(1000, 'bye');
     }
-    for (const timer of ['retryTimer', 'pollTimer', 'refreshTimer']) {
+    for (const timer of ['retryTimer', 'pollTimer', 'refreshTimer', 'tunnelsTimer']) {
       clearTimeout(state[timer]);
       clearInterval(state[timer]);
       state[timer] = null;
@@ -170,7 +176,7 @@
 
   async function refreshAll() {
     await refreshAppliance();   // first and alone: a refused token stops here
-    await Promise.all([refreshMode(), refreshSteering(), refreshSas(), refreshDrops()]);
+    await Promise.all([refreshMode(), refreshSteering(), refreshSas(), refreshDrops(), refreshTunnels()]);
   }
 
   function refreshSlow() {
@@ -315,6 +321,8 @@
       refreshSas().catch(() => {});
     } else if (name === 'lane-fault') {
       refreshAppliance().catch(() => {});
+    } else if (name.startsWith('peer-') || name === 'assignment-changed' || name === 'balancing-changed') {
+      refreshTunnels().catch(() => {});
     }
   }
 
@@ -491,6 +499,60 @@
       return line;
     });
     $('inbound').tBodies[0].replaceChildren(...inbound);
+  }
+
+  // ---- 5. cluster tunnels -------------------------------------------------------------------------------------------
+
+  async function refreshTunnels() {
+    const tunnels = await api('GET', '/tunnels');
+    const assignments = await Promise.all(tunnels.map((t) => api('GET', '/tunnels/' + encodeURIComponent(t.id) + '/assignment')));
+    $('tunnels-none').hidden = tunnels.length > 0;
+    $('tunnels').replaceChildren(...tunnels.map((tunnel, i) => renderTunnel(tunnel, assignments[i])));
+  }
+
+  function renderTunnel(tunnel, assignment) {
+    const box = el('div', null, 'tunnel');
+    box.dataset.tunnel = tunnel.id;
+    const peer = el('span', tunnel.peerState, 'badge');
+    peer.dataset.peer = tunnel.peerState === 'up' ? 'up' : 'down';
+    box.append(el('h3', tunnel.id + ' (policy ' + tunnel.policy + ', peer ' + tunnel.peer + ') '), peer);
+    const buttons = el('div', null, 'buttons');
+    for (const policy of BALANCING) {
+      const button = el('button', policy);
+      button.type = 'button';
+      button.dataset.balancing = policy;
+      button.setAttribute('aria-pressed', String(policy === tunnel.balancing));
+      button.addEventListener('click', () => change('/tunnels/' + encodeURIComponent(tunnel.id) + '/balancing',
+        { policy }, () => refreshTunnels().catch(() => {})));
+      buttons.append(button);
+    }
+    box.append(el('p', 'balancing: '), buttons);
+    for (const direction of ['sending', 'receiving']) {
+      const half = assignment[direction] || { sas: [] };
+      const table = el('table');
+      table.dataset.direction = direction;
+      const head = el('thead');
+      head.append(row(['SPI', 'sender lane', 'receiver lane', 'weight']));
+      const body = el('tbody');
+      for (const sa of half.sas || []) {
+        body.append(row([sa.spi, el('td', sa.senderLane, 'count'), el('td', sa.receiverLane, 'count'), el('td', sa.weight, 'count')]));
+      }
+      table.append(head, body);
+      box.append(el('h4', direction + ' (' + half.key + ') v' + half.version + (half.author ? ' by ' + half.author : '')), table);
+    }
+    const load = assignment.load || {};
+    for (const end of ['local', 'peer']) {
+      const report = load[end];
+      if (!report) continue;
+      const bars = el('div', null, 'tunnel-load');
+      for (const lane of report.lanes || []) {
+        const bar = el('span', 'lane ' + lane.lane + ' ' + Math.round(100 * lane.busy) + '%', 'tunnel-lane');
+        bar.style.setProperty('--busy', String(Math.min(1, Math.max(0, lane.busy))));
+        bars.append(bar);
+      }
+      box.append(el('h4', end === 'local' ? 'this end\'s lanes' : 'peer\'s lanes (' + report.member + ')'), bars);
+    }
+    return box;
   }
 
   // ---- wiring -------------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ public final class ClusterService implements TunnelControl, AutoCloseable {
     private final Vertx vertx;
     private final Map<String, TunnelCoordinator> tunnels = new LinkedHashMap<>();
     private final Consumer<String> log;
+    private final List<Consumer<JsonObject>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile SealedChannel channel;
     private volatile ClusterState state;
 
@@ -63,7 +64,7 @@ public final class ClusterService implements TunnelControl, AutoCloseable {
         ClusterService service = new ClusterService(new ClusterMember(settings), secret, vertx, log);
         for (TunnelSpec spec : specs) {
             TunnelCoordinator coordinator = new TunnelCoordinator(spec, settings.memberName(), dataplane,
-                    BalancerSettings.DEFAULTS, loadIntervalMs, peerLossMs, log);
+                    BalancerSettings.DEFAULTS, loadIntervalMs, peerLossMs, log, service::announce);
             service.tunnels.put(spec.id(), coordinator);
             vertx.deployVerticle(coordinator).await();
         }
@@ -177,6 +178,29 @@ public final class ClusterService implements TunnelControl, AutoCloseable {
             throw new IllegalArgumentException("no tunnel '" + id + "'");
         }
         tunnel.balancing(BalancingPolicy.parse(policy));
+    }
+
+    @Override
+    public Map<String, Long> rejectedMessages() {
+        Map<String, Long> byReason = new LinkedHashMap<>();
+        rejections().forEach((reason, count) -> byReason.put(reason.name().toLowerCase(java.util.Locale.ROOT), count));
+        return byReason;
+    }
+
+    @Override
+    public void addListener(Consumer<JsonObject> listener) {
+        listeners.add(listener);
+    }
+
+    /** A tunnel's event, to every listener; one that fails is logged and the others still hear it. */
+    private void announce(JsonObject event) {
+        for (Consumer<JsonObject> listener : listeners) {
+            try {
+                listener.accept(event);
+            } catch (RuntimeException e) {
+                log.accept("cluster: an event listener failed: " + e);
+            }
+        }
     }
 
     @Override

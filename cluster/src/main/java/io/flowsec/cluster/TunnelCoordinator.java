@@ -56,6 +56,7 @@ final class TunnelCoordinator extends AbstractVerticle {
     private final long intervalMs;
     private final long peerLossMs;
     private final Consumer<String> log;
+    private final Consumer<JsonObject> events;
     private final String sendingKey;
     private final String receivingKey;
 
@@ -72,11 +73,13 @@ final class TunnelCoordinator extends AbstractVerticle {
     private long lastReconcileNs;
     private long changesApplied;
     private String lastProblem = "";
+    private boolean peerWasUp;
     /** What the API shows, rebuilt after each step: reads never touch the verticle's state. */
     private volatile JsonObject view;
 
     TunnelCoordinator(TunnelSpec spec, String member, DataplaneControl dataplane, BalancerSettings settings,
-                      long intervalMs, long peerLossMs, Consumer<String> log) {
+                      long intervalMs, long peerLossMs, Consumer<String> log, Consumer<JsonObject> events) {
+        this.events = events;
         this.spec = spec;
         this.member = member;
         this.dataplane = dataplane;
@@ -210,6 +213,7 @@ final class TunnelCoordinator extends AbstractVerticle {
         }
         previous = now;
         previousAtNs = nowNs;
+        notePeer(nowNs);
         // 5. converge after a partition
         if (channel != null && nowNs - lastReconcileNs >= RECONCILE_EVERY_MS * 1_000_000) {
             channel.renewAssignments();
@@ -239,12 +243,14 @@ final class TunnelCoordinator extends AbstractVerticle {
                 }
                 applyReceiving(remote);
                 receiving = remote;
+                announceAssignment(key, remote);
             }
         } else if (key.equals(sendingKey)) {
             if (sending == null || Reconciliation.reconcile(sending, remote) == Reconciliation.Verdict.ADOPT_REMOTE) {
                 checkSameSas(remote);
                 applySending(remote);
                 sending = remote;
+                announceAssignment(key, remote);
             }
         }
     }
@@ -254,6 +260,7 @@ final class TunnelCoordinator extends AbstractVerticle {
     }
 
     private void publish(String key, TunnelAssignment assignment) {
+        announceAssignment(key, assignment);
         if (channel != null) {
             channel.putAssignment(key, assignment.encode().getBytes(StandardCharsets.UTF_8));
         }
@@ -315,6 +322,24 @@ final class TunnelCoordinator extends AbstractVerticle {
 
     private boolean peerUp(long nowNs) {
         return peerReport != null && nowNs - peerReportAtNs < peerLossMs * 1_000_000;
+    }
+
+    private void announceAssignment(String key, TunnelAssignment assignment) {
+        events.accept(new JsonObject().put("event", "assignment-changed").put("tunnel", spec.id()).put("key", key)
+                .put("version", assignment.version()).put("author", assignment.author()));
+    }
+
+    /** Peer lost or back, once per transition: the log, the event stream and the status say the same. */
+    private void notePeer(long nowNs) {
+        boolean up = peerUp(nowNs);
+        if (up != peerWasUp && (up || peerReport != null)) {
+            peerWasUp = up;
+            String what = up ? "peer-back" : "peer-lost";
+            log.accept("cluster: tunnel " + spec.id() + ": " + (up ? "peer " + spec.peer() + " heard again"
+                    : "peer " + spec.peer() + " lost; forwarding with the last assignment (sending v"
+                    + (sending == null ? 0 : sending.version()) + ", receiving v" + (receiving == null ? 0 : receiving.version()) + ")"));
+            events.accept(new JsonObject().put("event", what).put("tunnel", spec.id()).put("peer", spec.peer()));
+        }
     }
 
     // ---- what the API shows -----------------------------------------------------------------------------------------

@@ -66,7 +66,9 @@ class ClusterServiceTest {
 
     @AfterEach
     void stop() throws Exception {
-        routerA.close();
+        if (routerA != null) {
+            routerA.close();
+        }
         routerB.close();
         pair.close();
     }
@@ -136,12 +138,31 @@ class ClusterServiceTest {
                 forged.publishLoad("{}".getBytes(StandardCharsets.UTF_8));
                 Await.until("B to refuse what the intruder sealed", () -> routerB.rejections()
                         .getOrDefault(Rejection.BAD_TAG, 0L) >= 1, () -> routerB.rejections().toString());
+                assertTrue(routerB.rejectedMessages().getOrDefault("bad_tag", 0L) >= 1, "counted for the API and metrics");
             }
         }
         Thread.sleep(300);   // several load intervals: a change would have been applied by now
         assertEquals(before, pair.b.inboundLanes(), "no SA moved");
         assertEquals(versionBefore, version(routerB, "receiving"));
         assertTrue(routerB.tunnel("a-b").getLong("rejectedMessages") >= 1);
+    }
+
+    @Test
+    void a_lost_peer_leaves_the_assignment_in_force_and_is_said_in_status_and_events() throws Exception {
+        List<JsonObject> events = new CopyOnWriteArrayList<>();
+        routerB.addListener(events::add);
+        Await.until("A to B adopted at B", () -> version(routerB, "receiving") >= 1 && version(routerA, "receiving") >= 1);
+        Map<Integer, Integer> lanes = Map.copyOf(pair.b.inboundLanes());
+        int[] weights = pair.b.groupWeights(pair.tunnel.b().policy().name());
+        routerA.close();
+        routerA = null;
+        Await.until("B to say its peer is lost", () -> routerB.tunnel("a-b").getString("peerState").startsWith("lost"));
+        Await.until("the peer-lost event", () -> events.stream().anyMatch(e -> "peer-lost".equals(e.getString("event"))
+                && "a-b".equals(e.getString("tunnel"))), events::toString);
+        assertEquals(lanes, pair.b.inboundLanes(), "the receiving direction's layout stays in force");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(weights, pair.b.groupWeights(pair.tunnel.b().policy().name()));
+        assertTrue(log.stream().anyMatch(line -> line.contains("peer router-a lost; forwarding with the last assignment")),
+                log::toString);
     }
 
     @Test

@@ -83,6 +83,8 @@ public final class ControlApi implements AutoCloseable {
             MetricsEndpoint metrics = new MetricsEndpoint(appliance.dataplane());
             LoginThrottle logins = LoginThrottle.defaults();
             EventStream events = new EventStream(vertx, appliance.dataplane(), logins, EventStream.Settings.DEFAULTS, log);
+            metrics.bind(tunnels);                 // the cluster's tunnels (none without a cluster)
+            tunnels.addListener(events::tunnelEvent);
             List<ApiServer.Extension> extensions = List.of(metrics, events, new Dashboard());
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
                     MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, logins,

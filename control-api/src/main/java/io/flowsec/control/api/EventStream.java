@@ -451,6 +451,16 @@ public final class EventStream implements ApiServer.Extension, AutoCloseable {
         return event.put("spi", ApiResources.hex(spi)).put("direction", ApiResources.label(direction));
     }
 
+    /**
+     * A cluster tunnel's event ({@code fields} hold {@code event} and {@code tunnel}), sent as the stream's other
+     * events are; from any thread.
+     */
+    public void tunnelEvent(JsonObject fields) {
+        if (slots.get() != 0) {
+            publish(message("event").mergeIn(fields));
+        }
+    }
+
     /** From any thread: encoded here, written on the stream's context. */
     private void publish(JsonObject event) {
         if (slots.get() == 0) {

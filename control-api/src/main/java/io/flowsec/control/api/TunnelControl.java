@@ -3,6 +3,9 @@ package io.flowsec.control.api;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.util.Map;
+import java.util.function.Consumer;
+
 /**
  * The cluster's tunnels as the API shows and changes them: each tunnel's peer, balancing policy, assignment and the
  * load both ends report. The cluster module implements it; an appliance without a cluster has {@link #NONE}. Reads
@@ -46,4 +49,16 @@ public interface TunnelControl {
      * policy is an {@link IllegalArgumentException} saying which exist. Nothing else changes.
      */
     void balancing(String id, String policy);
+
+    /** Cluster messages refused since start, by reason ({@code bad_tag}, {@code replayed}, ...); none without a cluster. */
+    default Map<String, Long> rejectedMessages() {
+        return Map.of();
+    }
+
+    /**
+     * Tells {@code listener} each tunnel event as the event stream sends it ({@code peer-lost}, {@code peer-back},
+     * {@code assignment-changed}, with the tunnel's id), from any thread; it must not block.
+     */
+    default void addListener(Consumer<JsonObject> listener) {
+    }
 }

@@ -92,6 +92,32 @@ public final class MetricsEndpoint implements ApiServer.Extension, AutoCloseable
         return registry.scrape();
     }
 
+    /**
+     * The cluster's meters: per tunnel whether the peer is heard and each direction's assignment version, and the
+     * messages refused by reason. Read from {@code tunnels} at each scrape.
+     */
+    public void bind(io.flowsec.control.api.TunnelControl tunnels) {
+        for (Object entry : tunnels.tunnels()) {
+            String id = ((io.vertx.core.json.JsonObject) entry).getString("id");
+            io.micrometer.core.instrument.Gauge.builder("flowsec.tunnel.peer.up", tunnels,
+                            t -> t.tunnel(id) != null && "up".equals(t.tunnel(id).getString("peerState")) ? 1 : 0)
+                    .description("1 while the tunnel's peer is heard in the cluster; 0: forwarding with the last assignment")
+                    .tag("tunnel", id).register(registry);
+            for (String direction : java.util.List.of("sending", "receiving")) {
+                io.micrometer.core.instrument.Gauge.builder("flowsec.tunnel.assignment.version", tunnels,
+                                t -> t.tunnel(id) == null ? 0 : t.tunnel(id).getLong(direction + "Version", 0L))
+                        .description("the version of the direction's assignment in force")
+                        .tag("tunnel", id).tag("direction", direction).register(registry);
+            }
+        }
+        for (String reason : java.util.List.of("malformed", "bad_tag", "stale", "replayed", "misdirected")) {
+            FunctionCounter.builder("flowsec.cluster.messages.rejected", tunnels,
+                            t -> t.rejectedMessages().getOrDefault(reason, 0L))
+                    .description("cluster messages refused: not sealed with the cluster secret, replayed, stale or misdirected")
+                    .tag("reason", reason).register(registry);
+        }
+    }
+
     /** The registry behind the endpoint, for meters of the appliance's own. */
     public PrometheusMeterRegistry registry() {
         return registry;

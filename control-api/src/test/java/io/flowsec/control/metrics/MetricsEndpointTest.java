@@ -252,7 +252,8 @@ class MetricsEndpointTest {
 
     @Test
     void shouldBeAcceptedByPrometheusOwnParser() throws Exception {
-        // every kind of series: traffic, a drop, a rekey (so a retiring SA), API requests
+        // every kind of series: traffic, a drop, a rekey (so a retiring SA), API requests, the cluster's
+        metricsB.bind(new OneTunnel());
         pair.sendFromA(FLOWS, 4);
         pair.siteA[0].inject(TestPackets.udp(TestPackets.HOST_A_V4, 5000, "203.0.113.9", 9, 32));
         SecurityAssociation first = pair.tunnel.b().inbound().getFirst();
@@ -333,6 +334,55 @@ class MetricsEndpointTest {
             }
         }
         return false;
+    }
+
+    /** A cluster with one tunnel, a-b, whose peer is heard, and two refused messages. */
+    private static final class OneTunnel implements io.flowsec.control.api.TunnelControl {
+        volatile String peerState = "up";
+
+        @Override
+        public io.vertx.core.json.JsonArray tunnels() {
+            return new io.vertx.core.json.JsonArray().add(tunnel("a-b"));
+        }
+
+        @Override
+        public JsonObject tunnel(String id) {
+            return new JsonObject().put("id", id).put("peerState", peerState).put("sendingVersion", 3L)
+                    .put("receivingVersion", 5L);
+        }
+
+        @Override
+        public JsonObject assignment(String id) {
+            return new JsonObject();
+        }
+
+        @Override
+        public void balancing(String id, String policy) {
+        }
+
+        @Override
+        public Map<String, Long> rejectedMessages() {
+            return Map.of("bad_tag", 2L);
+        }
+    }
+
+    @Test
+    void shouldShowEachTunnelsPeerAndAssignmentVersionsAndTheRefusedClusterMessages() {
+        OneTunnel tunnels = new OneTunnel();
+        metricsB.bind(tunnels);
+        Samples samples = scrape(apiB);
+        assertEquals(1.0, samples.matching("flowsec_tunnel_peer_up", Map.of("tunnel", "a-b")).getFirst().value());
+        assertEquals(3.0, samples.matching("flowsec_tunnel_assignment_version",
+                Map.of("tunnel", "a-b", "direction", "sending")).getFirst().value());
+        assertEquals(5.0, samples.matching("flowsec_tunnel_assignment_version",
+                Map.of("tunnel", "a-b", "direction", "receiving")).getFirst().value());
+        assertEquals(2.0, samples.matching("flowsec_cluster_messages_rejected_total", Map.of("reason", "bad_tag"))
+                .getFirst().value());
+        assertEquals(0.0, samples.matching("flowsec_cluster_messages_rejected_total", Map.of("reason", "replayed"))
+                .getFirst().value());
+        tunnels.peerState = "lost: forwarding with the last assignment";
+        assertEquals(0.0, scrape(apiB).matching("flowsec_tunnel_peer_up", Map.of("tunnel", "a-b"))
+                .getFirst().value(), "a lost peer shows");
     }
 
     /** One sample of the text format: {@code name{label="value",...} value}. */

@@ -180,6 +180,37 @@ class ClusterSystemTest {
         assertFalse(logs.contains("Exception in thread"), logs);
     }
 
+    @Test
+    void c_theDashboardShowsWhereEachSaLandsAndItsSwitchChangesTheBalancing() throws Exception {
+        java.util.Optional<Path> executable = Chromium.executable();
+        assumeTrue(executable.isPresent() || "1".equals(System.getenv("FLOWSEC_REQUIRE_INTEROP")),
+                "no chromium on the PATH (Debian: apt-get install chromium)");
+        awaitBoth("agreement", 30_000, ClusterSystemTest::agree);
+        try (Chromium chromium = Chromium.start(executable.orElseThrow(), topology.routerB(), directory,
+                directory.resolve("chromium-cluster.log"), 1280, 1400)) {
+            chromium.open("https://127.0.0.1:8443/");
+            chromium.await("the dashboard's form", "document.readyState === 'complete' && document.getElementById('token') !== null",
+                    java.time.Duration.ofSeconds(20));
+            chromium.evaluate("document.getElementById('token').value = " + new JsonArray().add(tokenB).encode() + "[0];"
+                    + " document.getElementById('connect').click(); true");
+            // both directions' SAs with their lanes, and both ends' lane load
+            chromium.await("tunnel a-b with its four SAs each way and both ends' lanes",
+                    "(() => { const t = document.querySelector('#tunnels .tunnel[data-tunnel=\"a-b\"]'); return t !== null"
+                            + " && t.querySelectorAll('table[data-direction=sending] tbody tr').length === 4"
+                            + " && t.querySelectorAll('table[data-direction=receiving] tbody tr').length === 4"
+                            + " && t.querySelectorAll('.tunnel-lane').length === 4; })()", java.time.Duration.ofSeconds(20));
+            chromium.evaluate("document.querySelector('#tunnels button[data-balancing=receiver]').click(); true");
+            chromium.await("the switch pressed", "document.querySelector('#tunnels button[data-balancing=receiver]')"
+                    + ".getAttribute('aria-pressed') === 'true'", java.time.Duration.ofSeconds(20));
+            assertEquals("receiver", api("router-b", "GET", "/tunnels/a-b/balancing", null).getString("policy"),
+                    "the appliance's own policy");
+            Files.write(directory.getFileSystem().getPath(TestPaths.examples().getParent().toString(),
+                    "testbed/target/dashboard-cluster.png"), chromium.screenshot());
+        } finally {
+            api("router-b", "PUT", "/tunnels/a-b/balancing", "{\"policy\":\"static\"}");
+        }
+    }
+
     /** A firewall rule in router B's namespace: the cluster's traffic between the routers is what it blocks. */
     private static void nft(String rule) throws Exception {
         Process process = new ProcessBuilder("ip", "netns", "exec", topology.routerB(), "nft", rule)
