@@ -47,6 +47,41 @@ class ApiCommandTest {
 
     @TempDir
     Path directory;
+    /** One cluster tunnel, a-b, with two SAs each way, whose balancing the CLI may switch. */
+    private final io.flowsec.control.api.TunnelControl tunnels = new io.flowsec.control.api.TunnelControl() {
+        volatile String balancing = "static";
+
+        @Override
+        public JsonArray tunnels() {
+            return new JsonArray().add(tunnel("a-b"));
+        }
+
+        @Override
+        public JsonObject tunnel(String id) {
+            return !id.equals("a-b") ? null : new JsonObject().put("id", id).put("policy", "site-b-to-site-a")
+                    .put("peer", "router-a").put("balancing", balancing).put("peerState", "up")
+                    .put("sendingVersion", 3).put("receivingVersion", 2).put("rejectedMessages", 1);
+        }
+
+        @Override
+        public JsonObject assignment(String id) {
+            JsonArray sas = new JsonArray()
+                    .add(new JsonObject().put("spi", "0x0000a001").put("senderLane", 0).put("receiverLane", 1).put("weight", 16))
+                    .add(new JsonObject().put("spi", "0x0000a002").put("senderLane", 1).put("receiverLane", 0).put("weight", 9));
+            JsonObject load = new JsonObject().put("member", "router-b").put("lanes", new JsonArray()
+                    .add(new JsonObject().put("lane", 0).put("busy", 0.25)).add(new JsonObject().put("lane", 1).put("busy", 0.75)));
+            return !id.equals("a-b") ? null : new JsonObject().put("tunnel", id).put("balancing", balancing)
+                    .put("peerState", "up")
+                    .put("sending", new JsonObject().put("key", "a-b:router-b").put("version", 3).put("author", "router-b").put("sas", sas))
+                    .put("receiving", new JsonObject().put("key", "a-b:router-a").put("version", 0).put("sas", new JsonArray()))
+                    .put("load", new JsonObject().put("local", load));
+        }
+
+        @Override
+        public void balancing(String id, String policy) {
+            balancing = policy;
+        }
+    };
     private Vertx vertx;
     private TwoDataplanes pair;
     private ApiServer server;
@@ -64,7 +99,7 @@ class ApiCommandTest {
                     case ADMIN -> Optional.of(new Caller("ops", true));
                     case READER -> Optional.of(new Caller("monitor", false));
                     default -> Optional.empty();
-                }, LoginThrottle.defaults(), List.of(), line -> { }).await();
+                }, LoginThrottle.defaults(), List.of(), tunnels, line -> { }).await();
         environment.put("HOME", directory.toString());
         environment.put("FLOWSEC_API", "https://127.0.0.1:" + server.port() + "/api/v1");
         environment.put("FLOWSEC_CACERT", tls.certificatePath().toString());
@@ -162,5 +197,21 @@ class ApiCommandTest {
                 .put("tokenFile", tokenFile.toString()).put("cacert", environment.remove("FLOWSEC_CACERT")).encode());
         environment.remove("FLOWSEC_TOKEN");
         assertTrue(run("lanes").startsWith("LANE"));
+    }
+
+    @Test
+    void tunnelsShowPeerBalancingAndVersionsAndATunnelItsSasLanesAndLoadAndTheBalancingSwitches() throws Exception {
+        String table = run("tunnels");
+        assertTrue(table.contains("TUNNEL") && table.contains("a-b") && table.contains("router-a") && table.contains("v3"), table);
+        String assignment = run("tunnel", "a-b");
+        assertTrue(assignment.startsWith("tunnel a-b  balancing static  peer up"), assignment);
+        assertTrue(assignment.contains("sending (a-b:router-b) v3 by router-b"), assignment);
+        assertTrue(assignment.lines().anyMatch(line -> line.matches("0x0000a002\\s+1\\s+0\\s+9")), assignment);
+        assertTrue(assignment.contains("local lanes busy: 25% 75%"), assignment);
+        assertEquals("tunnel a-b balancing receiver\n", run("tunnel", "a-b", "balancing", "set", "receiver"));
+        assertEquals("tunnel a-b balancing receiver\n", run("tunnel", "a-b", "balancing"));
+        UsageException unknown = assertThrows(UsageException.class, () -> run("tunnel", "a-b", "balancing", "set", "magic"));
+        assertTrue(unknown.getMessage().startsWith("Bad request"), unknown.getMessage());
+        assertTrue(assertThrows(UsageException.class, () -> run("tunnel", "x-y")).getMessage().startsWith("Not found"));
     }
 }
