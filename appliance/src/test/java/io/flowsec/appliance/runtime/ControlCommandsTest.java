@@ -193,6 +193,15 @@ class ControlCommandsTest {
         }
 
         @Override
+        public Duration flowletGap() {
+            return DEFAULT_FLOWLET_GAP;
+        }
+
+        @Override
+        public void flowletGap(Duration gap) {
+        }
+
+        @Override
         public Map<Integer, Integer> inboundLanes() {
             return Map.of(0xb001, movedTo < 0 ? 0 : movedTo);
         }

@@ -46,6 +46,7 @@ public final class DataplaneMetrics {
     public static final Duration DEFAULT_REFRESH_INTERVAL = Duration.ofMillis(500);
 
     private static final String LANE_PACKETS = "flowsec.lane.packets";
+    private static final String LANE_FLOWLET_PENDING = "flowsec.lane.flowlet.pending";
     private static final String SA_PACKETS = "flowsec.sa.packets";
     private static final String SA_BYTES = "flowsec.sa.bytes";
     private static final String SA_DROPS = "flowsec.sa.drops";
@@ -154,6 +155,8 @@ public final class DataplaneMetrics {
                     put(next, counter(laneCounterName(counter), null, laneCounterDescription(counter), tags), lane.io(counter));
                 }
             }
+            put(next, gauge(LANE_FLOWLET_PENDING, "Flow buckets whose move to another SA waits for a flowlet boundary",
+                    tags), lane.flowletPending());
             for (Map.Entry<Outcome, Long> outcome : lane.outcomes().entrySet()) {
                 put(next, counter(LANE_PACKETS, null, "Packets the lane processed, by what became of them",
                         tags.and("outcome", outcome.getKey().label())), outcome.getValue());
@@ -257,6 +260,7 @@ public final class DataplaneMetrics {
             case LANE_FAULTS -> "Batches that ended in an unexpected exception (the lane went on)";
             case CLEAR_PACKETS_SENT -> "Packets of bypass policies the lane forwarded in clear";
             case CLEAR_SEND_ERRORS -> "Packets of bypass policies the lane could not forward";
+            case FLOWLET_MOVES -> "Flow buckets the lane moved to another SA after a reweighting, each at a flowlet boundary";
         };
     }
 

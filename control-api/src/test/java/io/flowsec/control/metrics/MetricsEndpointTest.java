@@ -146,6 +146,7 @@ class MetricsEndpointTest {
                     IoCounter.SITE_BYTES_WRITTEN)) {
                 assertEquals(lane.io(counter), atB.value("flowsec_lane_" + counter.name().toLowerCase(Locale.ROOT) + "_total", laneTag));
             }
+            assertEquals(lane.flowletPending(), atB.value("flowsec_lane_flowlet_pending", laneTag), "a gauge");
             assertTrue(atB.value("flowsec_lane_busy_seconds_total", laneTag) <= lane.io(IoCounter.BUSY_NANOS) / 1e9,
                     "busy time, in seconds, no more than a later snapshot's");
             assertEquals((long) lane.outcomes().getOrDefault(Outcome.ACCEPTED, 0L),

@@ -1,6 +1,8 @@
 package io.flowsec.dataplane.bench;
 
 import io.flowsec.dataplane.esp.EspProcessor;
+import io.flowsec.dataplane.esp.FlowletTable;
+import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.esp.LaneCounters;
 import io.flowsec.dataplane.esp.Outcome;
@@ -56,6 +58,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@link #encapsulate}: copy the inner packet into the lane's slot ({@link Packet#load}) and run the whole
  *       outbound path of {@link EspProcessor} (selectors, SPD, flow ID, SA group, sequence number, padding, header,
  *       IV, encryption, ICV, counters) with {@link EspProcessor.Framing#ESP}, as a lane that sends over a UDP socket.</li>
+ *   <li>{@link #encapsulateInLane}: the same, as a data plane's lane runs it: the SA from the lane's own table of the
+ *       group ({@link io.flowsec.dataplane.esp.FlowletTable}, nothing pending) and a batch start (one clock read)
+ *       every {@value #LANE_BATCH} packets.</li>
  *   <li>{@link #decapsulate}: copy the next ESP packet of a ring of {@value #RING} pre-encrypted packets (consecutive
  *       sequence numbers) into the slot and run {@link EspProcessor#decapsulateEsp} (SA by SPI, replay check, ICV,
  *       decryption, commit, padding, inner header, selectors, counters). When the ring wraps, the inbound SA's replay
@@ -91,6 +96,8 @@ public class EspBenchmark {
     static final int RING = 64;
 
     private static final long REBUILD_AFTER_SEQUENCE = 1L << 31;
+    /** Packets per batch of {@link #encapsulateInLane}: a lane's batch. */
+    static final int LANE_BATCH = 64;
     private static final Outcome[] OUTCOMES = Outcome.values();
     private static final int OUTBOUND_SPI = 0x0000_1001;
     private static final byte[] SITE_A = {10, 1, 0, 1};
@@ -112,6 +119,8 @@ public class EspBenchmark {
 
     // engine, outbound (rebuilt when its SA has used half of its counter) and inbound
     private EspProcessor encapsulator;
+    private EspProcessor laneEncapsulator;
+    private int laneBatchPackets;
     private SecurityAssociation outboundSa;
     private EspProcessor decapsulator;
     private ReplayWindow inboundWindow;
@@ -230,6 +239,7 @@ public class EspBenchmark {
     private void newOutboundSa() {
         outboundSa = buildOutboundSa();
         encapsulator = buildEncapsulator(outboundSa);
+        laneEncapsulator = buildLaneEncapsulator(outboundSa);
         slot.load(inner, 0, size);
         require(encapsulator.encapsulate(slot) == Outcome.ACCEPTED, "the engine refused to encapsulate");
         require(slot.length() == EspView.HEADER_LENGTH + ivLength + paddedLength + icvLength, "unexpected ESP length");
@@ -243,7 +253,7 @@ public class EspBenchmark {
             if (outcome == Outcome.ACCEPTED) {
                 continue;
             }
-            long outbound = encapsulator.counters().total(outcome);
+            long outbound = encapsulator.counters().total(outcome) + laneEncapsulator.counters().total(outcome);
             long inbound = decapsulator.counters().total(outcome);
             require(outbound == 0 && inbound == 0, "the engine dropped packets in this iteration (" + outcome.label()
                     + ": outbound " + outbound + ", inbound " + inbound + "): its score would be void");
@@ -256,6 +266,16 @@ public class EspBenchmark {
     public Outcome encapsulate() {
         slot.load(inner, 0, size);
         return encapsulator.encapsulate(slot);
+    }
+
+    @Benchmark
+    public Outcome encapsulateInLane() {
+        if (laneBatchPackets-- == 0) {
+            laneBatchPackets = LANE_BATCH - 1;
+            laneEncapsulator.startBatch(System.nanoTime());
+        }
+        slot.load(inner, 0, size);
+        return laneEncapsulator.encapsulate(slot);
     }
 
     @Benchmark
@@ -367,6 +387,22 @@ public class EspBenchmark {
         SecurityPolicyDatabase spd = new SecurityPolicyDatabase(
                 List.of(new SecurityPolicy("site-a-to-b", siteASelector(), PolicyAction.PROTECT, group)));
         return new EspProcessor(spd, sad, EspProcessor.Framing.ESP);
+    }
+
+    /** {@link #buildEncapsulator} as a data plane's lane 0 of 1: the group's SA is the lane's own, in its lane table. */
+    private EspProcessor buildLaneEncapsulator(SecurityAssociation outbound) {
+        SecurityAssociationDatabase sad = new SecurityAssociationDatabase();
+        sad.add(outbound);
+        SaGroup group = new SaGroup(List.of(outbound), FlowEncoding.UDP_PORT);
+        group.id(0);
+        group.assignOwners(1);
+        SecurityPolicyDatabase spd = new SecurityPolicyDatabase(
+                List.of(new SecurityPolicy("site-a-to-b", siteASelector(), PolicyAction.PROTECT, group)));
+        EspProcessor processor = new EspProcessor(spd, sad, EspProcessor.Framing.ESP);
+        processor.flowletGap(DataplaneControl.DEFAULT_FLOWLET_GAP.toNanos(), System.nanoTime());
+        processor.useOutbound(spd, new SaGroup.LaneTable[] {group.laneTable(0)}, FlowletTable.Moves.AT_ONCE,
+                System.nanoTime());
+        return processor;
     }
 
     /** The peer's inbound SA: same SPI and keys, selectors seen from site B. */

@@ -32,7 +32,8 @@ import java.util.Arrays;
  * <ol>
  *   <li>read the inner packet's selector fields (addresses, protocol, ports);</li>
  *   <li>match the SPD: protect, bypass or discard; no match discards (RFC 4301 §5.1);</li>
- *   <li>flow ID (Toeplitz) → the policy's SA group → SA, so one flow always takes one SA;</li>
+ *   <li>flow ID (Toeplitz) → the policy's SA group → SA, so one flow always takes one SA; in a lane, the group's
+ *       {@link FlowletTable} moves a flow's bucket to another SA only at a flowlet boundary;</li>
  *   <li>take the SA's next sequence number; an SA whose counter is used up refuses;</li>
  *   <li>append padding and trailer, write the ESP header and IV, encrypt in place, append the ICV;</li>
  *   <li>with {@link Framing#IP}, prepend the outer IPv4/IPv6 (+UDP) header of the SA; with {@link Framing#ESP},
@@ -65,7 +66,11 @@ public final class EspProcessor {
 
     private SecurityPolicyDatabase spd;
     /** Lane-owned: for each SA group (by id) the 128-bucket table over the lane's own SAs; null outside a lane. */
-    private SecurityAssociation[][] outboundByGroup;
+    private FlowletTable[] outboundByGroup;
+    /** How long a flow bucket must be idle before it moves to another SA; 0: at once. */
+    private long flowletGapNs;
+    /** The time of the batch in progress, read once per batch ({@link #startBatch}): the flowlet tables' clock. */
+    private long batchNs;
     private SaLifetimeListener lifetimeListener = SaLifetimeListener.IGNORE;
     private final SecurityAssociationDatabase sad;
     private final LaneCounters counters;
@@ -106,12 +111,81 @@ public final class EspProcessor {
 
     /**
      * Makes the processor select outbound SAs among those its lane owns: {@code tablesByGroupId[g]} is the lane's
-     * table of group {@code g} ({@link io.flowsec.dataplane.sa.SaGroup#laneTable}). Called on the lane's thread,
-     * between batches, with tables built whole by the control plane; never modified afterwards.
+     * table of group {@code g} ({@link SaGroup#laneTable}), built whole by the control plane and never modified
+     * afterwards. Each group keeps its {@link FlowletTable} from one publication to the next; {@code moves} says
+     * whether buckets whose SA slot changed wait for a flowlet boundary. Called on the lane's thread, between batches;
+     * {@code nowNs} is its clock now.
      */
-    public void useOutbound(SecurityPolicyDatabase policies, SecurityAssociation[][] tablesByGroupId) {
+    public void useOutbound(SecurityPolicyDatabase policies, SaGroup.LaneTable[] tablesByGroupId, FlowletTable.Moves moves,
+                            long nowNs) {
+        FlowletTable[] previous = outboundByGroup;
+        FlowletTable[] tables = new FlowletTable[tablesByGroupId.length];
+        int pending = 0;
+        for (int groupId = 0; groupId < tables.length; groupId++) {
+            SaGroup.LaneTable table = tablesByGroupId[groupId];
+            if (table == null) {
+                continue;
+            }
+            // group ids are never reused, so the table of the same id is the same group's
+            FlowletTable kept = previous != null && groupId < previous.length ? previous[groupId] : null;
+            if (kept == null) {
+                tables[groupId] = new FlowletTable(table, counters);
+            } else {
+                pending += kept.publish(table, moves, nowNs, flowletGapNs);
+                tables[groupId] = kept;
+            }
+        }
         this.spd = policies;
-        this.outboundByGroup = tablesByGroupId;
+        this.outboundByGroup = tables;
+        counters.flowletPending(pending);
+    }
+
+    /**
+     * How long a flow bucket must have had no packet before it moves to another SA after a reweighting; 0 moves at
+     * once. Lane thread, between batches; buckets pending and idle for a shorter new gap move now.
+     */
+    public void flowletGap(long gapNs, long nowNs) {
+        if (gapNs < 0) {
+            throw new IllegalArgumentException("a flowlet gap cannot be negative");
+        }
+        flowletGapNs = gapNs;
+        FlowletTable[] tables = outboundByGroup;
+        if (tables == null) {
+            return;
+        }
+        int pending = 0;
+        for (FlowletTable table : tables) {
+            if (table != null) {
+                pending += table.regap(nowNs, gapNs);
+            }
+        }
+        counters.flowletPending(pending);
+    }
+
+    public long flowletGapNs() {
+        return flowletGapNs;
+    }
+
+    /** This lane's table of the SA group with id {@code groupId}, or null (tests, diagnostics). Lane thread only. */
+    public FlowletTable outboundTable(int groupId) {
+        FlowletTable[] tables = outboundByGroup;
+        return tables != null && groupId >= 0 && groupId < tables.length ? tables[groupId] : null;
+    }
+
+    /**
+     * Once per batch, before its packets: the batch's time ({@code System.nanoTime()} read once by the caller), which
+     * dates the flow buckets the batch touches; and the pending bucket moves whose flowlet gap has passed, so a
+     * bucket moves just before the first packet that finds it idle. Without it a lane's buckets never move.
+     */
+    public void startBatch(long nowNs) {
+        batchNs = nowNs;
+        if (counters.flowletPending() != 0) {
+            for (FlowletTable table : outboundByGroup) {
+                if (table != null) {
+                    table.sweep(nowNs, flowletGapNs);
+                }
+            }
+        }
     }
 
     /** After {@link #encapsulate} returned {@link Outcome#BYPASS}: the index of the bypass policy in the SPD in use. */
@@ -129,12 +203,13 @@ public final class EspProcessor {
 
     /** Encapsulates a batch in place; {@code outcomes[i]} receives each packet's fate. */
     public void encapsulate(Packet[] batch, int count, Outcome[] outcomes) {
+        startBatch(System.nanoTime());
         for (int i = 0; i < count; i++) {
             outcomes[i] = encapsulate(batch[i]);
         }
     }
 
-    /** Encapsulates the inner IP packet held in {@code packet}, in place. */
+    /** Encapsulates the inner IP packet held in {@code packet}, in place, as part of the batch of {@link #startBatch}. */
     public Outcome encapsulate(Packet packet) {
         byte[] buffer = packet.buffer();
         int innerOffset = packet.offset();
@@ -170,11 +245,11 @@ public final class EspProcessor {
             sa = group.select(flowId);
         } else {
             int groupId = group.id();
-            SecurityAssociation[] laneTable = groupId >= 0 && groupId < outboundByGroup.length ? outboundByGroup[groupId] : null;
+            FlowletTable laneTable = groupId >= 0 && groupId < outboundByGroup.length ? outboundByGroup[groupId] : null;
             if (laneTable == null) {
                 return drop(LaneCounters.NO_SA, Outcome.NO_LANE_SA);
             }
-            sa = laneTable[flowId & (SaGroup.INDIRECTION_TABLE_SIZE - 1)];
+            sa = laneTable.select(flowId, batchNs);
         }
         int saIndex = sa.index();
         if (sa.isExpired()) {

@@ -16,7 +16,12 @@ public enum IoCounter {
     LANE_FAULTS,
     /** Packets of bypass policies forwarded in clear, and those that could not be. */
     CLEAR_PACKETS_SENT,
-    CLEAR_SEND_ERRORS;
+    CLEAR_SEND_ERRORS,
+    /**
+     * Flow buckets of an SA group that moved to another of the lane's SAs after a reweighting, each at a flowlet
+     * boundary (idle for the flowlet gap; at once with a gap of 0). How many still wait: {@link LaneCounters#flowletPending}.
+     */
+    FLOWLET_MOVES;
 
     /** Stable lower-case name used in JSON output, metrics and the API. */
     public String label() {

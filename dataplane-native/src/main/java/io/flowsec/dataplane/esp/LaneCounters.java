@@ -12,14 +12,26 @@ import java.util.Arrays;
  */
 public final class LaneCounters {
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle PENDING;
     /** Columns: one per outcome, then bytes (of accepted packets, inner length). */
     private static final int BYTES_COLUMN = Outcome.count();
     private static final int COLUMNS = Outcome.count() + 1;
     /** Row of packets that never reached an SA (malformed outer header, unknown SPI, no policy...). */
     public static final int NO_SA = 0;
 
+    static {
+        try {
+            PENDING = MethodHandles.lookup().findVarHandle(LaneCounters.class, "flowletPending", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private volatile long[] cells;
     private final long[] io = new long[IoCounter.values().length];
+    /** A gauge, not a counter: the lane's flow buckets whose move waits for a flowlet boundary. */
+    @SuppressWarnings("unused")   // through PENDING
+    private int flowletPending;
 
     public LaneCounters() {
         this.cells = new long[COLUMNS * 16];
@@ -80,6 +92,16 @@ public final class LaneCounters {
     /** Readable from any thread. */
     public long io(IoCounter counter) {
         return (long) LONGS.getOpaque(io, counter.ordinal());
+    }
+
+    /** Sets the number of the lane's flow buckets whose move waits for a flowlet boundary. Lane thread only. */
+    public void flowletPending(int buckets) {
+        PENDING.setOpaque(this, buckets);
+    }
+
+    /** The lane's flow buckets whose move to another SA waits for a flowlet boundary. Readable from any thread. */
+    public int flowletPending() {
+        return (int) PENDING.getOpaque(this);
     }
 
     /** Highest row that may hold counts, for iteration by readers. */

@@ -1,11 +1,12 @@
 package io.flowsec.dataplane.lane;
 
 import io.flowsec.dataplane.esp.EspProcessor;
+import io.flowsec.dataplane.esp.FlowletTable;
 import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.packet.Packet;
 import io.flowsec.dataplane.policy.SecurityPolicyDatabase;
-import io.flowsec.dataplane.sa.SecurityAssociation;
+import io.flowsec.dataplane.sa.SaGroup;
 
 import java.lang.foreign.MemorySegment;
 
@@ -17,8 +18,9 @@ import java.lang.foreign.MemorySegment;
  * <p>Outbound (site → tunnel), {@link #onSiteReadable}:
  * <ol>
  *   <li>read a batch from the lane's site queue (TUN queue i: the kernel already spread inner flows over them);</li>
- *   <li>encapsulate each: SPD, flow ID → one of the group's SAs that this lane owns, its sequence number (a plain
- *       lane-local counter), encryption ({@link EspProcessor});</li>
+ *   <li>encapsulate each: SPD, flow ID → one of the group's SAs that this lane owns (a reweighting moves a flow
+ *       only at a flowlet boundary, dated by the batch's one clock read), its sequence number (a plain lane-local
+ *       counter), encryption ({@link EspProcessor});</li>
  *   <li>send the batch, each ESP packet on the lane's socket for its SA's local endpoint, to the SA's peer; the
  *       packets of {@code bypass} policies go unchanged to the policy's next hop on the lane's clear path.</li>
  * </ol>
@@ -98,11 +100,12 @@ public final class Lane {
 
     /**
      * Command, on the lane's thread between batches: from the next batch on, match {@code policies}, encrypt with
-     * the lane's own SAs ({@code tablesByGroupId}) and send them as {@code peerBySaIndex} says.
+     * the lane's own SAs ({@code tablesByGroupId}; {@code moves} says whether a flow bucket whose SA changes waits
+     * for a flowlet boundary) and send them as {@code peerBySaIndex} says.
      */
-    public void useOutbound(SecurityPolicyDatabase policies, SecurityAssociation[][] tablesByGroupId, TunnelPeer[] peerBySaIndex,
-                            MemorySegment[] nextHopByPolicyIndex) {
-        processor.useOutbound(policies, tablesByGroupId);
+    public void useOutbound(SecurityPolicyDatabase policies, SaGroup.LaneTable[] tablesByGroupId, FlowletTable.Moves moves,
+                            TunnelPeer[] peerBySaIndex, MemorySegment[] nextHopByPolicyIndex) {
+        processor.useOutbound(policies, tablesByGroupId, moves, System.nanoTime());
         this.peerBySaIndex = peerBySaIndex;
         this.nextHopByPolicyIndex = nextHopByPolicyIndex;
     }
@@ -115,7 +118,8 @@ public final class Lane {
             // 1. read a batch
             count = site.read(slots, 0, BATCH);
             add(IoCounter.SITE_PACKETS_READ, count);
-            // 2. encapsulate, sorting the packets by the socket they leave from
+            // 2. encapsulate, sorting the packets by the socket they leave from; the batch's start dates its flows
+            processor.startBatch(startNs);
             TunnelPeer[] peers = peerBySaIndex;
             int clearCount = 0;
             for (int i = 0; i < count; i++) {

@@ -2,6 +2,7 @@ package io.flowsec.dataplane.runtime;
 
 import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.EspProcessor;
+import io.flowsec.dataplane.esp.FlowletTable;
 import io.flowsec.dataplane.esp.LaneCounters;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.flow.ToeplitzHash;
@@ -68,6 +69,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private static final int MAX_HANDOVER_DATAGRAMS = 1 << 16;
     private static final long FAULT_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
     private static final long LANE_TASK_TIMEOUT_MS = 30_000;
+    /** Longer would keep a busy flow on its SA all but for ever, so no reweighting would take effect. */
+    private static final Duration MAX_FLOWLET_GAP = Duration.ofMinutes(1);
 
     /**
      * What a data plane is built from. The event loops, site queues and tunnel ports belong to the caller, who
@@ -76,14 +79,24 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     public record Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
                         List<ClearPath> clearPaths, List<SecurityPolicy> policies, List<SecurityAssociation> inbound,
                         Mode mode, Steering steering, SaStateStore stateStore, boolean freshStateAllowed,
-                        Consumer<String> log) {
+                        Consumer<String> log, Duration flowletGap) {
         /**
          * @param clearPaths        one per lane, where bypass packets go; empty when no policy may bypass (such
          *                          packets are then counted as {@code clear-send-errors})
          * @param stateStore        where SAs keep their sequence state across restarts; null: none kept (tests)
          * @param freshStateAllowed whether the SAs of the setup may start without state (keys never used before);
          *                          SAs installed later always may (a rekey brings new keys)
+         * @param flowletGap        how long a flow bucket must be idle before a reweighting moves it to another SA
+         *                          (0: at once); null: {@link DataplaneControl#DEFAULT_FLOWLET_GAP}
          */
+        public Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
+                     List<ClearPath> clearPaths, List<SecurityPolicy> policies, List<SecurityAssociation> inbound,
+                     Mode mode, Steering steering, SaStateStore stateStore, boolean freshStateAllowed,
+                     Consumer<String> log) {
+            this(loops, siteQueues, ports, clearPaths, policies, inbound, mode, steering, stateStore, freshStateAllowed,
+                    log, DEFAULT_FLOWLET_GAP);
+        }
+
         public Setup(List<IoEventLoop> loops, List<SiteQueue> siteQueues, List<TunnelPort> ports,
                      List<ClearPath> clearPaths, List<SecurityPolicy> policies, List<SecurityAssociation> inbound,
                      Mode mode, Steering steering, Consumer<String> log) {
@@ -91,6 +104,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         }
 
         public Setup {
+            flowletGap = flowletGap == null ? DEFAULT_FLOWLET_GAP : flowletGap;
+            checkFlowletGap(flowletGap);
             loops = List.copyOf(loops);
             siteQueues = List.copyOf(siteQueues);
             ports = List.copyOf(ports);
@@ -142,6 +157,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private int nextGroupId;
     private volatile Mode mode;
     private volatile Steering steering;
+    /** What every lane's processor uses; read without the lock. */
+    private volatile Duration flowletGap;
     /** Set during a steering change: everything goes to lane 0 for a moment (see {@link #steering(Steering)}). */
     private volatile boolean throughLaneZero;
     private boolean closed;
@@ -154,6 +171,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         this.steering = setup.steering();
         this.stateStore = setup.stateStore();
         this.freshStateAllowed = setup.freshStateAllowed();
+        this.flowletGap = setup.flowletGap();
         this.lanes = new Lane[laneCount];
         this.bindings = new LaneIo[laneCount];
         this.lastFaultLogNs = new long[laneCount];
@@ -198,6 +216,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             EspProcessor processor = new EspProcessor(new SecurityPolicyDatabase(policies), sad, new LaneCounters(),
                     ToeplitzHash.microsoft(), EspProcessor.Framing.ESP, IpProtocol.NAT_T_PORT);
             processor.lifetimeListener(lifetimeEvents);
+            processor.flowletGap(flowletGap.toNanos(), System.nanoTime());
             ClearPath clearPath = setup.clearPaths().isEmpty() ? null : setup.clearPaths().get(i);
             Lane lane = new Lane(i, setup.siteQueues().get(i), sockets, clearPath, processor);
             lane.faultListener(this::onLaneFault);
@@ -205,7 +224,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         }
         OutboundTables tables = outboundTables();
         for (Lane lane : lanes) {
-            lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers(), tables.nextHops());
+            lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], FlowletTable.Moves.AT_ONCE, tables.peers(),
+                    tables.nextHops());
         }
 
         // 3. steering
@@ -484,7 +504,9 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             removeFromSad(replacement);
             throw e;
         }
-        publishOutbound();        // the owning lane switches between two batches
+        // the owning lane switches between two batches; the successor takes the old SA's slot, so no bucket moves
+        // and moves under way at a flowlet boundary go on, towards the successor where it is their target
+        publishOutbound(FlowletTable.Moves.AT_FLOWLET_BOUNDARIES);
         removeFromSad(old);
         forgetOnEveryLane(old);
         publishView();
@@ -632,7 +654,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         checkCommand();
         List<SecurityAssociation> before = outboundSas(policies);
         installPolicies(newPolicies);
-        publishOutbound();
+        publishOutbound(FlowletTable.Moves.AT_ONCE);
         List<SecurityAssociation> after = outboundSas(policies);
         for (SecurityAssociation sa : before) {
             if (!containsIdentity(after, sa)) {
@@ -721,7 +743,28 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     public synchronized void groupWeights(String policy, int... weights) {
         checkCommand();
         groupOf(policy).weights(weights);
-        publishOutbound();
+        publishOutbound(FlowletTable.Moves.AT_FLOWLET_BOUNDARIES);
+    }
+
+    @Override
+    public Duration flowletGap() {
+        return flowletGap;
+    }
+
+    @Override
+    public synchronized void flowletGap(Duration gap) {
+        checkCommand();
+        checkFlowletGap(gap);
+        long gapNs = gap.toNanos();
+        onEveryLane(lane -> lane.processor().flowletGap(gapNs, System.nanoTime()));
+        flowletGap = gap;
+    }
+
+    private static void checkFlowletGap(Duration gap) {
+        if (gap == null || gap.isNegative() || gap.compareTo(MAX_FLOWLET_GAP) > 0) {
+            throw new IllegalArgumentException("a flowlet gap is from 0 (moves at once) to " + MAX_FLOWLET_GAP.toSeconds()
+                    + " s, not " + gap);
+        }
     }
 
     private SaGroup groupOf(String policyName) {
@@ -747,7 +790,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     }
 
     /** Each lane's outbound view: the SPD, its own table per group, and where each outbound SA's packets go. */
-    private record OutboundTables(SecurityPolicyDatabase policies, SecurityAssociation[][][] byLane, TunnelPeer[] peers,
+    private record OutboundTables(SecurityPolicyDatabase policies, SaGroup.LaneTable[][] byLane, TunnelPeer[] peers,
                                   MemorySegment[] nextHops) {
     }
 
@@ -763,7 +806,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             }
         }
         TunnelPeer[] peerBySaIndex = new TunnelPeer[maxIndex + 1];
-        SecurityAssociation[][][] byLane = new SecurityAssociation[laneCount][groups][];
+        SaGroup.LaneTable[][] byLane = new SaGroup.LaneTable[laneCount][groups];
         for (SecurityPolicy policy : policies) {
             SaGroup group = policy.outboundGroup();
             if (group == null) {
@@ -791,10 +834,14 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         return new TunnelPeer(portOf(sa), destination);
     }
 
-    /** Hands every lane its new outbound view; returns when all use it. */
-    private void publishOutbound() {
+    /**
+     * Hands every lane its new outbound view; returns when all use it. SA objects take effect at once; {@code moves}
+     * says whether a flow bucket whose SA slot changed waits for a flowlet boundary (reweighting, rekey) or moves
+     * now (policies replaced: their groups' tables apply at once and nothing stays pending).
+     */
+    private void publishOutbound(FlowletTable.Moves moves) {
         OutboundTables tables = outboundTables();
-        onEveryLane(lane -> lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], tables.peers(),
+        onEveryLane(lane -> lane.useOutbound(tables.policies(), tables.byLane()[lane.index()], moves, tables.peers(),
                 tables.nextHops()));
     }
 
@@ -1002,7 +1049,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                     totals.merge(outcome, value, Long::sum);
                 }
             }
-            laneSnapshots.add(new DataplaneSnapshot.LaneSnapshot(lane.index(), io, outcomes));
+            laneSnapshots.add(new DataplaneSnapshot.LaneSnapshot(lane.index(), io, outcomes, counters.flowletPending()));
         }
         List<DataplaneSnapshot.SaSnapshot> saSnapshots = new ArrayList<>();
         for (SecurityAssociation sa : sad.all()) {

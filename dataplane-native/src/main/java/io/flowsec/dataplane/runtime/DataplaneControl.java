@@ -19,6 +19,16 @@ public interface DataplaneControl {
     /** How long a replaced inbound SA keeps accepting after a rekey unless told otherwise. */
     Duration DEFAULT_REKEY_GRACE = Duration.ofSeconds(5);
 
+    /**
+     * How long a flow bucket must have had no packet before a reweighting moves it to another SA. 500 µs is longer
+     * than the pauses inside a burst at these rates (packets microseconds apart; a lane takes about 200 µs for a
+     * 64-packet batch of 1400-byte packets, ~3 µs each for TUN read, GCM and send), so a burst is not split, and
+     * longer than the one batch by which the receiver's core for the new SA can get ahead of the old one's; yet
+     * shorter than a tunnel's round trip (milliseconds), so the pauses of a TCP flow waiting for acknowledgements
+     * are boundaries and a move every few hundred milliseconds takes effect within about a round trip.
+     */
+    Duration DEFAULT_FLOWLET_GAP = Duration.ofNanos(500_000);
+
     int laneCount();
 
     // -- mode and steering --------------------------------------------------------------------------------------------
@@ -71,8 +81,25 @@ public interface DataplaneControl {
     /** The weights of the named policy's SA group, one per SA in group order. */
     int[] groupWeights(String policy);
 
-    /** Reweights the named policy's SA group (load feedback); flows move between SAs as little as possible. */
+    /**
+     * Reweights the named policy's SA group (load feedback); flows move between SAs as little as possible. The new
+     * tables reach every lane before this returns, but a flow bucket whose SA changes moves only at a flowlet
+     * boundary: at the first packet that finds it idle for the {@link #flowletGap} (at once when it is idle already,
+     * or when the gap is 0), so a burst is never split between two SAs and reordered. A bucket that stays busy keeps
+     * its SA until it pauses; lanes count the moves ({@code flowlet-moves}) and show how many wait
+     * ({@link DataplaneSnapshot.LaneSnapshot#flowletPending}). A rekey leaves the moves under way as they are, with
+     * the successor in its predecessor's place; a policy replacement applies its groups' tables at once.
+     */
     void groupWeights(String policy, int... weights);
+
+    /** How long a flow bucket must be idle before a reweighting moves it ({@link #groupWeights}); 0: at once. */
+    Duration flowletGap();
+
+    /**
+     * Changes the flowlet gap on every lane; buckets waiting to move that have been idle for the new gap move now
+     * (all of them with 0). Refuses a gap below 0 or above a minute.
+     */
+    void flowletGap(Duration gap);
 
     // -- lanes ----------------------------------------------------------------------------------------------------------
 

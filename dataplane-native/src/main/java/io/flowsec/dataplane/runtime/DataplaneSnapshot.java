@@ -26,11 +26,21 @@ public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringI
         totals = Map.copyOf(totals);
     }
 
-    /** One lane: its I/O counters and the outcomes of the packets it processed (non-zero ones). */
-    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes) {
+    /**
+     * One lane: its I/O counters and the outcomes of the packets it processed (non-zero ones).
+     *
+     * @param flowletPending the lane's flow buckets whose move to another SA after a reweighting waits for a
+     *                       flowlet boundary (a gauge; the moves done are the counter {@link IoCounter#FLOWLET_MOVES})
+     */
+    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending) {
         public LaneSnapshot {
             io = Map.copyOf(io);
             outcomes = Map.copyOf(outcomes);
+        }
+
+        /** A lane with no move waiting. */
+        public LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes) {
+            this(lane, io, outcomes, 0);
         }
 
         public long io(IoCounter counter) {

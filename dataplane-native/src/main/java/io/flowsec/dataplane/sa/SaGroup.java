@@ -15,6 +15,13 @@ import java.util.Set;
  * as possible and publishes it with one volatile write. In a running data plane each member is owned by one lane
  * ({@link #assignOwners}) and each lane selects among its own members through {@link #laneTable}, handed to it as
  * a command, so one SA's sequence numbers are only ever taken on one lane. With N = 1 this is plain IPsec.
+ * <p>
+ * A lane does not move a bucket the moment a reweighting reaches it: its
+ * {@link io.flowsec.dataplane.esp.FlowletTable} moves each bucket at a flowlet boundary, when the bucket has had no
+ * packet for the flowlet gap, so the last packets of a burst on the old SA cannot arrive after the first ones on the
+ * new SA (which may reach another core of the receiver). A lane table names members by slot, so a rekey (a
+ * successor in its predecessor's slot) takes effect at once in every bucket, waiting to move or not, and leaves the
+ * moves under way as they are.
  */
 public final class SaGroup {
     public static final int INDIRECTION_TABLE_SIZE = 128;
@@ -205,11 +212,11 @@ public final class SaGroup {
     }
 
     /**
-     * Lane {@code lane}'s table (bucket → SA) over the members it owns, weighted as the group's weights say (equal
-     * when all its members weigh 0, so the lane can still send); null when the lane owns none. Buckets keep the
-     * group table's member where that member is the lane's own. Control plane: built when something changes.
+     * Lane {@code lane}'s table over the members it owns, weighted as the group's weights say (equal when all its
+     * members weigh 0, so the lane can still send); null when the lane owns none. Buckets keep the group table's
+     * member where that member is the lane's own. Control plane: built when something changes.
      */
-    public SecurityAssociation[] laneTable(int lane) {
+    public LaneTable laneTable(int lane) {
         State current = state;
         int count = current.members.length;
         int[] laneWeights = new int[count];
@@ -232,16 +239,37 @@ public final class SaGroup {
             sum = ownedCount;
         }
         int[] table = stableTable(current.indirection, shares(laneWeights, sum));
-        SecurityAssociation[] byBucket = new SecurityAssociation[INDIRECTION_TABLE_SIZE];
-        for (int bucket = 0; bucket < byBucket.length; bucket++) {
-            byBucket[bucket] = current.members[table[bucket]];
+        byte[] slots = new byte[INDIRECTION_TABLE_SIZE];
+        for (int bucket = 0; bucket < slots.length; bucket++) {
+            slots[bucket] = (byte) table[bucket];   // at most 128 members: 0..127
         }
-        return byBucket;
+        return new LaneTable(current.members.clone(), slots);
+    }
+
+    /**
+     * One lane's table of the group, immutable once built: the members by slot (index in the group) and, per bucket,
+     * the slot of one of the lane's own members. Slots outlive SA objects: a rekey puts the successor in its
+     * predecessor's slot, so a lane that compares slots tells a rekey (same slots, new object) from a reweighting
+     * (new slots).
+     */
+    public record LaneTable(SecurityAssociation[] members, byte[] slots) {
+        public LaneTable {
+            if (slots.length != INDIRECTION_TABLE_SIZE) {
+                throw new IllegalArgumentException("a lane table has " + INDIRECTION_TABLE_SIZE + " buckets");
+            }
+        }
+
+        /** The SA of {@code bucket}. */
+        public SecurityAssociation sa(int bucket) {
+            return members[slots[bucket]];
+        }
     }
 
     /**
      * Sets relative weights (one per SA, at least one non-zero) and republishes the indirection table. Buckets stay
-     * with their SA wherever the new shares allow, so most flows keep their SA. Control plane only.
+     * with their SA wherever the new shares allow, so most flows keep their SA; in a running data plane each lane
+     * moves the others one by one, each at a flowlet boundary ({@link io.flowsec.dataplane.esp.FlowletTable}).
+     * Control plane only.
      */
     public synchronized void weights(int... newWeights) {
         State current = state;

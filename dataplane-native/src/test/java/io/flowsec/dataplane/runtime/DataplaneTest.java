@@ -1,6 +1,8 @@
 package io.flowsec.dataplane.runtime;
 
 import io.flowsec.dataplane.esp.IoCounter;
+import io.flowsec.dataplane.flow.ToeplitzHash;
+import io.flowsec.dataplane.packet.FlowKey;
 import io.flowsec.dataplane.esp.Outcome;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.policy.PolicyAction;
@@ -31,6 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -294,6 +297,134 @@ class DataplaneTest {
     }
 
     @Test
+    void shouldMoveNoBusyFlowWhileTheGroupIsReweightedAgainAndAgainAndEachAtItsFirstPause() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            // a long gap, so that no lane or receiver stall on a busy test machine passes for a pause
+            assertEquals(DataplaneControl.DEFAULT_FLOWLET_GAP, pair.a.flowletGap());
+            Duration gap = Duration.ofMillis(300);
+            pair.a.flowletGap(gap);
+            assertEquals(gap, pair.a.flowletGap());
+            String policy = pair.a.policies().getFirst().name();
+            SaGroup group = pair.a.policies().getFirst().outboundGroup();
+            SaGroup.LaneTable[] before = laneTables(group);
+            pair.sendFromA(FLOWS, 1);   // every flow's bucket busy on its lane before the first reweighting
+            Map<Integer, List<Integer>> received = pair.receivedAtB(FLOWS, 10_000);
+            assertEquals(FLOWS, TwoDataplanes.count(received));
+
+            // 1. load feedback reweights every 20 ms while every flow sends a packet every millisecond or so
+            int[][] weights = {{3, 1, 1, 3}, {1, 3, 3, 1}, {1, 1, 1, 1}, {1, 2, 0, 1}, {2, 1, 1, 0}, {3, 1, 1, 3}};
+            int sent = FLOWS + sendWhile(pair, () -> {
+                for (int[] next : weights) {
+                    pair.a.groupWeights(policy, next);
+                    Thread.sleep(20);
+                }
+            });
+            merge(received, pair.receivedAtB(sent - FLOWS, 20_000));
+            assertEquals(sent, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            // every busy bucket kept its SA: those the last reweighting gives another SA wait, no other
+            SaGroup.LaneTable[] after = laneTables(group);
+            int[] waiting = new int[LANES];
+            long moved = 0;
+            for (int lane = 0; lane < LANES; lane++) {
+                for (int bucket : busyBuckets(lane)) {
+                    waiting[lane] += before[lane].sa(bucket) == after[lane].sa(bucket) ? 0 : 1;
+                }
+                DataplaneSnapshot.LaneSnapshot snapshot = pair.a.snapshot().lanes().get(lane);
+                assertEquals(waiting[lane], snapshot.flowletPending(), "lane " + lane + ": its busy buckets that move");
+                moved += snapshot.io(IoCounter.FLOWLET_MOVES);
+            }
+            assertTrue(waiting[0] + waiting[1] > 0, "the reweightings leave busy buckets to move");
+
+            // 2. every flow pauses for the gap: its next packet takes the SA the group gives it now
+            Thread.sleep(gap.toMillis() + 50);
+            pair.sendFromA(FLOWS, 10);
+            merge(received, pair.receivedAtB(FLOWS * 10, 10_000));
+            assertEquals(sent + FLOWS * 10, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            DataplaneSnapshot snapshot = pair.a.snapshot();
+            assertEquals(0, snapshot.lanes().get(0).flowletPending() + snapshot.lanes().get(1).flowletPending());
+            assertEquals(moved + waiting[0] + waiting[1], snapshot.lanes().get(0).io(IoCounter.FLOWLET_MOVES)
+                    + snapshot.lanes().get(1).io(IoCounter.FLOWLET_MOVES), "each waiting bucket moved once");
+            assertEquals(0, dropsOtherThanNone(pair.b.snapshot()));
+            assertThrows(IllegalArgumentException.class, () -> pair.a.flowletGap(Duration.ofMillis(-1)));
+            assertThrows(IllegalArgumentException.class, () -> pair.a.flowletGap(Duration.ofHours(1)));
+            assertEquals(gap, pair.a.flowletGap(), "a refused gap changes nothing");
+        }
+    }
+
+    @Test
+    void shouldSendNothingMoreOnARekeyedSaWhileBucketsWaitToMoveAndMoveThemAfterwards() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            Duration gap = Duration.ofSeconds(1);   // the rekeys take far less: the flows stay busy meanwhile
+            pair.a.flowletGap(gap);
+            String policy = pair.a.policies().getFirst().name();
+            SaGroup group = pair.a.policies().getFirst().outboundGroup();
+            pair.sendFromA(FLOWS, 1);
+            Map<Integer, List<Integer>> received = pair.receivedAtB(FLOWS, 10_000);
+            pair.a.groupWeights(policy, 3, 1, 1, 3);
+            int waiting = pair.a.snapshot().lanes().get(0).flowletPending() + pair.a.snapshot().lanes().get(1).flowletPending();
+            assertTrue(waiting > 0, "busy buckets wait to move");
+
+            Set<Integer> replaced = new HashSet<>();
+            for (int member = 0; member < group.size(); member++) {
+                replaced.add(group.member(member).spi());
+                rekey(pair, Direction.OUTBOUND, member, 0, Duration.ofSeconds(5));
+            }
+            DataplaneSnapshot snapshot = pair.a.snapshot();
+            assertEquals(waiting, snapshot.lanes().get(0).flowletPending() + snapshot.lanes().get(1).flowletPending(),
+                    "a rekey moves no bucket: the moves under way still wait");
+            int wireBefore = pair.network.wire().size();
+            pair.sendFromA(FLOWS, 5);
+            merge(received, pair.receivedAtB(FLOWS * 5, 10_000));
+            for (MemoryNetwork.Datagram datagram : pair.network.wire().subList(wireBefore, pair.network.wire().size())) {
+                assertFalse(replaced.contains(datagram.spi()), "nothing on a replaced SA: 0x" + Integer.toHexString(datagram.spi()));
+            }
+
+            Thread.sleep(gap.toMillis() + 50);
+            pair.sendFromA(FLOWS, 5);
+            merge(received, pair.receivedAtB(FLOWS * 5, 10_000));
+            assertEquals(FLOWS * 11, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            snapshot = pair.a.snapshot();
+            assertEquals(0, snapshot.lanes().get(0).flowletPending() + snapshot.lanes().get(1).flowletPending());
+        }
+    }
+
+    @Test
+    void shouldMoveBusyFlowsAtOnceWithAFlowletGapOfZero() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            pair.a.flowletGap(Duration.ZERO);
+            String policy = pair.a.policies().getFirst().name();
+            SaGroup group = pair.a.policies().getFirst().outboundGroup();
+            SaGroup.LaneTable[] before = laneTables(group);
+            pair.sendFromA(FLOWS, 1);
+            assertEquals(FLOWS, TwoDataplanes.count(pair.receivedAtB(FLOWS, 10_000)));
+
+            pair.a.groupWeights(policy, 3, 1, 1, 3);
+            SaGroup.LaneTable[] after = laneTables(group);
+            for (int lane = 0; lane < LANES; lane++) {
+                int changed = 0;
+                for (int bucket = 0; bucket < SaGroup.INDIRECTION_TABLE_SIZE; bucket++) {
+                    changed += before[lane].sa(bucket) == after[lane].sa(bucket) ? 0 : 1;
+                }
+                DataplaneSnapshot.LaneSnapshot snapshot = pair.a.snapshot().lanes().get(lane);
+                assertEquals(0, snapshot.flowletPending(), "lane " + lane + ": nothing waits");
+                assertEquals(changed, snapshot.io(IoCounter.FLOWLET_MOVES), "lane " + lane + ": busy buckets too");
+            }
+            // flows move in mid-burst now, so B may see one reordered (not asserted): it loses nothing
+            int sent = sendWhile(pair, () -> {
+                for (int[] next : new int[][] {{1, 3, 3, 1}, {1, 1, 1, 1}, {3, 1, 1, 3}}) {
+                    pair.a.groupWeights(policy, next);
+                    Thread.sleep(20);
+                }
+            });
+            assertEquals(sent, TwoDataplanes.count(pair.receivedAtB(sent, 20_000)));
+            assertEquals(0, dropsOtherThanNone(pair.b.snapshot()));
+        }
+    }
+
+    @Test
     void shouldRefuseAGroupWithFewerSasThanLanesAndKeepThePolicies() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
             SecurityPolicy current = pair.a.policies().getFirst();
@@ -474,6 +605,32 @@ class DataplaneTest {
                             + " (lost or reordered); first numbers " + numbers.subList(0, Math.min(20, numbers.size())));
                 }
             }
+        }
+    }
+
+    private static SaGroup.LaneTable[] laneTables(SaGroup group) {
+        SaGroup.LaneTable[] tables = new SaGroup.LaneTable[LANES];
+        for (int lane = 0; lane < LANES; lane++) {
+            tables[lane] = group.laneTable(lane);
+        }
+        return tables;
+    }
+
+    /** The buckets of the flows that lane {@code lane} reads ({@link TwoDataplanes#sendFromA}: flow f on lane f mod lanes). */
+    private static Set<Integer> busyBuckets(int lane) {
+        Set<Integer> buckets = new HashSet<>();
+        FlowKey key = new FlowKey();
+        for (int flow = lane; flow < FLOWS; flow += LANES) {
+            byte[] packet = TwoDataplanes.packet(flow, 0, 64);
+            key.read(packet, 0, packet.length);
+            buckets.add(ToeplitzHash.microsoft().flowId(key) & (SaGroup.INDIRECTION_TABLE_SIZE - 1));
+        }
+        return buckets;
+    }
+
+    private static void merge(Map<Integer, List<Integer>> into, Map<Integer, List<Integer>> more) {
+        for (Map.Entry<Integer, List<Integer>> flow : more.entrySet()) {
+            into.computeIfAbsent(flow.getKey(), f -> new java.util.ArrayList<>()).addAll(flow.getValue());
         }
     }
 
