@@ -23,7 +23,7 @@ import java.util.TreeSet;
  */
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
                               Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies,
-                              ApiSettings api, ClusterConfig cluster) {
+                              ApiSettings api, ClusterConfig cluster, java.time.Duration flowletGap) {
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -31,7 +31,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
 
     public static final int DEFAULT_TUNNEL_MTU = 1500;
     private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
-            "statusSocket", "stateDirectory", "policies", "api", "cluster");
+            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros");
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
 
     public static ApplianceConfig read(Path path) throws ConfigException {
@@ -73,6 +73,10 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         }
         Mode mode = choice(json, "mode", Mode.class, Mode.FLOW);
         Steering steering = choice(json, "steering", Steering.class, Steering.DIRECTOR);
+        int flowletGapMicros = integer(json, "flowletGapMicros", 500);
+        if (flowletGapMicros < 0 || flowletGapMicros > 60_000_000) {
+            throw new ConfigException("flowletGapMicros", "must be 0 (move at once) to 60000000 µs, got " + flowletGapMicros);
+        }
         int tunnelMtu = integer(json, "tunnelMtu", DEFAULT_TUNNEL_MTU);
         if (tunnelMtu < 1280 || tunnelMtu > 65535) {
             throw new ConfigException("tunnelMtu", "must be 1280-65535, got " + tunnelMtu);
@@ -88,7 +92,8 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         checkInboundLanesExist(policies, lanes);
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
                 stateDirectory, policies, ApiSettings.parse(json, stateDirectory),
-                ClusterConfig.parse(json, stateDirectory, policies.policies()));
+                ClusterConfig.parse(json, stateDirectory, policies.policies()),
+                java.time.Duration.ofNanos(flowletGapMicros * 1000L));
     }
 
     /**

@@ -125,7 +125,7 @@ public final class Appliance implements AutoCloseable {
         // 6. data plane
         dataplane = Dataplane.start(new Dataplane.Setup(loops, siteQueues, List.<TunnelPort>copyOf(ports),
                 List.<ClearPath>copyOf(clearPaths), config.policies().buildPolicies(), config.policies().buildInbound(),
-                config.mode(), config.steering(), stateStore, freshState, log));
+                config.mode(), config.steering(), stateStore, freshState, log, config.flowletGap()));
 
         // 7. weights and lanes, through the command interface as the API set them (a move is lossless, traffic or not)
         restoreWeightsAndLanes();

@@ -429,7 +429,7 @@ class ApplianceConfigTest {
     static Stream<Arguments> badConfigurations() {
         return Stream.of(
                 // top level
-                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cluster, cpus, lanes"),
+                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes"),
                 bad("an api section that is not an object", c -> c.put("api", "on"), "api", "must be an object"),
                 bad("an unknown api key", c -> c.put("api", new JsonObject().put("listen", 1)), "api.listen", "unknown key (allowed: address, certificate, enabled"),
                 bad("an api address that is a name", c -> c.put("api", new JsonObject().put("address", "mgmt.example")), "api.address", "must be an IP address literal"),
@@ -439,7 +439,7 @@ class ApplianceConfigTest {
                 bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
                 bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: api, cluster, cpus, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
+                        "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
                 bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
                 bad("a name that climbs out of /run/flowsec", c -> c.put("name", "../../etc/cron.d/x"), "name",
@@ -570,6 +570,8 @@ class ApplianceConfigTest {
                         "must be static, sender or receiver"),
                 bad("a tunnel id given twice", c -> c.put("cluster", cluster().copy().put("tunnels",
                         new JsonArray().add(tunnel()).add(tunnel()))), "cluster.tunnels[1].id", "given twice"),
+                bad("a negative flowlet gap", c -> c.put("flowletGapMicros", -1), "flowletGapMicros",
+                        "must be 0 (move at once) to 60000000"),
                 bad("a load interval below 10 ms", c -> c.put("cluster", cluster().copy().put("loadIntervalMs", 5)),
                         "cluster.loadIntervalMs", "must be a whole number 10-60000"));
     }
@@ -586,6 +588,8 @@ class ApplianceConfigTest {
     @Test
     void the_cluster_section_names_the_member_its_peers_secret_and_tunnels_with_defaults() throws Exception {
         assertEquals(ClusterConfig.NONE, ApplianceConfig.parse(minimal()).cluster(), "no section: no cluster");
+        assertEquals(java.time.Duration.ofNanos(500_000), ApplianceConfig.parse(minimal()).flowletGap());
+        assertEquals(java.time.Duration.ZERO, ApplianceConfig.parse(minimal().put("flowletGapMicros", 0)).flowletGap());
         ClusterConfig cluster = ApplianceConfig.parse(minimal().put("name", "router-b").put("cluster", cluster()
                 .put("tunnels", new JsonArray().add(tunnel().put("balancing", "receiver"))))).cluster();
         assertEquals(new ClusterConfig(true, "flowsec", "192.0.2.2", 5701, List.of("192.0.2.1:5701"),
