@@ -11,25 +11,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
-import static io.flowsec.testbed.system.InNamespace.in;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -221,30 +211,14 @@ class ClusterSystemTest {
     }
 
     private static void transferAndCompare(int bytes, int port) throws Exception {
-        byte[] data = new byte[bytes];
-        new Random(port).nextBytes(data);
-        byte[] expected = MessageDigest.getInstance("SHA-256").digest(data);
-        CompletableFuture<byte[]> received = in(topology.hostB(), () -> {
-            try (ServerSocket server = new ServerSocket(port, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
-                server.setSoTimeout(30000);
-                try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
-                    MessageDigest digest = MessageDigest.getInstance("SHA-256");
-                    byte[] buffer = new byte[65536];
-                    int n;
-                    while ((n = in.read(buffer)) > 0) {
-                        digest.update(buffer, 0, n);
-                    }
-                    return digest.digest();
-                }
-            }
-        });
-        Thread.sleep(300);
-        in(topology.hostA(), () -> {
-            try (Socket socket = new Socket(Topology.HOST_B_ADDRESS, port); OutputStream out = socket.getOutputStream()) {
-                out.write(data);
-            }
-            return null;
-        }).get(60, TimeUnit.SECONDS);
-        assertArrayEquals(expected, received.get(60, TimeUnit.SECONDS), "SHA-256 of the transfer");
+        Transfers.checksummed(topology, bytes, port, () -> null, ClusterSystemTest::logs);
+    }
+
+    private static String logs() {
+        try {
+            return "logs:\n" + routerA.log() + routerB.log();
+        } catch (java.io.IOException e) {
+            return "(no logs: " + e + ")";
+        }
     }
 }
