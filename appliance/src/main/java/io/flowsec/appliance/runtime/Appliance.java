@@ -209,6 +209,25 @@ public final class Appliance implements AutoCloseable {
         }
         if (tun != null) {
             tun.close();
+            awaitDeviceGone(config.site().device());
+        }
+    }
+
+    /**
+     * The kernel removes a TUN device when the last reference to its queues goes, and io_uring drops the references
+     * its rings held a moment after they are torn down: waiting here (at most 2 s) lets a start that follows at once,
+     * in this process or another, create the device afresh rather than find it still there.
+     */
+    private static void awaitDeviceGone(String device) {
+        java.nio.file.Path entry = java.nio.file.Path.of("/sys/class/net", device);
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(2);
+        while (java.nio.file.Files.exists(entry) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 }
