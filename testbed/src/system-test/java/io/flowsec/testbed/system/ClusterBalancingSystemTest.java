@@ -1,5 +1,6 @@
 package io.flowsec.testbed.system;
 
+import io.flowsec.cluster.balancing.BalancerSettings;
 import io.flowsec.testbed.demo.ApplianceProcess;
 import io.flowsec.testbed.demo.Topology;
 import io.vertx.core.json.JsonArray;
@@ -23,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
+import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -160,8 +162,9 @@ class ClusterBalancingSystemTest {
     }
 
     /**
-     * B moves inbound SAs off lane 1 (each move lossless and order-preserving by design: every lane pauses, the
-     * losing lane drains its sockets, then the SA's packets go to the new lane).
+     * B moves inbound SAs off lane 1. Each move is lossless and order-preserving by design (Dataplane.moveInbound:
+     * every lane pauses after its batch, steering changes, the losing and then the gaining lane drain their sockets,
+     * every lane resumes), so no flow may be reordered.
      */
     @Test
     void theReceiverMovesInboundSasOffItsLoadedLaneAndReordersNothing() throws Exception {
@@ -171,12 +174,15 @@ class ClusterBalancingSystemTest {
         Since since = since(change);
         report(baseline, balanced, since);
 
-        assertTrue(balanced.after.receivingVersionAtB() > baseline.after.receivingVersionAtB(), "B's receiving version rose");
-        assertTrue(balanced.inboundShareAtB(LOADED_LANE) < baseline.inboundShareAtB(LOADED_LANE) - 0.1,
-                String.format(Locale.ROOT, "B's lane %d takes less of the tunnel: %.2f -> %.2f", LOADED_LANE,
-                        baseline.inboundShareAtB(LOADED_LANE), balanced.inboundShareAtB(LOADED_LANE)));
-        assertThroughputRecovers(baseline, balanced);
-        assertNoMoreReorderingThanStatic(baseline, since, movedSas(baseline, balanced));
+        assertAll("receiver balancing",
+                () -> assertTrue(balanced.after.receivingVersionAtB() > baseline.after.receivingVersionAtB(),
+                        "B's receiving version rose"),
+                () -> assertTrue(balanced.inboundShareAtB(LOADED_LANE) < baseline.inboundShareAtB(LOADED_LANE) - 0.1,
+                        String.format(Locale.ROOT, "B's lane %d takes less of the tunnel: %.2f under static, %.2f under "
+                                        + "receiver (layout at the end %s)", LOADED_LANE, baseline.inboundShareAtB(LOADED_LANE),
+                                balanced.inboundShareAtB(LOADED_LANE), balanced.after.receiverLanes())),
+                () -> assertThroughputRecovers(baseline, balanced, since),
+                () -> assertNoMoreReorderingThanStatic(baseline, since, movedSas(baseline, balanced)));
     }
 
     /**
@@ -192,13 +198,16 @@ class ClusterBalancingSystemTest {
         Since since = since(change);
         report(baseline, balanced, since);
 
-        assertTrue(balanced.after.sendingVersionAtA() > baseline.after.sendingVersionAtA(), "A's sending version rose");
-        assertTrue(balanced.outboundShareAtA(LOADED_LANE) < baseline.outboundShareAtA(LOADED_LANE) - 0.1,
-                String.format(Locale.ROOT, "A sends less on SAs landing on B's lane %d: %.2f -> %.2f (weights %s)",
-                        LOADED_LANE, baseline.outboundShareAtA(LOADED_LANE), balanced.outboundShareAtA(LOADED_LANE),
-                        balanced.after.weights()));
-        assertThroughputRecovers(baseline, balanced);
-        assertNoMoreReorderingThanStatic(baseline, since, 0);
+        assertAll("sender balancing",
+                () -> assertTrue(balanced.after.sendingVersionAtA() > baseline.after.sendingVersionAtA(),
+                        "A's sending version rose"),
+                () -> assertTrue(balanced.outboundShareAtA(LOADED_LANE) < baseline.outboundShareAtA(LOADED_LANE) - 0.1,
+                        String.format(Locale.ROOT, "A sends less on SAs landing on B's lane %d: %.2f under static, %.2f "
+                                        + "under sender (weights at the end %s)", LOADED_LANE,
+                                baseline.outboundShareAtA(LOADED_LANE), balanced.outboundShareAtA(LOADED_LANE),
+                                balanced.after.weights())),
+                () -> assertThroughputRecovers(baseline, balanced, since),
+                () -> assertNoMoreReorderingThanStatic(baseline, since, 0));
     }
 
     // ---- the phases -------------------------------------------------------------------------------------------------
@@ -218,13 +227,14 @@ class ClusterBalancingSystemTest {
         System.out.println(baseline);
         assertEquals(baseline.before.receivingVersionAtB(), baseline.after.receivingVersionAtB(), "static moved nothing at B");
         assertEquals(baseline.before.sendingVersionAtA(), baseline.after.sendingVersionAtA(), "static reweighted nothing at A");
+        assertEquals(0, flows.foreign(), "datagrams at the sink that the flows did not send");
         assertTrue(baseline.busyAtB(LOADED_LANE) > baseline.busyAtB(OTHER_LANE) + 0.25,
                 "B's lane " + LOADED_LANE + " is the loaded one (the balancers' start threshold is 0.25): " + baseline);
         return baseline;
     }
 
-    /** The policy switched at {@code router}, and when the first change it made there was seen. */
-    private record Change(long switchedNs, SequencedFlows.Counts atSwitch, double seconds) {
+    /** The sink's counts when the policy was switched, and how long until the first change showed in the API. */
+    private record Change(SequencedFlows.Counts atSwitch, double firstChangeSeconds) {
     }
 
     private Change switchTo(String router, String policy, String direction) throws Exception {
@@ -240,7 +250,7 @@ class ClusterBalancingSystemTest {
         double seconds = (System.nanoTime() - atSwitch.atNs()) / 1e9;
         log(router + "'s " + direction + " version rose to " + version(changed, direction));
         Thread.sleep(SETTLE_MS);
-        return new Change(atSwitch.atNs(), atSwitch, seconds);
+        return new Change(atSwitch, seconds);
     }
 
     /** From the switch to now: the sink's totals, and its slowest second. */
@@ -249,8 +259,8 @@ class ClusterBalancingSystemTest {
 
     private Since since(Change change) {
         SequencedFlows.Counts now = flows.counts();
-        return new Since(now.minus(change.atSwitch), flows.slowestPerSecond(change.switchedNs, now.atNs(), 1_000_000_000L),
-                change.seconds);
+        return new Since(now.minus(change.atSwitch), flows.slowestPerSecond(change.atSwitch.atNs(), now.atNs(),
+                1_000_000_000L), change.firstChangeSeconds);
     }
 
     /** What one measured stretch saw at the sink and at both ends. */
@@ -334,18 +344,15 @@ class ClusterBalancingSystemTest {
                 flows.slowestPerSecond(before.flows.atNs(), after.flows.atNs(), 1_000_000_000L));
     }
 
-    /** SAs whose receiver lane differs between the two phases' ends (each a hand-over at B). */
+    /** At most how many SAs B moved since static: each change of its receiving version moves up to 2. */
     private static int movedSas(Phase baseline, Phase balanced) {
-        int moved = 0;
-        for (Map.Entry<String, Integer> sa : balanced.after.receiverLanes().entrySet()) {
-            moved += sa.getValue().equals(baseline.after.receiverLanes().get(sa.getKey())) ? 0 : 1;
-        }
-        return moved;
+        return (int) (balanced.after.receivingVersionAtB() - baseline.after.receivingVersionAtB())
+                * BalancerSettings.DEFAULT_MAX_MOVES_PER_CHANGE;
     }
 
-    /** Debugging: every change of either assignment, with the load both ends last reported. */
+    /** {@code -Dbalancing.debug=true}: every change of either assignment, with the load B last reported. */
     private void watch() {
-        Thread.ofPlatform().daemon().start(() -> {
+        Thread.ofPlatform().daemon().name("balancing-watch").start(() -> {
             String last = "";
             while (flows != null && topology != null) {
                 try {
@@ -354,24 +361,25 @@ class ClusterBalancingSystemTest {
                     String now = a.getJsonObject("sending").encode() + b.getJsonObject("receiving").encode();
                     if (!now.equals(last)) {
                         last = now;
-                        log("WATCH A.sending v" + version(a, "sending") + " " + compact(a.getJsonObject("sending"))
-                                + " B.receiving v" + version(b, "receiving") + " " + compact(b.getJsonObject("receiving"))
+                        log("watch: A.sending v" + version(a, "sending") + " " + compact(a.getJsonObject("sending"))
+                                + ", B.receiving v" + version(b, "receiving") + " " + compact(b.getJsonObject("receiving"))
                                 + " | B's report " + b.getJsonObject("load").getJsonObject("local").encode());
                     }
                     Thread.sleep(100);
-                } catch (Exception | AssertionError e) {
-                    return;
+                } catch (Exception | AssertionError stopped) {
+                    return;   // the test is over
                 }
             }
         });
     }
 
+    /** An assignment's SAs as {@code b001:s0r1w16} (SPI's last 4 digits, sender lane, receiver lane, weight). */
     private static String compact(JsonObject assignment) {
         StringBuilder out = new StringBuilder();
         for (Object entry : assignment.getJsonArray("sas")) {
             JsonObject sa = (JsonObject) entry;
-            out.append(sa.getString("spi").substring(6)).append(":s").append(sa.getInteger("senderLane")).append("r")
-                    .append(sa.getInteger("receiverLane")).append("w").append(sa.getInteger("weight")).append(' ');
+            out.append(sa.getString("spi").substring(6)).append(":s").append(sa.getInteger("senderLane")).append('r')
+                    .append(sa.getInteger("receiverLane")).append('w').append(sa.getInteger("weight")).append(' ');
         }
         return out.toString().strip();
     }
@@ -379,30 +387,33 @@ class ClusterBalancingSystemTest {
     // ---- the assertions ---------------------------------------------------------------------------------------------
 
     /**
-     * Against static under the same load, on a noisy 2-core machine: the share of the offered datagrams delivered
-     * (the offered rate itself depends on how much CPU the sender got) is not worse, and where static lost more than
-     * 5 %, at least half of that loss is recovered.
+     * Against static under the same load, on a noisy 2-core machine, in the share of the offered datagrams delivered
+     * (the offered rate itself depends on how much CPU the sender got): the measured phase is not worse, and where
+     * static lost more than 5 %, it recovers at least half of that loss; and from the switch on, moves included, the
+     * tunnel does not deliver less than under static (balancing must not cost more than it brings).
      */
-    private void assertThroughputRecovers(Phase baseline, Phase balanced) {
+    private static void assertThroughputRecovers(Phase baseline, Phase balanced, Since since) {
         double staticLoss = 1 - baseline.flows.deliveredFraction();
         double balancedLoss = 1 - balanced.flows.deliveredFraction();
-        String figures = String.format(Locale.ROOT, "lost %.1f%% under static, %.1f%% under %s", 100 * staticLoss,
-                100 * balancedLoss, balanced.name);
-        assertTrue(balancedLoss <= staticLoss + 0.03, figures);
+        double sinceLoss = 1 - since.counts.deliveredFraction();
+        String figures = String.format(Locale.ROOT, "lost %.1f%% under static, %.1f%% in the measured %s phase, %.1f%% "
+                + "since the switch (slowest second since the switch %s, under static %s)", 100 * staticLoss,
+                100 * balancedLoss, balanced.name, 100 * sinceLoss, rate(since.slowestSecond), rate(baseline.slowestSecond));
+        assertTrue(balancedLoss <= staticLoss + 0.03, "the balanced phase is not worse: " + figures);
         if (staticLoss > 0.05) {
             assertTrue(balancedLoss <= staticLoss / 2, "throughput recovers: " + figures);
         }
+        assertTrue(sinceLoss <= staticLoss + 0.03, "balancing costs no more than it brings: " + figures);
     }
 
     /** Since the switch, no more out-of-order deliveries than static's rate gives for as long, plus the allowance. */
-    private void assertNoMoreReorderingThanStatic(Phase baseline, Since since, int moves) {
+    private static void assertNoMoreReorderingThanStatic(Phase baseline, Since since, int moves) {
         double staticRate = baseline.flows.outOfOrder() / baseline.flows.seconds();
         long allowed = (long) Math.ceil(staticRate * since.counts.seconds()) + (long) REORDER_PER_MOVE * moves;
         assertTrue(since.counts.outOfOrder() <= allowed, String.format(Locale.ROOT,
-                "out of order since the switch: %d in %.1f s, static %d in %.1f s, allowed %d (%d SA moves at B)",
+                "out of order since the switch: %d in %.1f s, static %d in %.1f s, allowed %d (up to %d SA moves at B)",
                 since.counts.outOfOrder(), since.counts.seconds(), baseline.flows.outOfOrder(),
                 baseline.flows.seconds(), allowed, moves));
-        assertEquals(0, flows.foreign(), "datagrams at the sink that the flows did not send");
     }
 
     private void report(Phase baseline, Phase balanced, Since since) throws Exception {
