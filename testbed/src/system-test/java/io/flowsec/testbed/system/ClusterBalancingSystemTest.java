@@ -49,15 +49,15 @@ class ClusterBalancingSystemTest {
     private static final int LOADED_LANE = 1;
     private static final int OTHER_LANE = 0;
     private static final boolean HOG = "hog".equals(System.getProperty("balancing.imbalance", "throttle"));
-    /** The throttled lane's share of a CPU, in percent: see {@link #RATE}. */
+    /** The throttled lane's share of a CPU, in percent (on the 2-vCPU test machine: about 9-10k datagrams/s). */
     private static final int LANE_CPU_PERCENT = Integer.getInteger("balancing.laneCpuPercent", 8);
     private static final int HOG_NICE = Integer.getInteger("balancing.hogNice", -10);
     /** Many flows, so each sender lane has flows on both its SAs and reweighting has flows to move. */
     private static final int FLOWS = 64;
     /**
      * Datagrams per second offered. With the throttle's share of a CPU, lane 1 can take less than its two SAs bring
-     * (so it drops, and throughput has something to recover) but more than one of them (so moving one SA away
-     * relieves it: see the receiver test for why that matters).
+     * (about 12-13k/s: it drops, so throughput has something to recover) but more than one of them (about 6-7k/s:
+     * moving one SA away relieves it, and a hand-over, which drains the lane until its sockets are empty, can end).
      */
     private static final int RATE = Integer.getInteger("balancing.rate", 30_000);
     private static final int PAYLOAD_BYTES = 64;
@@ -70,9 +70,9 @@ class ClusterBalancingSystemTest {
     private static final long CHANGE_TIMEOUT_MS = 15_000;
     /**
      * Out-of-order deliveries a hand-over may cause beyond static's: none by design (the losing lane drains its
-     * sockets after the steering program changed, and a socket is FIFO); the one gap is a datagram steered by the old
-     * program in a softirq that was running at the swap and queued after the drain found the socket empty, at most one
-     * NAPI batch (64) per SA moved.
+     * sockets after the steering program changed, before any lane resumes, and a socket is FIFO); the one gap is a
+     * datagram steered by the old program in a softirq that was running at the swap and queued after the drain found
+     * the socket empty, at most one NAPI batch (64) per SA moved.
      */
     private static final int REORDER_PER_MOVE = 64;
 
