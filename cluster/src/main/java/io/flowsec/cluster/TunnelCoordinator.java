@@ -70,6 +70,18 @@ final class TunnelCoordinator extends AbstractVerticle {
     private LoadReport ownReport;
     private DataplaneSnapshot previous;
     private long previousAtNs;
+    /**
+     * This end applied a change since {@link #previous} was taken: the next report, tagged with the new version,
+     * must measure from when the change took effect, not across it (a hand-over pauses every lane while the losing
+     * lane drains, which takes seconds when that lane is the saturated one).
+     */
+    private boolean appliedSinceSample;
+    /**
+     * When this end last finished applying a change. The balancer's cooldown runs from when it proposed; a change
+     * that took longer than that to apply (a hand-over off a saturated lane) would leave no time to measure its
+     * effect, so reports reach the balancer only once the cooldown has also passed since the change took effect.
+     */
+    private long appliedAtNs;
     private long lastReconcileNs;
     private long changesApplied;
     private String lastProblem = "";
@@ -91,6 +103,7 @@ final class TunnelCoordinator extends AbstractVerticle {
         this.balancer = Balancer.create(policy, settings, member);
         this.sendingKey = spec.id() + ":" + member;
         this.receivingKey = spec.id() + ":" + spec.peer();
+        this.appliedAtNs = System.nanoTime() - settings.cooldownMs() * 1_000_000;
         this.view = render();
     }
 
@@ -170,9 +183,11 @@ final class TunnelCoordinator extends AbstractVerticle {
         // 1. sample and report this end's receiver load
         DataplaneSnapshot now = dataplane.snapshot();
         long nowNs = System.nanoTime();
-        if (previous == null) {
+        if (previous == null || appliedSinceSample) {
+            // the first sample, or an assignment adopted since the last one: measuring starts here
             previous = now;
             previousAtNs = nowNs;
+            appliedSinceSample = false;
             return;
         }
         long elapsedNs = Math.max(1, nowNs - previousAtNs);
@@ -183,7 +198,7 @@ final class TunnelCoordinator extends AbstractVerticle {
         long nowMs = nowNs / 1_000_000;
         // 2. receiver policy: this end moves its inbound SAs, then tells the sender
         if (balancer.policy() == BalancingPolicy.RECEIVER && receiving != null
-                && receiving.receiverLanes() == dataplane.laneCount()) {
+                && receiving.receiverLanes() == dataplane.laneCount() && settled(nowNs)) {
             balancer.onReport(receiving, ownReport, Map.of(), nowMs).ifPresent(next -> {
                 applyReceiving(next);
                 receiving = next;
@@ -203,7 +218,7 @@ final class TunnelCoordinator extends AbstractVerticle {
             publish(sendingKey, sending);
         }
         // 4. sender policy: reweight from the peer's load, while the peer is heard
-        if (balancer.policy() == BalancingPolicy.SENDER && sending != null && peerUp(nowNs)) {
+        if (balancer.policy() == BalancingPolicy.SENDER && sending != null && peerUp(nowNs) && settled(nowNs)) {
             Map<Integer, Double> rates = LoadSampling.outboundRates(sending, previous, now, elapsedNs);
             balancer.onReport(sending, peerReport, rates, nowMs).ifPresent(next -> {
                 applySending(next);
@@ -211,8 +226,14 @@ final class TunnelCoordinator extends AbstractVerticle {
                 publish(sendingKey, next);
             });
         }
-        previous = now;
-        previousAtNs = nowNs;
+        if (appliedSinceSample) {
+            previous = dataplane.snapshot();   // after this step's change took effect
+            previousAtNs = System.nanoTime();
+            appliedSinceSample = false;
+        } else {
+            previous = now;
+            previousAtNs = nowNs;
+        }
         notePeer(nowNs);
         // 5. converge after a partition
         if (channel != null && nowNs - lastReconcileNs >= RECONCILE_EVERY_MS * 1_000_000) {
@@ -272,7 +293,11 @@ final class TunnelCoordinator extends AbstractVerticle {
     private void applyReceiving(TunnelAssignment assignment) {
         Map<Integer, Integer> moves = assignment.inboundMoves(dataplane.inboundLanes());
         moves.forEach(dataplane::moveInbound);
-        changesApplied += moves.isEmpty() ? 0 : 1;
+        if (!moves.isEmpty()) {
+            changesApplied++;
+            appliedSinceSample = true;
+            appliedAtNs = System.nanoTime();
+        }
     }
 
     /** Sender: the SA group's weights as the assignment gives them. */
@@ -282,6 +307,8 @@ final class TunnelCoordinator extends AbstractVerticle {
         if (!Arrays.equals(weights, dataplane.groupWeights(spec.policy()))) {
             dataplane.groupWeights(spec.policy(), weights);
             changesApplied++;
+            appliedSinceSample = true;
+            appliedAtNs = System.nanoTime();
         }
     }
 
@@ -318,6 +345,11 @@ final class TunnelCoordinator extends AbstractVerticle {
             spis.add(sa.spi());
         }
         return spis;
+    }
+
+    /** The cooldown has passed since this end last finished applying a change. */
+    private boolean settled(long nowNs) {
+        return nowNs - appliedAtNs >= settings.cooldownMs() * 1_000_000;
     }
 
     private boolean peerUp(long nowNs) {
