@@ -45,8 +45,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * root, curl, and the cgroup v1 cpu controller (throttle) or taskset and nice (hog).
  */
 @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "flowsec.balancing", matches = "true",
-        disabledReason = "open (issue 11): a receiver's move stalls a saturated tunnel and busy fractions hide a capped "
-                + "lane; run with -Dflowsec.balancing=true")
+        disabledReason = "open (issue 11): a receiver's move can stall a saturated tunnel, busy fractions hide a capped "
+                + "lane, and an overloaded lane's backlog outlasts the flowlet gap; run with -Dflowsec.balancing=true")
 class ClusterBalancingSystemTest {
     private static final String API = "https://127.0.0.1:8443/api/v1";
     private static final int LOADED_LANE = 1;
@@ -57,6 +57,17 @@ class ClusterBalancingSystemTest {
     private static final int HOG_NICE = Integer.getInteger("balancing.hogNice", -10);
     /** Many flows, so each sender lane has flows on both its SAs and reweighting has flows to move. */
     private static final int FLOWS = 64;
+    /**
+     * The sender test's flows come in bursts (100 ms on, 300 ms off) and router A moves a bucket only after 150 ms
+     * without a packet of it. A flowlet gap must exceed the difference between the paths' delays (the default 500 µs
+     * is for lanes that keep up). Measured: once the loaded lane's backlog has drained, moves reorder nothing; in the
+     * first seconds after the switch they do (3,335 in one run), because the overloaded lane had up to about half a
+     * second queued in its 4 MiB socket buffer, longer than gap and pause together. Open: the receiver reporting each
+     * lane's backlog, and the sender's gap following it.
+     */
+    private static final int BURST_MS = 100;
+    private static final int PAUSE_MS = 300;
+    private static final int SENDER_FLOWLET_GAP_MICROS = 150_000;
     /**
      * Datagrams per second offered. With the throttle's share of a CPU, lane 1 can take less than its two SAs bring
      * (about 12-13k/s: it drops, so throughput has something to recover) but more than one of them (about 6-7k/s:
@@ -104,6 +115,10 @@ class ClusterBalancingSystemTest {
         Path configA = clustered(RouterConfigs.config(directory, "router-a", "site-a.sa.json", "10.2.0.0/16", true),
                 SENDER_CPUS, Topology.ROUTER_A_TUNNEL_ADDRESS, Topology.ROUTER_B_TUNNEL_ADDRESS, "site-a-to-site-b",
                 "router-b", secret);
+        if (test.equals("sender")) {
+            JsonObject json = new JsonObject(Files.readString(configA)).put("flowletGapMicros", SENDER_FLOWLET_GAP_MICROS);
+            Files.writeString(configA, json.encodePrettily());
+        }
         Path configB = clustered(RouterConfigs.config(directory, "router-b", "site-b.sa.json", "10.1.0.0/16", true),
                 RECEIVER_CPUS, Topology.ROUTER_B_TUNNEL_ADDRESS, Topology.ROUTER_A_TUNNEL_ADDRESS, "site-b-to-site-a",
                 "router-a", secret);
@@ -189,9 +204,9 @@ class ClusterBalancingSystemTest {
     }
 
     /**
-     * A reweights its SA group away from the SAs landing on B's lane 1. Without flowlet gating in the data plane, a
-     * bucket that changes SA takes its flows to another receiver lane at once, and the datagrams still queued at the
-     * loaded lane arrive after those that took the new path: the order check measures exactly that.
+     * A reweights its SA group away from the SAs landing on B's lane 1. A bucket changes SA only at a flowlet boundary
+     * (router A's flowlet gap, {@link #SENDER_FLOWLET_GAP_MICROS}): without that, a flow's datagrams still queued at the
+     * loaded lane would arrive after those that took the new path, and the order check counts exactly that.
      */
     @Test
     void theSenderReweightsAwayFromTheReceiversLoadedLaneAndReordersNothing() throws Exception {
@@ -220,8 +235,11 @@ class ClusterBalancingSystemTest {
         awaitAssignments("both directions laid out and adopted", 30_000, ClusterBalancingSystemTest::agree);
         log("both ends agree on the layout");
         loadLane();
-        flows = SequencedFlows.start(FLOWS, topology.hostA(), Topology.HOST_A_ADDRESS, 41000, topology.hostB(),
-                Topology.HOST_B_ADDRESS, 7000, RATE, PAYLOAD_BYTES, TRAFFIC_CPU);
+        flows = test.equals("sender")
+                ? SequencedFlows.startInBursts(FLOWS, topology.hostA(), Topology.HOST_A_ADDRESS, 41000, topology.hostB(),
+                        Topology.HOST_B_ADDRESS, 7000, RATE, PAYLOAD_BYTES, TRAFFIC_CPU, BURST_MS, PAUSE_MS)
+                : SequencedFlows.start(FLOWS, topology.hostA(), Topology.HOST_A_ADDRESS, 41000, topology.hostB(),
+                        Topology.HOST_B_ADDRESS, 7000, RATE, PAYLOAD_BYTES, TRAFFIC_CPU);
         log((HOG ? "hog (nice " + HOG_NICE + ") on CPU " + RECEIVER_CPUS.get(LOADED_LANE) : "B's lane " + LOADED_LANE
                 + " (threads " + throttle.threads() + ") throttled to " + LANE_CPU_PERCENT + "% of a CPU") + "; "
                 + FLOWS + " flows at " + RATE + "/s");

@@ -36,6 +36,9 @@ final class SequencedFlows implements AutoCloseable {
     private static final long PACE_NS = 1_000_000;
 
     private final int flows;
+    /** Each flow sends for {@code onMs}, then pauses {@code offMs} (0: never), its phase shifted by its number. */
+    private final int onMs;
+    private final int offMs;
     private volatile boolean running = true;
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong sendErrors = new AtomicLong();
@@ -75,8 +78,10 @@ final class SequencedFlows implements AutoCloseable {
     }
 
     private SequencedFlows(int flows, String from, String source, int basePort, String to, String destination,
-                           int port, int perSecond, int payloadBytes, int cpu) throws Exception {
+                           int port, int perSecond, int payloadBytes, int cpu, int onMs, int offMs) throws Exception {
         this.flows = flows;
+        this.onMs = onMs;
+        this.offMs = offMs;
         CompletableFuture<DatagramSocket> bound = new CompletableFuture<>();
         sink = in(to, () -> {
             pin(cpu);
@@ -143,7 +148,27 @@ final class SequencedFlows implements AutoCloseable {
      */
     static SequencedFlows start(int flows, String from, String source, int basePort, String to, String destination,
                                 int port, int perSecond, int payloadBytes, int cpu) throws Exception {
-        return new SequencedFlows(flows, from, source, basePort, to, destination, port, perSecond, payloadBytes, cpu);
+        return new SequencedFlows(flows, from, source, basePort, to, destination, port, perSecond, payloadBytes, cpu, 0, 0);
+    }
+
+    /**
+     * Flows in bursts, as TCP's flowlets are: each sends for {@code onMs}, then pauses {@code offMs}, the flows'
+     * phases spread over the period so the total stays near {@code perSecond}.
+     */
+    static SequencedFlows startInBursts(int flows, String from, String source, int basePort, String to,
+                                        String destination, int port, int perSecond, int payloadBytes, int cpu,
+                                        int onMs, int offMs) throws Exception {
+        return new SequencedFlows(flows, from, source, basePort, to, destination, port, perSecond, payloadBytes, cpu,
+                onMs, offMs);
+    }
+
+    /** Whether flow {@code flow} is in a burst {@code elapsedMs} after the start. */
+    private boolean sending(int flow, long elapsedMs) {
+        if (offMs == 0) {
+            return true;
+        }
+        long period = onMs + offMs;
+        return (elapsedMs + (long) flow * period / flows) % period < onMs;
     }
 
     private static void pin(int cpu) throws NativeException {
@@ -211,7 +236,12 @@ final class SequencedFlows implements AutoCloseable {
                 due = elapsedNs * perSecond / 1_000_000_000L;
                 // a stall (the sender starved of CPU) is not made up for in a burst: at most 20 ms' worth is owed
                 long owed = Math.min(due - done, perSecond / 50);
+                long elapsedMs = elapsedNs / 1_000_000;
                 for (long i = 0; i < owed; i++) {
+                    int skipped = 0;
+                    while (!sending(flow, elapsedMs) && skipped++ < flows) {
+                        flow = (flow + 1) % flows;
+                    }
                     payload.clear();
                     payload.putInt(MAGIC).putInt(flow).putLong(sequence[flow]);
                     payload.position(0).limit(payload.capacity());
