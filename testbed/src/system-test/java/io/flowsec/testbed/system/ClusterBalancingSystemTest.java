@@ -11,7 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -565,20 +564,13 @@ class ClusterBalancingSystemTest {
 
     /** curl in the router's namespace, trusting its own certificate: one request per path, the bodies separated. */
     private String call(String router, String method, String body, String... paths) throws Exception {
-        String namespace = router.equals("router-a") ? topology.routerA() : topology.routerB();
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, "curl", "-sS", "--max-time", "20",
-                "-X", method, "--cacert", directory.resolve(router + "-state/api-cert.pem").toString(),
-                "-H", "Authorization: Bearer " + (router.equals("router-a") ? tokenA : tokenB), "-w", SEPARATOR));
-        if (body != null) {
-            command.addAll(List.of("-H", "Content-Type: application/json", "--data", body));
+        String[] urls = new String[paths.length];
+        for (int i = 0; i < paths.length; i++) {
+            urls[i] = API + paths[i];
         }
-        for (String path : paths) {
-            command.add(API + path);
-        }
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(30, TimeUnit.SECONDS));
-        return output;
+        return RouterConfigs.curl(router.equals("router-a") ? topology.routerA() : topology.routerB(),
+                directory.resolve(router + "-state/api-cert.pem"), router.equals("router-a") ? tokenA : tokenB,
+                method, body, List.of("-w", SEPARATOR), urls);
     }
 
     private List<String> fetch(String router, String... paths) {

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -89,18 +88,9 @@ class ClusterSystemTest {
 
     /** GET or PUT through curl in the router's namespace, trusting the appliance's own certificate. */
     private static JsonObject api(String router, String method, String path, String body) throws Exception {
-        String namespace = router.equals("router-a") ? topology.routerA() : topology.routerB();
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, "curl", "-sS", "--max-time", "20",
-                "-X", method, "--cacert", directory.resolve(router + "-state/api-cert.pem").toString(),
-                "-H", "Authorization: Bearer " + (router.equals("router-a") ? tokenA : tokenB)));
-        if (body != null) {
-            command.addAll(List.of("-H", "Content-Type: application/json", "--data", body));
-        }
-        command.add(API + path);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(30, TimeUnit.SECONDS));
-        return new JsonObject(output);
+        return new JsonObject(RouterConfigs.curl(router.equals("router-a") ? topology.routerA() : topology.routerB(),
+                directory.resolve(router + "-state/api-cert.pem"), router.equals("router-a") ? tokenA : tokenB,
+                method, body, List.of(), API + path));
     }
 
     private static JsonObject assignment(String router) throws Exception {

@@ -11,13 +11,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -91,21 +88,9 @@ class ControlApiSystemTest {
     /** curl in router B's namespace, trusting only the appliance's own certificate unless told otherwise. */
     private static Reply curl(String method, String path, String token, String body, boolean trustCertificate)
             throws Exception {
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", topology.routerB(), "curl", "-sS",
-                "--max-time", "20", "-X", method, "-w", "\n%{http_code}"));
-        if (trustCertificate) {
-            command.addAll(List.of("--cacert", directory.resolve("router-b-state/api-cert.pem").toString()));
-        }
-        if (token != null) {
-            command.addAll(List.of("-H", "Authorization: Bearer " + token));
-        }
-        if (body != null) {
-            command.addAll(List.of("-H", "Content-Type: application/json", "--data", body));
-        }
-        command.add(API + path);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+        String output = RouterConfigs.curl(topology.routerB(), trustCertificate
+                ? directory.resolve("router-b-state/api-cert.pem") : null, token, method, body,
+                List.of("-w", "\n%{http_code}"), API + path);
         int newline = output.lastIndexOf('\n');
         String code = output.substring(newline + 1).strip();
         return new Reply(code.matches("\\d{3}") ? Integer.parseInt(code) : -1, output.substring(0, Math.max(0, newline)));

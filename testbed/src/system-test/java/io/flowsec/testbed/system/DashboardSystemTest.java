@@ -225,10 +225,8 @@ class DashboardSystemTest {
 
     /** curl in router B's namespace (the certificate is the appliance's own, made at its first start). */
     private static JsonObject curl(String path, String token) throws Exception {
-        String output = Topology.run("ip", "netns", "exec", topology.routerB(), "curl", "-sS", "--max-time", "20",
-                "--cacert", directory.resolve("router-b-state/api-cert.pem").toString(),
-                "-H", "Authorization: Bearer " + token, API + path);
-        return new JsonObject(output);
+        return new JsonObject(RouterConfigs.curl(topology.routerB(), directory.resolve("router-b-state/api-cert.pem"),
+                token, "GET", null, List.of(), API + path));
     }
 
     /** testbed/target/dashboard.png always; docs/dashboard.png when missing or asked for. */

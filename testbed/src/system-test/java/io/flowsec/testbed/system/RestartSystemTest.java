@@ -12,13 +12,10 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.file.Files;
@@ -118,7 +115,7 @@ class RestartSystemTest {
         new Random(5101).nextBytes(data);
         byte[] expected = MessageDigest.getInstance("SHA-256").digest(data);
         try (TunnelCapture capture = TunnelCapture.start(topology.routerB(), directory.resolve("kill.pcap"), 64)) {
-            CompletableFuture<byte[]> received = in(topology.hostB(), () -> receiveAndDigest(5101, bytes));
+            CompletableFuture<byte[]> received = in(topology.hostB(), () -> Transfers.receiveAndDigest(5101, bytes));
             Thread.sleep(300);
             CompletableFuture<Object> sent = in(topology.hostA(), () -> {
                 try (Socket socket = new Socket(Topology.HOST_B_ADDRESS, 5101); OutputStream out = socket.getOutputStream()) {
@@ -151,24 +148,6 @@ class RestartSystemTest {
             assertEquals(0, total(status(routerB), "replay"), "router B took back router A's traffic, no replays");
             System.out.printf("killed sender: %d ESP datagrams captured, %d after the restart, none repeated%n",
                     datagrams.size(), sentAfterRestart);
-        }
-    }
-
-    private static byte[] receiveAndDigest(int port, int bytes) throws Exception {
-        try (ServerSocket server = new ServerSocket(port, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
-            server.setSoTimeout(30_000);
-            try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
-                MessageDigest digest = MessageDigest.getInstance("SHA-256");
-                byte[] buffer = new byte[65536];
-                long total = 0;
-                int n;
-                while ((n = in.read(buffer)) > 0) {
-                    digest.update(buffer, 0, n);
-                    total += n;
-                }
-                assertEquals(bytes, total, "bytes received");
-                return digest.digest();
-            }
         }
     }
 

@@ -32,23 +32,7 @@ final class Transfers {
         byte[] data = new byte[bytes];
         new Random(port).nextBytes(data);
         byte[] expected = MessageDigest.getInstance("SHA-256").digest(data);
-        CompletableFuture<byte[]> received = in(topology.hostB(), () -> {
-            try (ServerSocket server = new ServerSocket(port, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
-                server.setSoTimeout(30000);
-                try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
-                    MessageDigest digest = MessageDigest.getInstance("SHA-256");
-                    byte[] buffer = new byte[65536];
-                    long total = 0;
-                    int n;
-                    while ((n = in.read(buffer)) > 0) {
-                        digest.update(buffer, 0, n);
-                        total += n;
-                    }
-                    assertEquals(data.length, total, "bytes received");
-                    return digest.digest();
-                }
-            }
-        });
+        CompletableFuture<byte[]> received = in(topology.hostB(), () -> receiveAndDigest(port, bytes));
         Thread.sleep(300);
         CompletableFuture<Object> sent = in(topology.hostA(), () -> {
             try (Socket socket = new Socket(Topology.HOST_B_ADDRESS, port); OutputStream out = socket.getOutputStream()) {
@@ -63,5 +47,24 @@ final class Transfers {
             throw new AssertionError("transfer stalled; " + diagnostics.get(), e);
         }
         assertArrayEquals(expected, received.get(120, TimeUnit.SECONDS), "SHA-256 of the transfer");
+    }
+
+    /** Host B's side, run in its namespace: accepts one connection on {@code port}, checks its length, digests it. */
+    static byte[] receiveAndDigest(int port, int bytes) throws Exception {
+        try (ServerSocket server = new ServerSocket(port, 1, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
+            server.setSoTimeout(30_000);
+            try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
+                MessageDigest digest = MessageDigest.getInstance("SHA-256");
+                byte[] buffer = new byte[65536];
+                long total = 0;
+                int n;
+                while ((n = in.read(buffer)) > 0) {
+                    digest.update(buffer, 0, n);
+                    total += n;
+                }
+                assertEquals(bytes, total, "bytes received");
+                return digest.digest();
+            }
+        }
     }
 }
