@@ -7,6 +7,7 @@ import io.flowsec.dataplane.flow.ToeplitzHash;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.EspView;
 import io.flowsec.dataplane.packet.FlowKey;
+import io.flowsec.dataplane.packet.HandOverMarker;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.packet.Ipv4View;
 import io.flowsec.dataplane.packet.Ipv6View;
@@ -90,6 +91,9 @@ public final class EspProcessor {
     private int bypassPolicyIndex = -1;
     /** The reason of the last drop, for callers of the SA-returning steps (an ordinal: no boxing, no allocation). */
     private int lastDrop;
+    /** The token of the hand-over marker this lane waits for (set by the control plane), and of the last one it read. */
+    private volatile long awaitedMarkerToken;
+    private volatile long arrivedMarkerToken;
 
     public EspProcessor(SecurityPolicyDatabase spd, SecurityAssociationDatabase sad, LaneCounters counters,
                         ToeplitzHash flowHash, Framing framing, int natTraversalPort) {
@@ -107,6 +111,29 @@ public final class EspProcessor {
 
     public LaneCounters counters() {
         return counters;
+    }
+
+    /**
+     * Control plane: from now on a {@link HandOverMarker} with {@code token} read by this processor's lane is
+     * recorded, so {@link #handOverMarkerArrived} tells when the lane has worked through what was queued before it.
+     */
+    public void awaitHandOverMarker(long token) {
+        awaitedMarkerToken = token;
+    }
+
+    /** Control plane: whether this lane has read the marker with {@code token}. */
+    public boolean handOverMarkerArrived(long token) {
+        return arrivedMarkerToken == token;
+    }
+
+    /** Inbound, for a datagram with the marker's SPI: ours (recorded) or a stranger's (an unknown SPI). */
+    private boolean isAwaitedMarker(byte[] buffer, int offset, int length) {
+        long token = HandOverMarker.token(buffer, offset, length);
+        if (token == 0 || token != awaitedMarkerToken) {
+            return false;
+        }
+        arrivedMarkerToken = token;
+        return true;
     }
 
     /**
@@ -480,9 +507,11 @@ public final class EspProcessor {
             drop(LaneCounters.NO_SA, Outcome.MALFORMED);
             return null;
         }
-        SecurityAssociation sa = sad.inbound(Bytes.i32(buffer, espOffset + EspView.SPI_FIELD_OFFSET));
+        int spi = Bytes.i32(buffer, espOffset + EspView.SPI_FIELD_OFFSET);
+        SecurityAssociation sa = sad.inbound(spi);
         if (sa == null) {
-            drop(LaneCounters.NO_SA, Outcome.UNKNOWN_SPI);
+            drop(LaneCounters.NO_SA, spi == HandOverMarker.SPI && isAwaitedMarker(buffer, espOffset, espLength)
+                    ? Outcome.HAND_OVER_MARKER : Outcome.UNKNOWN_SPI);
             return null;
         }
         int saIndex = sa.index();

@@ -19,6 +19,11 @@ public enum Outcome {
     NAT_KEEPALIVE("nat-keepalive"),
     /** RFC 3948 §2.2 non-ESP marker: an IKE message, not for the ESP path. */
     NON_ESP_MARKER("non-esp-marker"),
+    /**
+     * The data plane's own datagram that closes a hand-over of an SA between lanes
+     * ({@link io.flowsec.dataplane.packet.HandOverMarker}): consumed, counted.
+     */
+    HAND_OVER_MARKER("hand-over-marker"),
     /** No inbound SA has this SPI. */
     UNKNOWN_SPI("unknown-spi"),
     /** The sequence number was already received (RFC 4303 §3.4.3). */

@@ -38,6 +38,8 @@ public final class LaneIo {
     private final List<IoRegistration> registrations = new ArrayList<>();
     /** Only touched on the lane's loop. */
     private boolean paused;
+    /** Only the tunnel sockets wait (the gaining side of an SA's hand-over); the site queue is served. */
+    private boolean tunnelPaused;
     private PcryptInbound pcryptInbound;
 
     private LaneIo(Lane lane, IoEventLoop loop) {
@@ -48,26 +50,26 @@ public final class LaneIo {
     /** Registers every queue of {@code lane} on {@code loop} and starts serving them. */
     public static LaneIo attach(Lane lane, IoEventLoop loop) throws InterruptedException {
         LaneIo io = new LaneIo(lane, loop);
-        io.register(lane.site(), lane::onSiteReadable);
+        io.register(lane.site(), lane::onSiteReadable, false);
         for (int i = 0; i < lane.sockets().length; i++) {
             int socketIndex = i;
-            io.register(lane.sockets()[i], () -> lane.onTunnelReadable(socketIndex));
+            io.register(lane.sockets()[i], () -> lane.onTunnelReadable(socketIndex), true);
         }
         return io;
     }
 
-    private void register(LaneReadiness queue, IntSupplier drain) throws InterruptedException {
+    private void register(LaneReadiness queue, IntSupplier drain, boolean tunnel) throws InterruptedException {
         int fd = queue.fd();
         if (fd < 0) {
-            CallbackReadiness handle = new CallbackReadiness(this, queue, drain);
+            CallbackReadiness handle = new CallbackReadiness(this, queue, drain, tunnel);
             handles.add(handle);
             queue.whenReadable(handle.wake);
             loop.execute(handle.wake);
             return;
         }
         Readiness handle = loop.isCompatible(IoUringReadiness.class)
-                ? new IoUringReadiness(this, fd, drain)
-                : new EpollReadiness(this, fd, drain);
+                ? new IoUringReadiness(this, fd, drain, tunnel)
+                : new EpollReadiness(this, fd, drain, tunnel);
         IoRegistration registration = loop.register((IoHandle) handle).sync().getNow();
         registrations.add(registration);
         handles.add(handle);
@@ -91,6 +93,28 @@ public final class LaneIo {
     public Future<?> pause() {
         return loop.submit(() -> {
             paused = true;
+        });
+    }
+
+    /**
+     * Stops reading the tunnel sockets after the batch in progress, and goes on serving the site queue: the gaining
+     * lane of an SA's hand-over waits so, until the losing lane has read what was queued before steering changed.
+     */
+    public Future<?> pauseTunnel() {
+        return loop.submit(() -> {
+            tunnelPaused = true;
+        });
+    }
+
+    /** Reads the tunnel sockets again, at once. */
+    public Future<?> resumeTunnel() {
+        return loop.submit(() -> {
+            tunnelPaused = false;
+            for (Readiness handle : handles) {
+                if (handle.tunnel) {
+                    handle.onReadable();
+                }
+            }
         });
     }
 
@@ -173,13 +197,16 @@ public final class LaneIo {
         final LaneIo io;
         final int fd;
         final IntSupplier drain;
+        /** A tunnel socket's (else the site queue's): {@link #pauseTunnel} holds it. */
+        final boolean tunnel;
         final Runnable continueDrain;
         IoRegistration registration;
 
-        Readiness(LaneIo io, int fd, IntSupplier drain) {
+        Readiness(LaneIo io, int fd, IntSupplier drain, boolean tunnel) {
             this.io = io;
             this.fd = fd;
             this.drain = drain;
+            this.tunnel = tunnel;
             this.continueDrain = this::onReadable;
         }
 
@@ -197,7 +224,7 @@ public final class LaneIo {
             if (!isServing()) {
                 return;
             }
-            if (io.paused) {
+            if (io.paused || tunnel && io.tunnelPaused) {
                 pausedInterest();
                 return;
             }
@@ -230,8 +257,8 @@ public final class LaneIo {
         private final LaneReadiness queue;
         private boolean closed;
 
-        CallbackReadiness(LaneIo io, LaneReadiness queue, IntSupplier drain) {
-            super(io, -1, drain);
+        CallbackReadiness(LaneIo io, LaneReadiness queue, IntSupplier drain, boolean tunnel) {
+            super(io, -1, drain, tunnel);
             this.queue = queue;
             this.wake = () -> io.loop.execute(continueDrain);
         }
@@ -263,8 +290,8 @@ public final class LaneIo {
         /** A POLL_ADD is outstanding: a second one would wake the lane twice for each readiness, for ever after. */
         private boolean armed;
 
-        IoUringReadiness(LaneIo io, int fd, IntSupplier drain) {
-            super(io, fd, drain);
+        IoUringReadiness(LaneIo io, int fd, IntSupplier drain, boolean tunnel) {
+            super(io, fd, drain, tunnel);
             this.pollIn = new IoUringIoOps(IORING_OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN,
                     (short) 0, (short) 0, (short) 0, 0, 0L);
         }
@@ -293,8 +320,8 @@ public final class LaneIo {
         private final FileDescriptor descriptor;
         private boolean interested;
 
-        EpollReadiness(LaneIo io, int fd, IntSupplier drain) {
-            super(io, fd, drain);
+        EpollReadiness(LaneIo io, int fd, IntSupplier drain, boolean tunnel) {
+            super(io, fd, drain, tunnel);
             this.descriptor = new FileDescriptor(fd);
         }
 

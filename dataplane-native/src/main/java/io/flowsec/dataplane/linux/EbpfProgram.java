@@ -43,6 +43,7 @@ public final class EbpfProgram {
     private static final int AND = 0x50;
     private static final int MOV = 0xb0;
     private static final int JEQ = 0x10;
+    private static final int JNE = 0x50;
     private static final int CALL = 0x80;
     private static final int EXIT = 0x90;
     /** src_reg of a 64-bit immediate load that names a map by its file descriptor. */
@@ -118,6 +119,11 @@ public final class EbpfProgram {
     /** if dst == value skip {@code skip} instructions. */
     public EbpfProgram jumpIfEqual(int dst, int value, int skip) {
         return add(JMP | JEQ | K, dst, 0, skip, value);
+    }
+
+    /** if dst != value skip {@code skip} instructions. */
+    public EbpfProgram jumpIfNotEqual(int dst, int value, int skip) {
+        return add(JMP | JNE | K, dst, 0, skip, value);
     }
 
     public EbpfProgram call(int helper) {

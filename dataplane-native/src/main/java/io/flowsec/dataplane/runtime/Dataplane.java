@@ -32,6 +32,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -47,6 +48,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -67,6 +69,14 @@ import java.util.function.Consumer;
 public final class Dataplane implements DataplaneControl, AutoCloseable {
     /** More than a full receive buffer holds: what a lane drains of its sockets at most during a hand-over. */
     private static final int MAX_HANDOVER_DATAGRAMS = 1 << 16;
+    /**
+     * How long the gaining lane of an SA's hand-over waits for the losing lane's backlog at most: a 4 MiB socket
+     * buffer of small datagrams at a lane held to a tenth of a CPU takes about half a second.
+     */
+    static final long HAND_OVER_MARKER_TIMEOUT_MS = 2000;
+    private static final long HAND_OVER_MARKER_RESEND_NS = TimeUnit.MILLISECONDS.toNanos(5);
+    private static final long HAND_OVER_MARKER_MAX_RESEND_NS = TimeUnit.MILLISECONDS.toNanos(200);
+    private static final long HAND_OVER_POLL_NS = TimeUnit.MICROSECONDS.toNanos(200);
     private static final long FAULT_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
     private static final long LANE_TASK_TIMEOUT_MS = 30_000;
     /** Longer would keep a busy flow on its SA all but for ever, so no reweighting would take effect. */
@@ -137,6 +147,10 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     /** What readers see without taking the lock: commands wait for lanes, and reads must never wait for commands. */
     private volatile View view;
     private final long[] lastFaultLogNs;
+    /** Hand-over markers' tokens: unguessable, so a datagram from outside cannot end a hand-over early. */
+    private final SecureRandom markerTokens = new SecureRandom();
+    /** Hand-overs whose gaining lane went on before the losing lane read the marker (guarded by this). */
+    private long handOverTimeouts;
     private final SaLifetimeListener lifetimeEvents = new SaLifetimeListener() {
         @Override
         public void onSoftLifetime(SecurityAssociation sa, String limit) {
@@ -864,13 +878,92 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         if (from == lane) {
             return;
         }
-        // the losing lane empties its sockets first: the SA's earlier packets are done before the new lane sees later ones
-        handOver(() -> {
-            laneByInboundSpi.put(spi, lane);
-            applySteering();
-        }, List.of(from, lane), () -> {
-        }, () -> laneByInboundSpi.put(spi, from));
+        SecurityAssociation sa = inboundBySpi.get(spi);
+        TunnelPort port = exactlySteeredPort(sa);
+        if (port != null) {
+            handOverBehindMarker(sa, port, from, lane);
+        } else {
+            // nothing steers by the SA (one lane takes everything, or the kernel hashes): the lanes drain in turn
+            handOver(() -> {
+                laneByInboundSpi.put(spi, lane);
+                applySteering();
+            }, List.of(from, lane), () -> {
+            }, () -> laneByInboundSpi.put(spi, from));
+        }
         publishView();
+    }
+
+    /** How many SA hand-overs let the gaining lane go on before the losing lane had read its backlog. */
+    public synchronized long handOverTimeouts() {
+        return handOverTimeouts;
+    }
+
+    /** The endpoint {@code sa} arrives at when steering there is exact (by SPI, port or address), else null. */
+    private TunnelPort exactlySteeredPort(SecurityAssociation sa) {
+        for (TunnelPort port : ports) {
+            if (arrivesAt(sa, port)) {
+                SteeringPlan.Field field = planFor(port).field();
+                return field == SteeringPlan.Field.NONE || field == SteeringPlan.Field.HASH ? null : port;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Moves {@code sa} from lane {@code from} to lane {@code to} without reordering it and without stopping any other
+     * lane's work:
+     * <ol>
+     *   <li>lane {@code to} stops reading its tunnel sockets after its batch (its site queue is still served);</li>
+     *   <li>steering changes: the SA's datagrams queue on {@code to}'s socket from now on;</li>
+     *   <li>a {@link io.flowsec.dataplane.packet.HandOverMarker} goes to the endpoint, steered to {@code from}'s socket
+     *       behind every datagram queued there before the change (sent again while the lane has not read one: a full
+     *       socket drops it);</li>
+     *   <li>lane {@code from}, running on as usual, reads the marker: the SA's earlier datagrams are done;</li>
+     *   <li>lane {@code to} reads its sockets again.</li>
+     * </ol>
+     * A losing lane that has not read the marker after {@link #HAND_OVER_MARKER_TIMEOUT_MS} (its backlog is longer,
+     * or it is stuck) lets lane {@code to} go on anyway, logged: a hold longer than that would overflow the gaining
+     * lane's own socket, a worse loss than reordering some of one SA's packets.
+     */
+    private void handOverBehindMarker(SecurityAssociation sa, TunnelPort port, int from, int to) {
+        int spi = sa.spi();
+        long token = markerTokens.nextLong() | 1;   // never 0: 0 means no marker
+        EspProcessor losing = lanes[from].processor();
+        losing.awaitHandOverMarker(token);
+        await(bindings[to].pauseTunnel());
+        try {
+            laneByInboundSpi.put(spi, to);
+            try {
+                applySteering();
+            } catch (RuntimeException e) {
+                laneByInboundSpi.put(spi, from);
+                applySteering();
+                throw e;
+            }
+            long startNs = System.nanoTime();
+            long deadlineNs = startNs + TimeUnit.MILLISECONDS.toNanos(HAND_OVER_MARKER_TIMEOUT_MS);
+            long nextSendNs = startNs;
+            long resendNs = HAND_OVER_MARKER_RESEND_NS;
+            while (!losing.handOverMarkerArrived(token)) {
+                long nowNs = System.nanoTime();
+                if (nowNs - deadlineNs >= 0) {
+                    handOverTimeouts++;
+                    log.accept("hand-over of inbound SA 0x" + Integer.toHexString(spi) + " from lane " + from + " to lane "
+                            + to + ": lane " + from + " did not work through its backlog in " + HAND_OVER_MARKER_TIMEOUT_MS
+                            + " ms; lane " + to + " goes on (packets of the SA may arrive out of order)");
+                    break;
+                }
+                if (nowNs - nextSendNs >= 0) {
+                    // again in case a full socket dropped it, less and less often: each one queues behind the backlog
+                    port.sendHandOverMarker(from, token);
+                    nextSendNs = nowNs + resendNs;
+                    resendNs = Math.min(2 * resendNs, HAND_OVER_MARKER_MAX_RESEND_NS);
+                }
+                LockSupport.parkNanos(HAND_OVER_POLL_NS);
+            }
+        } finally {
+            await(bindings[to].resumeTunnel());
+        }
     }
 
     /**

@@ -3,12 +3,18 @@ package io.flowsec.dataplane.runtime;
 import io.flowsec.dataplane.lane.TunnelSocket;
 import io.flowsec.dataplane.lane.UdpTunnelSocket;
 import io.flowsec.dataplane.linux.Bpf;
+import io.flowsec.dataplane.linux.Errno;
 import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.SteeringPrograms;
+import io.flowsec.dataplane.linux.SocketAddress;
 import io.flowsec.dataplane.linux.UdpSocket;
+import io.flowsec.dataplane.packet.HandOverMarker;
 
 import java.io.Closeable;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 
 /**
@@ -21,6 +27,11 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
     private final InetAddress address;
     private final int port;
     private final UdpTunnelSocket[] sockets;
+    /** The hand-overs' marker sender (control plane, one command at a time): opened at the first hand-over. */
+    private final Arena markerArena = Arena.ofShared();
+    private final Errno markerErrno = new Errno();
+    private UdpSocket markerSender;
+    private MemorySegment markerDestination;
 
     private ReuseportTunnelPort(InetAddress address, int port, UdpTunnelSocket[] sockets) {
         this.address = address;
@@ -112,10 +123,36 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
         }
     }
 
+    /**
+     * Sends the marker from a socket of the appliance's own, to the endpoint's address (the loopback address when the
+     * endpoint listens on every address), so it enters the reuseport group as any arriving datagram does.
+     */
     @Override
-    public void close() {
+    public synchronized boolean sendHandOverMarker(int lane, long token) {
+        try {
+            if (markerSender == null) {
+                InetAddress target = address;
+                if (target.isAnyLocalAddress()) {
+                    target = address instanceof Inet6Address ? InetAddress.getByName("::1") : InetAddress.getByName("127.0.0.1");
+                }
+                markerSender = UdpSocket.bind(target, 0, false);
+                markerDestination = SocketAddress.of(markerArena, target, port);
+            }
+        } catch (NativeException | java.net.UnknownHostException e) {
+            return false;
+        }
+        byte[] marker = HandOverMarker.encode(lane, token);
+        return markerSender.send(markerErrno, MemorySegment.ofArray(marker), markerDestination) == marker.length;
+    }
+
+    @Override
+    public synchronized void close() {
         for (UdpTunnelSocket socket : sockets) {
             socket.socket().close();
         }
+        if (markerSender != null) {
+            markerSender.close();
+        }
+        markerArena.close();
     }
 }

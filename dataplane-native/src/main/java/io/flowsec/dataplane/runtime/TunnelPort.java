@@ -23,6 +23,14 @@ public interface TunnelPort {
      */
     String steer(SteeringPlan plan) throws IOException;
 
+    /**
+     * Sends {@link io.flowsec.dataplane.packet.HandOverMarker#encode the hand-over marker} for {@code lane} to this
+     * endpoint, where the steering program puts it on that lane's socket, behind what was queued there. Control plane.
+     * Returns false when it could not be sent now (the caller tries again); the marker may also be lost on the way (a
+     * full socket), so the caller sends it again until the lane has read one.
+     */
+    boolean sendHandOverMarker(int lane, long token);
+
     /** "address:port", as status shows endpoints. */
     default String label() {
         return (address().getAddress().length == 16 ? "[" + address().getHostAddress() + "]" : address().getHostAddress())

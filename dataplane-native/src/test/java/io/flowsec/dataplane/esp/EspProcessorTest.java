@@ -1,6 +1,7 @@
 package io.flowsec.dataplane.esp;
 
 import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.dataplane.packet.HandOverMarker;
 import io.flowsec.dataplane.packet.IpProtocol;
 import io.flowsec.dataplane.packet.Packet;
 import io.flowsec.dataplane.selector.IpPrefix;
@@ -527,6 +528,36 @@ class EspProcessorTest {
         link.verify("unknown SPI");
         link.deliver(wire, Outcome.ACCEPTED, link.bIn(0).index());
         link.verify("genuine after unknown SPI");
+    }
+
+    /**
+     * The hand-over marker is recognised only with the token its lane waits for: a stranger's (a guess, an old one, or
+     * before any hand-over) is an unknown SPI and leaves the hand-over waiting.
+     */
+    @Test
+    void shouldRecordOnlyTheAwaitedHandOverMarkerAndCountAStrangersAsAnUnknownSpi() {
+        EspProcessor lane = tunnel().build().b().processor(EspProcessor.Framing.ESP);
+        byte[] stranger = HandOverMarker.encode(1, 0x1234);
+        byte[] awaited = HandOverMarker.encode(1, 0xABCDEF);
+        Packet packet = Packet.withRoomFor(64);
+
+        packet.load(stranger, 0, stranger.length);
+        assertEquals(Outcome.UNKNOWN_SPI, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()),
+                "no hand-over under way");
+        lane.awaitHandOverMarker(0xABCDEF);
+        packet.load(stranger, 0, stranger.length);
+        assertEquals(Outcome.UNKNOWN_SPI, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()));
+        assertFalse(lane.handOverMarkerArrived(0xABCDEF), "a wrong token does not end the hand-over");
+        byte[] truncated = java.util.Arrays.copyOf(awaited, 12);
+        packet.load(truncated, 0, truncated.length);
+        assertEquals(Outcome.UNKNOWN_SPI, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()));
+        assertFalse(lane.handOverMarkerArrived(0xABCDEF), "a marker cut short is no marker");
+
+        packet.load(awaited, 0, awaited.length);
+        assertEquals(Outcome.HAND_OVER_MARKER, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()));
+        assertTrue(lane.handOverMarkerArrived(0xABCDEF));
+        assertEquals(1, lane.counters().total(Outcome.HAND_OVER_MARKER));
+        assertEquals(3, lane.counters().total(Outcome.UNKNOWN_SPI));
     }
 
     @Test

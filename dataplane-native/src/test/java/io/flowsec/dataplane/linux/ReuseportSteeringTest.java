@@ -1,5 +1,6 @@
 package io.flowsec.dataplane.linux;
 
+import io.flowsec.dataplane.packet.HandOverMarker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -143,6 +144,34 @@ class ReuseportSteeringTest {
         for (int i = 0; i < LANES; i++) {
             send(senders.get(i), espWithSpi(0x3000), loopback, lanes[0].localPort());
             assertEquals(LANES - 1 - i, laneThatReceived(lanes), "source 127.0.0." + (10 + i));
+        }
+    }
+
+    /**
+     * A hand-over marker must reach the losing lane's socket whatever the steering reads, or the gaining lane would wait
+     * for it in vain: every exact program, in both forms, sends it to the lane it names.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "ebpf"})
+    void shouldSendAHandOverMarkerToTheLaneItNamesWhateverTheKey(String form) throws Exception {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        UdpSocket sender = track(UdpSocket.bind(loopback, 0, false));
+        for (SteeringPrograms.Key key : List.of(SteeringPrograms.Key.SPI, SteeringPrograms.Key.IPV4_UDP_SOURCE_PORT,
+                SteeringPrograms.Key.IPV4_SOURCE_ADDRESS)) {
+            UdpSocket[] lanes = laneSockets(loopback);
+            int senderKey = switch (key) {
+                case SPI -> HandOverMarker.SPI;
+                case IPV4_UDP_SOURCE_PORT -> sender.localPort();
+                default -> 0x7F000001;
+            };
+            // the table sends the marker sender's own key to lane 3: only the marker rule can send it elsewhere
+            attach(form, lanes[0], key, Map.of(senderKey, 3, 0x1234, 2));
+            for (int lane = 0; lane < LANES; lane++) {
+                send(sender, HandOverMarker.encode(lane, 0x5EED_0000L + lane), loopback, lanes[0].localPort());
+                assertEquals(lane, laneThatReceived(lanes), key + ": a marker for lane " + lane);
+            }
+            send(sender, espWithSpi(0x1234), loopback, lanes[0].localPort());
+            assertEquals(key == SteeringPrograms.Key.SPI ? 2 : 3, laneThatReceived(lanes), key + ": ESP steers as before");
         }
     }
 

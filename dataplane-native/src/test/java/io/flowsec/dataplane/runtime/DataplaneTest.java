@@ -272,6 +272,73 @@ class DataplaneTest {
         }
     }
 
+    /**
+     * The losing lane is busy (its loop blocked) with the SA's earlier datagrams queued behind: the move waits for it
+     * to work through them (the marker behind them), holding only the gaining lane's tunnel sockets, and the flows
+     * arrive in order.
+     */
+    @Test
+    void shouldHoldTheGainingLaneUntilTheBusyLosingLaneReadsTheMarker() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            int spi = pair.tunnel.b().inbound().getFirst().spi();
+            int from = pair.b.inboundLanes().get(spi);
+            java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+            pair.laneLoopOfB(from).execute(() -> {
+                try {
+                    busy.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            pair.sendFromA(FLOWS, 10);
+            Thread.sleep(200);   // A's lanes sent them: the SA's wait in the losing lane's queue
+            var outer = pair.tunnel.b().inbound().getFirst().outer();
+            MemoryNetwork.Port port = pair.network.port(new java.net.InetSocketAddress(outer.local(), outer.localPort()));
+            SteeringPlan before = port.plan();
+            java.util.concurrent.CompletableFuture<Void> move = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> pair.b.moveInbound(spi, 1 - from));
+            waitUntil(() -> !port.plan().equals(before), "steering changed");
+            pair.sendFromA(FLOWS, 10);   // the SA's later ones queue at the gaining lane
+            Thread.sleep(300);
+            assertFalse(move.isDone(), "the move waits while the losing lane has not read its backlog");
+            busy.countDown();
+            move.get(5, java.util.concurrent.TimeUnit.SECONDS);
+            Map<Integer, List<Integer>> received = pair.receivedAtB(FLOWS * 20, 10_000);
+            assertEquals(FLOWS * 20, TwoDataplanes.count(received));
+            assertInOrderWithoutGaps(received);
+            assertEquals(0, pair.b.handOverTimeouts());
+            long markers = pair.b.snapshot().total(Outcome.HAND_OVER_MARKER);
+            assertTrue(markers >= 1 && markers <= 8, "sent again less and less often while the lane was busy: " + markers);
+        }
+    }
+
+    /** A losing lane that does not get through its backlog in time lets the gaining lane go on, counted and logged. */
+    @Test
+    void shouldLetTheGainingLaneGoOnWhenTheLosingLaneIsStuckPastTheTimeout() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            int spi = pair.tunnel.b().inbound().getFirst().spi();
+            int from = pair.b.inboundLanes().get(spi);
+            java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
+            pair.laneLoopOfB(from).execute(() -> {
+                try {
+                    stuck.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            long startNs = System.nanoTime();
+            pair.b.moveInbound(spi, 1 - from);
+            long tookMs = (System.nanoTime() - startNs) / 1_000_000;
+            stuck.countDown();
+            assertEquals(1, pair.b.handOverTimeouts());
+            assertTrue(tookMs >= Dataplane.HAND_OVER_MARKER_TIMEOUT_MS - 50 && tookMs < Dataplane.HAND_OVER_MARKER_TIMEOUT_MS + 3000,
+                    "the move returned after the timeout: " + tookMs + " ms");
+            assertEquals(1 - from, pair.b.inboundLanes().get(spi));
+            pair.sendFromA(FLOWS, 5);
+            assertEquals(FLOWS * 5, TwoDataplanes.count(pair.receivedAtB(FLOWS * 5, 10_000)), "both lanes serve again");
+        }
+    }
+
     @Test
     void shouldReweightTheGroupWithinEachLane() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {

@@ -2,9 +2,11 @@ package io.flowsec.dataplane.testing;
 
 import io.flowsec.dataplane.lane.TunnelSocket;
 import io.flowsec.dataplane.linux.SocketAddress;
+import io.flowsec.dataplane.packet.HandOverMarker;
 import io.flowsec.dataplane.packet.Packet;
 import io.flowsec.dataplane.runtime.SteeringPlan;
 import io.flowsec.dataplane.runtime.TunnelPort;
+
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -103,6 +105,12 @@ public final class MemoryNetwork {
             return "in memory, " + plan.laneByKey().size() + " entries";
         }
 
+        @Override
+        public boolean sendHandOverMarker(int lane, long token) {
+            arrive(HandOverMarker.encode(lane, token), endpoint);
+            return true;
+        }
+
         /** The next steering change fails, as attaching a too-long program would. */
         public void failNextSteer() {
             failNextSteer = true;
@@ -115,6 +123,11 @@ public final class MemoryNetwork {
         /** Steering, as the kernel would run the plan's program for the datagram. */
         private void arrive(byte[] payload, InetSocketAddress source) {
             SteeringPlan current = plan;
+            boolean exact = current.field() != SteeringPlan.Field.NONE && current.field() != SteeringPlan.Field.HASH;
+            if (exact && payload.length >= 8 && TestPackets.get32(payload, 0) == HandOverMarker.SPI) {
+                sockets[TestPackets.get32(payload, HandOverMarker.LANE_OFFSET)].arrive(payload);   // as the programs do
+                return;
+            }
             int lane = switch (current.field()) {
                 case NONE -> 0;
                 // a fixed function of the source port, standing in for the kernel's 4-tuple hash; with consecutive
