@@ -22,6 +22,8 @@ import io.flowsec.dataplane.sa.SaLifetimeListener;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 import io.flowsec.dataplane.sa.SecurityAssociationDatabase;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 
 /**
@@ -64,6 +66,11 @@ public final class EspProcessor {
     }
 
     private static final int OUTER_TTL = 64;
+    /** Marker slots: 0-254 the queue probes of the endpoints, 255 hand-overs. */
+    public static final int MARKER_SLOTS = 256;
+    public static final int HAND_OVER_MARKER_SLOT = 255;
+    private static final long MARKER_KEY_MASK = (1L << 40) - 1;
+    private static final VarHandle MARKER_LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
     private SecurityPolicyDatabase spd;
     /** Lane-owned: for each SA group (by id) the 128-bucket table over the lane's own SAs; null outside a lane. */
@@ -91,9 +98,11 @@ public final class EspProcessor {
     private int bypassPolicyIndex = -1;
     /** The reason of the last drop, for callers of the SA-returning steps (an ordinal: no boxing, no allocation). */
     private int lastDrop;
-    /** The token of the hand-over marker this lane waits for (set by the control plane), and of the last one it read. */
-    private volatile long awaitedMarkerToken;
-    private volatile long arrivedMarkerToken;
+    /** The data plane's secret part of its markers' tokens ({@link #markerToken}); 0: no marker is ours. */
+    private volatile long markerKey;
+    /** Per marker slot: the token of the last marker of ours read, and when (written before the token). */
+    private final long[] markerTokens = new long[MARKER_SLOTS];
+    private final long[] markerArrivalNs = new long[MARKER_SLOTS];
 
     public EspProcessor(SecurityPolicyDatabase spd, SecurityAssociationDatabase sad, LaneCounters counters,
                         ToeplitzHash flowHash, Framing framing, int natTraversalPort) {
@@ -114,25 +123,41 @@ public final class EspProcessor {
     }
 
     /**
-     * Control plane: from now on a {@link HandOverMarker} with {@code token} read by this processor's lane is
-     * recorded, so {@link #handOverMarkerArrived} tells when the lane has worked through what was queued before it.
+     * A marker's token: {@code key} (40 bits the data plane drew at random, so a datagram from outside passes for one
+     * of ours only by guessing them), {@code slot} (what the marker is for: a queue probe of one endpoint, or a
+     * hand-over, each remembered apart) and a 16-bit sequence number.
      */
-    public void awaitHandOverMarker(long token) {
-        awaitedMarkerToken = token;
+    public static long markerToken(long key, int slot, int sequence) {
+        return (key & MARKER_KEY_MASK) << 24 | (long) (slot & 0xFF) << 16 | (sequence & 0xFFFF);
     }
 
-    /** Control plane: whether this lane has read the marker with {@code token}. */
-    public boolean handOverMarkerArrived(long token) {
-        return arrivedMarkerToken == token;
+    /** Control plane, before the lane starts: the key that makes a {@link HandOverMarker} one of the data plane's. */
+    public void markerKey(long key) {
+        markerKey = key & MARKER_KEY_MASK;
     }
 
-    /** Inbound, for a datagram with the marker's SPI: ours (recorded) or a stranger's (an unknown SPI). */
-    private boolean isAwaitedMarker(byte[] buffer, int offset, int length) {
+    /**
+     * Control plane: when this lane read the marker with {@code token} ({@code System.nanoTime()}), or 0 when it has
+     * not (yet; or a later marker of the same slot came first).
+     */
+    public long markerArrival(long token) {
+        int slot = (int) (token >>> 16) & 0xFF;
+        if ((long) MARKER_LONGS.getAcquire(markerTokens, slot) != token) {
+            return 0;
+        }
+        return (long) MARKER_LONGS.getAcquire(markerArrivalNs, slot);
+    }
+
+    /** Inbound, for a datagram with the marker's SPI: ours (its arrival recorded) or a stranger's (an unknown SPI). */
+    private boolean isOurMarker(byte[] buffer, int offset, int length) {
         long token = HandOverMarker.token(buffer, offset, length);
-        if (token == 0 || token != awaitedMarkerToken) {
+        long key = markerKey;
+        if (key == 0 || token >>> 24 != key) {
             return false;
         }
-        arrivedMarkerToken = token;
+        int slot = (int) (token >>> 16) & 0xFF;
+        MARKER_LONGS.setRelease(markerArrivalNs, slot, System.nanoTime());   // a marker is rare: one clock read is fine
+        MARKER_LONGS.setRelease(markerTokens, slot, token);
         return true;
     }
 
@@ -510,8 +535,8 @@ public final class EspProcessor {
         int spi = Bytes.i32(buffer, espOffset + EspView.SPI_FIELD_OFFSET);
         SecurityAssociation sa = sad.inbound(spi);
         if (sa == null) {
-            drop(LaneCounters.NO_SA, spi == HandOverMarker.SPI && isAwaitedMarker(buffer, espOffset, espLength)
-                    ? Outcome.HAND_OVER_MARKER : Outcome.UNKNOWN_SPI);
+            drop(LaneCounters.NO_SA, spi == HandOverMarker.SPI && isOurMarker(buffer, espOffset, espLength)
+                    ? Outcome.MARKER : Outcome.UNKNOWN_SPI);
             return null;
         }
         int saIndex = sa.index();

@@ -1,8 +1,9 @@
 package io.flowsec.dataplane.esp;
 
 /**
- * What became of one packet. Everything but {@link #ACCEPTED} and {@link #BYPASS} is a drop, counted per lane and per
- * SA with this reason; the packet path returns these instead of throwing.
+ * What became of one packet. Everything but {@link #ACCEPTED}, {@link #BYPASS} and the data plane's own
+ * {@link #MARKER}s is a drop, counted per lane and per SA with this reason; the packet path returns these instead of
+ * throwing.
  */
 public enum Outcome {
     /** Encapsulated, or decapsulated and checked against the SA's selectors. */
@@ -20,10 +21,10 @@ public enum Outcome {
     /** RFC 3948 §2.2 non-ESP marker: an IKE message, not for the ESP path. */
     NON_ESP_MARKER("non-esp-marker"),
     /**
-     * The data plane's own datagram that closes a hand-over of an SA between lanes
-     * ({@link io.flowsec.dataplane.packet.HandOverMarker}): consumed, counted.
+     * The data plane's own marker datagram ({@link io.flowsec.dataplane.packet.HandOverMarker}: a probe of the lane's
+     * queue delay, or the end of an SA's hand-over): consumed and counted, not a drop.
      */
-    HAND_OVER_MARKER("hand-over-marker"),
+    MARKER("marker"),
     /** No inbound SA has this SPI. */
     UNKNOWN_SPI("unknown-spi"),
     /** The sequence number was already received (RFC 4303 §3.4.3). */
@@ -75,7 +76,7 @@ public enum Outcome {
     }
 
     public boolean isDrop() {
-        return this != ACCEPTED && this != BYPASS;
+        return this != ACCEPTED && this != BYPASS && this != MARKER;
     }
 
     public static Outcome fromOrdinal(int ordinal) {

@@ -147,8 +147,12 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     /** What readers see without taking the lock: commands wait for lanes, and reads must never wait for commands. */
     private volatile View view;
     private final long[] lastFaultLogNs;
-    /** Hand-over markers' tokens: unguessable, so a datagram from outside cannot end a hand-over early. */
-    private final SecureRandom markerTokens = new SecureRandom();
+    /** The secret part of the markers' tokens, drawn at start: a datagram from outside cannot pass for a marker. */
+    private final long markerKey = new SecureRandom().nextLong(1, 1L << 40);
+    /** The hand-overs' marker sequence (guarded by this). */
+    private int handOverSequence;
+    /** Each lane's queue delay, measured with markers on the clock thread ({@link LaneQueueProbes}). */
+    private LaneQueueProbes queueProbes;
     /** Hand-overs whose gaining lane went on before the losing lane read the marker (guarded by this). */
     private long handOverTimeouts;
     private final SaLifetimeListener lifetimeEvents = new SaLifetimeListener() {
@@ -231,6 +235,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                     ToeplitzHash.microsoft(), EspProcessor.Framing.ESP, IpProtocol.NAT_T_PORT);
             processor.lifetimeListener(lifetimeEvents);
             processor.flowletGap(flowletGap.toNanos(), System.nanoTime());
+            processor.markerKey(markerKey);
             ClearPath clearPath = setup.clearPaths().isEmpty() ? null : setup.clearPaths().get(i);
             Lane lane = new Lane(i, setup.siteQueues().get(i), sockets, clearPath, processor);
             lane.faultListener(this::onLaneFault);
@@ -255,6 +260,9 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
 
         // 5. clock
         clock.scheduleAtFixedRate(this::checkAges, 1, 1, TimeUnit.SECONDS);
+        queueProbes = new LaneQueueProbes(lanes, ports, markerKey);
+        clock.scheduleAtFixedRate(this::probeQueues, LaneQueueProbes.INTERVAL_MS, LaneQueueProbes.INTERVAL_MS,
+                TimeUnit.MILLISECONDS);
         publishView();
     }
 
@@ -927,9 +935,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
      */
     private void handOverBehindMarker(SecurityAssociation sa, TunnelPort port, int from, int to) {
         int spi = sa.spi();
-        long token = markerTokens.nextLong() | 1;   // never 0: 0 means no marker
+        long token = EspProcessor.markerToken(markerKey, EspProcessor.HAND_OVER_MARKER_SLOT, handOverSequence++);
         EspProcessor losing = lanes[from].processor();
-        losing.awaitHandOverMarker(token);
         await(bindings[to].pauseTunnel());
         try {
             laneByInboundSpi.put(spi, to);
@@ -944,7 +951,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             long deadlineNs = startNs + TimeUnit.MILLISECONDS.toNanos(HAND_OVER_MARKER_TIMEOUT_MS);
             long nextSendNs = startNs;
             long resendNs = HAND_OVER_MARKER_RESEND_NS;
-            while (!losing.handOverMarkerArrived(token)) {
+            while (losing.markerArrival(token) == 0) {
                 long nowNs = System.nanoTime();
                 if (nowNs - deadlineNs >= 0) {
                     handOverTimeouts++;
@@ -955,7 +962,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                 }
                 if (nowNs - nextSendNs >= 0) {
                     // again in case a full socket dropped it, less and less often: each one queues behind the backlog
-                    port.sendHandOverMarker(from, token);
+                    port.sendMarker(from, token);
                     nextSendNs = nowNs + resendNs;
                     resendNs = Math.min(2 * resendNs, HAND_OVER_MARKER_MAX_RESEND_NS);
                 }
@@ -1060,6 +1067,21 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         events.execute(() -> log.accept("lane " + lane + ": fault in a batch, the lane goes on (" + faults
                 + " so far): " + description));
         emit(new DataplaneEvent.LaneFault(lane, description, faults));
+    }
+
+    /** Every {@link LaneQueueProbes#INTERVAL_MS} on the clock: a marker through each exactly steered endpoint. */
+    private void probeQueues() {
+        try {
+            Map<String, String> fields = view.steeringFields();
+            queueProbes.probe(System.nanoTime(), port -> isExactField(fields.get(port.label())));
+        } catch (RuntimeException e) {
+            log.accept("queue probe failed (it runs again): " + e);   // never stop the clock
+        }
+    }
+
+    private static boolean isExactField(String label) {
+        return SteeringPlan.Field.SPI.label().equals(label) || SteeringPlan.Field.UDP_SOURCE_PORT.label().equals(label)
+                || SteeringPlan.Field.OUTER_SOURCE_ADDRESS.label().equals(label);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
      * endpoint listens on every address), so it enters the reuseport group as any arriving datagram does.
      */
     @Override
-    public synchronized boolean sendHandOverMarker(int lane, long token) {
+    public synchronized boolean sendMarker(int lane, long token) {
         try {
             if (markerSender == null) {
                 InetAddress target = address;

@@ -24,12 +24,12 @@ public interface TunnelPort {
     String steer(SteeringPlan plan) throws IOException;
 
     /**
-     * Sends {@link io.flowsec.dataplane.packet.HandOverMarker#encode the hand-over marker} for {@code lane} to this
-     * endpoint, where the steering program puts it on that lane's socket, behind what was queued there. Control plane.
-     * Returns false when it could not be sent now (the caller tries again); the marker may also be lost on the way (a
-     * full socket), so the caller sends it again until the lane has read one.
+     * Sends a {@link io.flowsec.dataplane.packet.HandOverMarker marker} for {@code lane} to this endpoint, where the
+     * steering program puts it on that lane's socket, behind what was queued there (a hand-over's end, or a probe of
+     * the lane's queue delay). Control plane. Returns false when it could not be sent now; it may also be lost on the
+     * way (a full socket), so callers send another when the lane has not read it in time.
      */
-    boolean sendHandOverMarker(int lane, long token);
+    boolean sendMarker(int lane, long token);
 
     /** "address:port", as status shows endpoints. */
     default String label() {

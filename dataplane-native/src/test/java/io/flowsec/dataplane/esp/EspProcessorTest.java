@@ -531,33 +531,39 @@ class EspProcessorTest {
     }
 
     /**
-     * The hand-over marker is recognised only with the token its lane waits for: a stranger's (a guess, an old one, or
-     * before any hand-over) is an unknown SPI and leaves the hand-over waiting.
+     * A marker is the data plane's own only with its key in the token: a stranger's (a guess, or any before the key is
+     * set) is an unknown SPI, and a marker of ours records when it was read, in its slot.
      */
     @Test
-    void shouldRecordOnlyTheAwaitedHandOverMarkerAndCountAStrangersAsAnUnknownSpi() {
+    void shouldRecordOnlyMarkersWithTheDataPlanesKeyAndCountAStrangersAsAnUnknownSpi() {
         EspProcessor lane = tunnel().build().b().processor(EspProcessor.Framing.ESP);
-        byte[] stranger = HandOverMarker.encode(1, 0x1234);
-        byte[] awaited = HandOverMarker.encode(1, 0xABCDEF);
+        long key = 0xA1B2C3D4E5L;
+        long ours = EspProcessor.markerToken(key, EspProcessor.HAND_OVER_MARKER_SLOT, 7);
+        long probe = EspProcessor.markerToken(key, 0, 1);
+        long stranger = EspProcessor.markerToken(key ^ 1, EspProcessor.HAND_OVER_MARKER_SLOT, 7);
         Packet packet = Packet.withRoomFor(64);
 
-        packet.load(stranger, 0, stranger.length);
-        assertEquals(Outcome.UNKNOWN_SPI, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()),
-                "no hand-over under way");
-        lane.awaitHandOverMarker(0xABCDEF);
-        packet.load(stranger, 0, stranger.length);
-        assertEquals(Outcome.UNKNOWN_SPI, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()));
-        assertFalse(lane.handOverMarkerArrived(0xABCDEF), "a wrong token does not end the hand-over");
-        byte[] truncated = java.util.Arrays.copyOf(awaited, 12);
-        packet.load(truncated, 0, truncated.length);
-        assertEquals(Outcome.UNKNOWN_SPI, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()));
-        assertFalse(lane.handOverMarkerArrived(0xABCDEF), "a marker cut short is no marker");
+        assertEquals(Outcome.UNKNOWN_SPI, read(lane, packet, HandOverMarker.encode(1, ours)), "no key yet: not ours");
+        assertEquals(0, lane.markerArrival(ours));
+        lane.markerKey(key);
+        assertEquals(Outcome.UNKNOWN_SPI, read(lane, packet, HandOverMarker.encode(1, stranger)));
+        assertEquals(0, lane.markerArrival(stranger), "another key is a stranger's");
+        assertEquals(Outcome.UNKNOWN_SPI, read(lane, packet, Arrays.copyOf(HandOverMarker.encode(1, ours), 12)));
+        assertEquals(0, lane.markerArrival(ours), "a marker cut short is no marker");
 
-        packet.load(awaited, 0, awaited.length);
-        assertEquals(Outcome.HAND_OVER_MARKER, lane.decapsulateUdpPayload(packet, packet.offset(), packet.length()));
-        assertTrue(lane.handOverMarkerArrived(0xABCDEF));
-        assertEquals(1, lane.counters().total(Outcome.HAND_OVER_MARKER));
-        assertEquals(3, lane.counters().total(Outcome.UNKNOWN_SPI));
+        long beforeNs = System.nanoTime();
+        assertEquals(Outcome.MARKER, read(lane, packet, HandOverMarker.encode(1, ours)));
+        assertEquals(Outcome.MARKER, read(lane, packet, HandOverMarker.encode(1, probe)));
+        assertTrue(lane.markerArrival(ours) >= beforeNs, "read, and when");
+        assertTrue(lane.markerArrival(probe) >= beforeNs, "each slot remembers its own");
+        assertEquals(0, lane.markerArrival(EspProcessor.markerToken(key, 0, 2)), "a later probe is not read yet");
+        assertEquals(2, lane.counters().total(Outcome.MARKER));
+        assertEquals(4, lane.counters().total(Outcome.UNKNOWN_SPI));
+    }
+
+    private static Outcome read(EspProcessor lane, Packet packet, byte[] datagram) {
+        packet.load(datagram, 0, datagram.length);
+        return lane.decapsulateUdpPayload(packet, packet.offset(), packet.length());
     }
 
     @Test

@@ -106,7 +106,7 @@ public final class MemoryNetwork {
         }
 
         @Override
-        public boolean sendHandOverMarker(int lane, long token) {
+        public boolean sendMarker(int lane, long token) {
             arrive(HandOverMarker.encode(lane, token), endpoint);
             return true;
         }
