@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * An in-memory link between data planes (wireguard-go's {@code bindtest}): tunnel ports registered by address and
@@ -34,7 +33,8 @@ public final class MemoryNetwork {
     public Port port(InetSocketAddress endpoint) {
         return ports.get(endpoint);
     }
-    private final List<Datagram> wire = new CopyOnWriteArrayList<>();
+    /** Appended to by every sending lane: a copy-on-write list would copy it whole per datagram. */
+    private final ConcurrentLinkedQueue<Datagram> wire = new ConcurrentLinkedQueue<>();
     private volatile boolean recording = true;
 
     /** A port with one socket per lane, reachable from the other ports of this network. */
