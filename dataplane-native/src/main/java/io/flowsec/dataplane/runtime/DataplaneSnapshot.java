@@ -2,6 +2,7 @@ package io.flowsec.dataplane.runtime;
 
 import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.lane.TunnelSocket.ReceiveQueue;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 
 import java.util.List;
@@ -31,16 +32,32 @@ public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringI
      *
      * @param flowletPending the lane's flow buckets whose move to another SA after a reweighting waits for a
      *                       flowlet boundary (a gauge; the moves done are the counter {@link IoCounter#FLOWLET_MOVES})
+     * @param receiveQueue   the lane's tunnel sockets' receive queues added up: bytes waiting, buffer, and the
+     *                       datagrams the kernel dropped there (cumulative), which no outcome counts
      */
-    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending) {
+    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending,
+                               ReceiveQueue receiveQueue) {
         public LaneSnapshot {
             io = Map.copyOf(io);
             outcomes = Map.copyOf(outcomes);
+            if (receiveQueue == null) {
+                receiveQueue = ReceiveQueue.UNKNOWN;
+            }
+        }
+
+        /** A lane whose sockets' queues were not read. */
+        public LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending) {
+            this(lane, io, outcomes, flowletPending, ReceiveQueue.UNKNOWN);
         }
 
         /** A lane with no move waiting. */
         public LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes) {
             this(lane, io, outcomes, 0);
+        }
+
+        /** Datagrams the kernel dropped at the lane's sockets, their buffers full (cumulative). */
+        public long socketDrops() {
+            return receiveQueue.drops();
         }
 
         public long io(IoCounter counter) {
