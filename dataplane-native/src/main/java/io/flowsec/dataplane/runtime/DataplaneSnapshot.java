@@ -19,6 +19,12 @@ import java.util.Map;
  */
 public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringInEffect, Map<String, String> steeringFields,
                                 Map<String, String> steeringPrograms, List<LaneSnapshot> lanes, List<SaSnapshot> sas, Map<Outcome, Long> totals) {
+    /**
+     * The drop reason the API and metrics give {@link LaneSnapshot#socketDrops}, beside the {@link Outcome} labels:
+     * no outcome counts those, the lane never read them.
+     */
+    public static final String SOCKET_OVERFLOW = "socket-overflow";
+
     public DataplaneSnapshot {
         steeringFields = Map.copyOf(steeringFields);
         steeringPrograms = Map.copyOf(steeringPrograms);
@@ -92,5 +98,14 @@ public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringI
 
     public long total(Outcome outcome) {
         return totals.getOrDefault(outcome, 0L);
+    }
+
+    /** Datagrams the kernel dropped at every lane's sockets, their buffers full (cumulative). */
+    public long socketDrops() {
+        long drops = 0;
+        for (LaneSnapshot lane : lanes) {
+            drops += lane.socketDrops();
+        }
+        return drops;
     }
 }

@@ -567,47 +567,31 @@ class DataplaneTest {
     @Test
     void shouldCountWhatAFullSocketDroppedInItsLanesSnapshot() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
-            Set<java.net.InetSocketAddress> endpoints = new HashSet<>();
-            for (SecurityAssociation sa : pair.tunnel.b().inbound()) {
-                endpoints.add(new java.net.InetSocketAddress(sa.outer().local(), sa.outer().localPort()));
-            }
             long bufferPerSocket = 2048;   // a dozen ESP datagrams of 64-byte packets
-            endpoints.forEach(endpoint -> pair.network.port(endpoint).receiveBufferBytes(bufferPerSocket));
-            java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(LANES);
-            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-            for (int lane = 0; lane < LANES; lane++) {
-                pair.laneLoopOfB(lane).execute(() -> {
-                    held.countDown();
-                    try {
-                        release.await();   // B's lanes read nothing until released: arrivals wait in their sockets
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
-            }
-            assertTrue(held.await(5, TimeUnit.SECONDS));
+            int sockets = pair.boundSocketsOfB(bufferPerSocket);
+            AutoCloseable held = pair.holdLanesOfB();
             int sent = FLOWS * 5;
             try {
                 pair.sendFromA(FLOWS, 5);
                 waitUntil(() -> pair.network.wire().size() == sent, "A sent every packet");
                 DataplaneSnapshot full = pair.b.snapshot();
-                long drops = full.lanes().stream().mapToLong(DataplaneSnapshot.LaneSnapshot::socketDrops).sum();
+                long drops = full.socketDrops();
                 long queued = full.lanes().stream().mapToLong(lane -> lane.receiveQueue().queuedBytes()).sum();
                 long buffers = full.lanes().stream().mapToLong(lane -> lane.receiveQueue().bufferBytes()).sum();
-                assertEquals(bufferPerSocket * endpoints.size() * LANES, buffers, "every socket's buffer, lane by lane");
+                assertEquals(bufferPerSocket * sockets, buffers, "every socket's buffer, lane by lane");
                 assertTrue(drops > 0 && drops < sent, "some dropped, some wait: " + drops);
                 assertTrue(queued > 0 && queued <= buffers, "queued " + queued);
                 assertEquals(0, dropsOtherThanNone(full), "no lane saw them");
             } finally {
-                release.countDown();
+                held.close();
             }
             DataplaneSnapshot before = pair.b.snapshot();
-            long drops = before.lanes().stream().mapToLong(DataplaneSnapshot.LaneSnapshot::socketDrops).sum();
+            long drops = before.socketDrops();
             assertEquals(sent - drops, TwoDataplanes.count(pair.receivedAtB((int) (sent - drops), 10_000)),
                     "the lanes read what waited, and only that");
             waitUntil(() -> pair.b.snapshot().lanes().stream().allMatch(lane -> lane.receiveQueue().queuedBytes() == 0),
                     "the queues drained");
-            assertEquals(drops, pair.b.snapshot().lanes().stream().mapToLong(DataplaneSnapshot.LaneSnapshot::socketDrops).sum(),
+            assertEquals(drops, pair.b.snapshot().socketDrops(),
                     "the drops stay counted");
         }
     }
