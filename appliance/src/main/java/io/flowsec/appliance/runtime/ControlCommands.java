@@ -182,7 +182,8 @@ public final class ControlCommands {
             }
             lanes.add(new JsonObject().put("lane", lane.lane())
                     .put("cpu", cpus.isEmpty() ? null : cpus.get(lane.lane()))
-                    .put("io", io).put("outcomes", outcomes(lane.outcomes())));
+                    .put("io", io).put("outcomes", outcomes(lane.outcomes()))
+                    .put("socketDrops", lane.socketDrops()));   // the kernel's, at a full socket: no outcome has them
         }
         JsonArray sas = new JsonArray();
         for (DataplaneSnapshot.SaSnapshot sa : snapshot.sas()) {

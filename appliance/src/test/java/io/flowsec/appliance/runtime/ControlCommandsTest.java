@@ -86,6 +86,7 @@ class ControlCommandsTest {
         assertEquals("retiring", sa.getString("state"));
         assertEquals(7L, sa.getJsonObject("drops").getLong("replay"));
         assertEquals(2L, status.getJsonArray("lanes").getJsonObject(0).getJsonObject("io").getLong("lane-faults"));
+        assertEquals(3L, status.getJsonArray("lanes").getJsonObject(0).getLong("socketDrops"), "the kernel's drops too");
     }
 
     private void assertError(String command, String expected) {
@@ -214,7 +215,8 @@ class ControlCommandsTest {
         @Override
         public DataplaneSnapshot snapshot() {
             DataplaneSnapshot.LaneSnapshot lane = new DataplaneSnapshot.LaneSnapshot(0,
-                    Map.of(IoCounter.LANE_FAULTS, 2L), Map.of(Outcome.ACCEPTED, 10L));
+                    Map.of(IoCounter.LANE_FAULTS, 2L), Map.of(Outcome.ACCEPTED, 10L), 0,
+                    new io.flowsec.dataplane.lane.TunnelSocket.ReceiveQueue(4096, 8192, 3));
             DataplaneSnapshot.SaSnapshot sa = new DataplaneSnapshot.SaSnapshot("b-in", 0xb001, Direction.INBOUND, 0,
                     10, 1000, 0, Map.of(Outcome.REPLAY, 7L), "retiring");
             return new DataplaneSnapshot(mode, steering, steeringInEffect(), Map.of("192.0.2.2:4500", "spi"),

@@ -128,7 +128,10 @@ abstract class FeedbackBalancer implements Balancer {
         return active;
     }
 
-    /** The imbalance this policy can act on: max − min busy over the lanes it can move load between. */
+    /**
+     * The imbalance this policy can act on: max − min {@link LaneModel} load (busy plus refused work) over the lanes
+     * it can move load between.
+     */
     abstract double imbalance(TunnelAssignment current, LoadReport report);
 
     /** The next assignment that narrows the imbalance, from averaged load; empty when nothing helps. */
@@ -141,17 +144,22 @@ abstract class FeedbackBalancer implements Balancer {
         double[] busy = new double[lanes];
         double[] packets = new double[lanes];
         double[] drops = new double[lanes];
+        double[] backlog = new double[lanes];
+        double[] socketDrops = new double[lanes];
         for (Sample sample : window) {
             for (LaneLoad lane : sample.report().lanes()) {
                 busy[lane.lane()] += lane.busy();
                 packets[lane.lane()] += lane.packetsPerSecond();
                 drops[lane.lane()] += lane.dropsPerSecond();
+                backlog[lane.lane()] += lane.backlog();
+                socketDrops[lane.lane()] += lane.socketDropsPerSecond();
             }
         }
         int n = window.size();
         List<LaneLoad> mean = new ArrayList<>();
         for (int lane = 0; lane < lanes; lane++) {
-            mean.add(new LaneLoad(lane, Math.min(1, busy[lane] / n), packets[lane] / n, drops[lane] / n));
+            mean.add(new LaneLoad(lane, Math.min(1, busy[lane] / n), packets[lane] / n, drops[lane] / n,
+                    Math.min(1, backlog[lane] / n), socketDrops[lane] / n));
         }
         return new LoadReport(last.member(), last.tunnel(), last.assignmentVersion(), last.timestampMs(), mean, Map.of());
     }

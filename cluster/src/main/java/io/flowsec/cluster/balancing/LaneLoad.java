@@ -3,11 +3,16 @@ package io.flowsec.cluster.balancing;
 /**
  * One lane's load over a sampling interval.
  *
- * @param busy             the fraction of the interval the lane spent in batches, 0 to 1
- * @param packetsPerSecond packets the lane took in (site packets read and tunnel datagrams received)
- * @param dropsPerSecond   packets it dropped, any reason
+ * @param busy                 the fraction of the interval the lane spent in batches, 0 to 1
+ * @param packetsPerSecond     packets the lane took in (site packets read and tunnel datagrams received)
+ * @param dropsPerSecond       packets it dropped, any reason (what it read and refused)
+ * @param backlog              how full its tunnel sockets' receive buffers were at the end of the interval, 0 to 1
+ *                             (bytes queued / buffer): a lane falling behind shows here before it drops
+ * @param socketDropsPerSecond datagrams the kernel dropped at its full sockets: work offered to the lane that it never
+ *                             read, so neither busy nor dropsPerSecond shows it
  */
-public record LaneLoad(int lane, double busy, double packetsPerSecond, double dropsPerSecond) {
+public record LaneLoad(int lane, double busy, double packetsPerSecond, double dropsPerSecond, double backlog,
+                       double socketDropsPerSecond) {
     public LaneLoad {
         if (lane < 0) {
             throw new IllegalArgumentException("lane: " + lane + " is negative");
@@ -21,5 +26,16 @@ public record LaneLoad(int lane, double busy, double packetsPerSecond, double dr
         if (!(dropsPerSecond >= 0) || Double.isInfinite(dropsPerSecond)) {
             throw new IllegalArgumentException("dropsPerSecond: " + dropsPerSecond + " is not a finite rate");
         }
+        if (!(backlog >= 0 && backlog <= 1)) {
+            throw new IllegalArgumentException("backlog: " + backlog + " is out of range 0-1");
+        }
+        if (!(socketDropsPerSecond >= 0) || Double.isInfinite(socketDropsPerSecond)) {
+            throw new IllegalArgumentException("socketDropsPerSecond: " + socketDropsPerSecond + " is not a finite rate");
+        }
+    }
+
+    /** A lane whose sockets kept up: nothing waiting, nothing dropped by the kernel. */
+    public LaneLoad(int lane, double busy, double packetsPerSecond, double dropsPerSecond) {
+        this(lane, busy, packetsPerSecond, dropsPerSecond, 0, 0);
     }
 }

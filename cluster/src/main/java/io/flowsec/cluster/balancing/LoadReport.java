@@ -23,7 +23,8 @@ import java.util.TreeMap;
  * @param assignmentVersion  the tunnel's assignment version in force while measuring: a balancer uses only reports
  *                           taken under the assignment it holds, so it judges its last change by its effect
  * @param timestampMs        the member's clock when the interval ended; only compared with the same member's reports
- * @param lanes              every lane of the member, lane i at index i
+ * @param lanes              every lane of the member, lane i at index i: busy, packets and drops as the lane saw them,
+ *                           and its sockets' backlog and the kernel's drops there, which the lane never saw
  * @param saPacketsPerSecond SPI → packets/s received on that SA, in SPI order; may be empty
  */
 public record LoadReport(String member, String tunnel, long assignmentVersion, long timestampMs, List<LaneLoad> lanes,
@@ -34,7 +35,8 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
 
     private static final Set<String> FIELDS = Set.of("member", "tunnel", "assignmentVersion", "timestampMs", "lanes",
             "saPacketsPerSecond");
-    private static final Set<String> LANE_FIELDS = Set.of("lane", "busy", "packetsPerSecond", "dropsPerSecond");
+    private static final Set<String> LANE_FIELDS = Set.of("lane", "busy", "packetsPerSecond", "dropsPerSecond", "backlog",
+            "socketDropsPerSecond");
     private static final double MAX_RATE = 1e12;
 
     public LoadReport {
@@ -84,7 +86,7 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
         return saPacketsPerSecond.getOrDefault(spi, 0.0);
     }
 
-    /** Busiest lane's busy fraction minus the idlest one's. */
+    /** Busiest lane's busy fraction minus the idlest one's (busy alone: the balancers judge by {@link LaneModel}'s load). */
     public double spread() {
         double max = 0;
         double min = 1;
@@ -117,7 +119,9 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
                     .put("lane", lane.lane())
                     .put("busy", lane.busy())
                     .put("packetsPerSecond", lane.packetsPerSecond())
-                    .put("dropsPerSecond", lane.dropsPerSecond()));
+                    .put("dropsPerSecond", lane.dropsPerSecond())
+                    .put("backlog", lane.backlog())
+                    .put("socketDropsPerSecond", lane.socketDropsPerSecond()));
         }
         JsonObject rates = new JsonObject();
         saPacketsPerSecond.forEach((spi, rate) -> rates.put(StrictJson.spi(spi), rate));
@@ -161,7 +165,9 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
             lanes.add(new LaneLoad(lane,
                     StrictJson.number(entry, prefix, "busy", 0, 1),
                     StrictJson.number(entry, prefix, "packetsPerSecond", 0, MAX_RATE),
-                    StrictJson.number(entry, prefix, "dropsPerSecond", 0, MAX_RATE)));
+                    StrictJson.number(entry, prefix, "dropsPerSecond", 0, MAX_RATE),
+                    StrictJson.number(entry, prefix, "backlog", 0, 1),
+                    StrictJson.number(entry, prefix, "socketDropsPerSecond", 0, MAX_RATE)));
         }
         JsonObject rateObject = StrictJson.object(json.getValue("saPacketsPerSecond"), "saPacketsPerSecond");
         if (rateObject.size() > TunnelAssignment.MAX_SAS * 2) {

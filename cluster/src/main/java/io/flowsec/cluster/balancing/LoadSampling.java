@@ -16,8 +16,9 @@ import java.util.Map;
 /**
  * Rates from two counter snapshots of the data plane ({@code DataplaneControl.snapshot()}) taken {@code elapsedNanos}
  * apart, as the control API's lane load reads them: busy from {@code busy-nanos}, packets from site packets read plus
- * tunnel datagrams received, drops from every drop outcome. A counter that went backwards (the data plane restarted)
- * counts as 0. The caller times the snapshots; nothing here reads a clock.
+ * tunnel datagrams received, drops from every drop outcome; and from the lane's tunnel sockets, the backlog (bytes
+ * queued / buffer, at the later snapshot) and the kernel's drops at a full socket. A counter that went backwards (the
+ * data plane restarted) counts as 0. The caller times the snapshots; nothing here reads a clock.
  */
 public final class LoadSampling {
     private LoadSampling() {
@@ -42,8 +43,10 @@ public final class LoadSampling {
             long busy = growth(lane.io(IoCounter.BUSY_NANOS), before == null ? 0 : before.io(IoCounter.BUSY_NANOS));
             long packets = growth(packets(lane), before == null ? 0 : packets(before));
             long drops = growth(drops(lane), before == null ? 0 : drops(before));
+            long socketDrops = growth(lane.socketDrops(), before == null ? 0 : before.socketDrops());
             lanes.add(new LaneLoad(lane.lane(), Math.min(1.0, (double) busy / elapsedNanos),
-                    perSecond(packets, elapsedNanos), perSecond(drops, elapsedNanos)));
+                    perSecond(packets, elapsedNanos), perSecond(drops, elapsedNanos), backlog(lane),
+                    perSecond(socketDrops, elapsedNanos)));
         }
         lanes.sort((a, b) -> Integer.compare(a.lane(), b.lane()));
         return new LoadReport(member, tunnel, assignment == null ? 0 : assignment.version(), timestampMs, lanes,
@@ -97,6 +100,12 @@ public final class LoadSampling {
             }
         }
         return drops;
+    }
+
+    /** How full the lane's sockets are at the later snapshot (a level, not a rate); 0 when no buffer is known. */
+    private static double backlog(LaneSnapshot lane) {
+        long buffer = lane.receiveQueue().bufferBytes();
+        return buffer <= 0 ? 0 : Math.min(1.0, (double) lane.receiveQueue().queuedBytes() / buffer);
     }
 
     private static long growth(long now, long before) {

@@ -7,13 +7,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.IntStream;
 
 /**
  * The paper's usage (b): the receiver balances by its own load, moving inbound SAs from its busiest lane
  * ({@code DataplaneControl.moveInbound}). An SA moves whole, with every flow the sender put on it, so the size of a
  * move is the SA's packet rate, known per SA.
  * <p>
- * A move of SA x from the busiest lane h to lane d is allowed only when, in the lane model (busy grows by the lane's
+ * Lanes are judged by {@link LaneModel}'s load: busy plus the work the kernel dropped at the lane's full sockets, so a
+ * lane that drops is the busiest even while its busy fraction looks moderate.
+ * <p>
+ * A move of SA x from the busiest lane h to lane d is allowed only when, in the lane model (load grows by the lane's
  * cost per packet), (1) d ends at least {@code minImprovement} below where h was, and (2) the gap between h and d
  * narrows by at least {@code minImprovement}: x's load, counted where it leaves and where it arrives, is under twice
  * the gap. An SA heavier than that would only move the hot spot (and the next change would move it back); that is
@@ -35,7 +39,7 @@ public final class ReceiverBalancer extends FeedbackBalancer {
     /** Every lane: an SA can go to any of them. */
     @Override
     double imbalance(TunnelAssignment current, LoadReport report) {
-        return report.spread();
+        return LaneModel.spread(report, IntStream.range(0, report.lanes().size()).boxed().toList());
     }
 
     @Override
@@ -53,7 +57,7 @@ public final class ReceiverBalancer extends FeedbackBalancer {
         if (model == null) {
             return Optional.empty();
         }
-        double[] busy = model.busy.clone();
+        double[] busy = model.load.clone();   // what each lane is asked to carry, refused work included
         boolean[] moved = new boolean[sas.size()];
         Map<Integer, Integer> moves = new LinkedHashMap<>();
         double margin = settings.minImprovement();

@@ -19,8 +19,9 @@ import java.util.TreeSet;
  * <ol>
  *   <li>this tunnel's packets/s on each receiver lane, from per-SA rates (the caller's or the report's; without
  *       either, each lane's rate split by weight);</li>
- *   <li>the rates at which every reachable lane would be equally busy, from each lane's measured cost per packet,
- *       water-filled (a lane busy enough with other work gets none of this tunnel);</li>
+ *   <li>the rates at which every reachable lane would be equally loaded ({@link LaneModel}: busy plus the work its
+ *       full sockets refused), from each lane's measured cost per packet, water-filled (a lane loaded enough with
+ *       other work gets none of this tunnel);</li>
  *   <li>move {@code gain} of the way there (damping: the model is only a model), as each receiver lane's share;</li>
  *   <li>each sender lane aims for those shares among the lanes it reaches, converting packets to weight by the
  *       packets per weight each of its SA sets carries now (flows are not spread evenly over buckets);</li>
@@ -43,7 +44,7 @@ public final class SenderBalancer extends FeedbackBalancer {
     double imbalance(TunnelAssignment current, LoadReport report) {
         Set<Integer> reached = new TreeSet<>();
         current.sas().forEach(sa -> reached.add(sa.receiverLane()));
-        return report.spread(reached);
+        return LaneModel.spread(report, reached);
     }
 
     @Override
@@ -112,7 +113,8 @@ public final class SenderBalancer extends FeedbackBalancer {
         double[] base = new double[lanes];
         boolean[] filled = reached.clone();
         for (int lane = 0; lane < lanes; lane++) {
-            base[lane] = Math.max(0, model.busy[lane] - tunnelRate[lane] * model.cost[lane]);
+            // refused work counts in the base: the kernel dropped it before any SA's rate could count it
+            base[lane] = Math.max(0, model.load[lane] - tunnelRate[lane] * model.cost[lane]);
         }
         double level;
         boolean dropped;

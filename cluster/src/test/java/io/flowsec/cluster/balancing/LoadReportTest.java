@@ -13,18 +13,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoadReportTest {
     private static final LoadReport REPORT = new LoadReport("router-b", "hq-branch", 4, 1_700_000_000_123L,
-            List.of(new LaneLoad(0, 0.25, 1000, 0), new LaneLoad(1, 0.75, 3000.5, 2)),
+            List.of(new LaneLoad(0, 0.25, 1000, 0), new LaneLoad(1, 0.75, 3000.5, 2, 0.625, 5000)),
             Map.of(0xfffffff0, 2000.0, 0x1000, 1000.0));
 
     private static final String JSON = "{\"member\":\"router-b\",\"tunnel\":\"hq-branch\",\"assignmentVersion\":4,"
-            + "\"timestampMs\":1700000000123,\"lanes\":[{\"lane\":0,\"busy\":0.25,\"packetsPerSecond\":1000.0,\"dropsPerSecond\":0.0},"
-            + "{\"lane\":1,\"busy\":0.75,\"packetsPerSecond\":3000.5,\"dropsPerSecond\":2.0}],"
+            + "\"timestampMs\":1700000000123,\"lanes\":[{\"lane\":0,\"busy\":0.25,\"packetsPerSecond\":1000.0,\"dropsPerSecond\":0.0,"
+            + "\"backlog\":0.0,\"socketDropsPerSecond\":0.0},"
+            + "{\"lane\":1,\"busy\":0.75,\"packetsPerSecond\":3000.5,\"dropsPerSecond\":2.0,"
+            + "\"backlog\":0.625,\"socketDropsPerSecond\":5000.0}],"
             + "\"saPacketsPerSecond\":{\"0x00001000\":1000.0,\"0xfffffff0\":2000.0}}";
 
     @Test
-    void shouldEncodeExactlyAndDecodeToAnEqualReport() {
+    void shouldEncodeExactlyAndDecodeToAnEqualReportWithTheSocketFigures() {
         assertEquals(JSON, REPORT.encode());
         assertEquals(REPORT, LoadReport.decode(JSON));
+        assertEquals(0.625, LoadReport.decode(JSON).lane(1).backlog());
+        assertEquals(5000.0, LoadReport.decode(JSON).lane(1).socketDropsPerSecond());
     }
 
     @Test
@@ -40,6 +44,11 @@ class LoadReportTest {
             "\"lane\":1,\"busy\":0.75                 | \"lane\":1,\"busy\":1.5                  | lanes[1].busy: 1.5 is out of range 0.0-1.0",
             "\"lane\":1,                              | \"lane\":2,                              | lanes[1].lane: 2 is out of range 1-1",
             "\"dropsPerSecond\":2.0                   | \"dropsPerSecond\":-2                    | lanes[1].dropsPerSecond: -2 is out of range",
+            "\"backlog\":0.625                        | \"backlog\":1.5                          | lanes[1].backlog: 1.5 is out of range 0.0-1.0",
+            "\"backlog\":0.625                        | \"backlog\":\"half\"                     | lanes[1].backlog: must be a number",
+            "\"socketDropsPerSecond\":5000.0          | \"socketDropsPerSecond\":-1              | lanes[1].socketDropsPerSecond: -1 is out of range",
+            "\"socketDropsPerSecond\":5000.0          | \"socketDropsPerSecond\":1e13            | lanes[1].socketDropsPerSecond: 1.0E13 is out of range",
+            ",\"backlog\":0.0,\"socketDropsPerSecond\":0.0 | \"\"                              | lanes[0].backlog: missing",
             "\"0x00001000\":1000.0                    | \"0x1000\":1000.0                        | saPacketsPerSecond.0x1000: an SPI is written",
             "\"0x00001000\":1000.0                    | \"0xfffffff0\":1000.0                    | load report: not valid JSON (Duplicate field '0xfffffff0'",
             "\"assignmentVersion\":4                  | \"assignmentVersion\":-4                 | assignmentVersion: -4 is out of range",
@@ -58,6 +67,10 @@ class LoadReportTest {
         assertEquals("lanes[0].lane: 1, expected 0 (every lane, in order)", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new LaneLoad(0, Double.NaN, 0, 0));
         assertThrows(IllegalArgumentException.class, () -> new LaneLoad(0, 0.5, Double.POSITIVE_INFINITY, 0));
+        assertEquals("backlog: 1.5 is out of range 0-1", assertThrows(IllegalArgumentException.class,
+                () -> new LaneLoad(0, 0.5, 0, 0, 1.5, 0)).getMessage());
+        assertEquals("socketDropsPerSecond: NaN is not a finite rate", assertThrows(IllegalArgumentException.class,
+                () -> new LaneLoad(0, 0.5, 0, 0, 0, Double.NaN)).getMessage());
         assertThrows(IllegalArgumentException.class, () -> new LoadReport("b", "t", 1, 0, List.of(new LaneLoad(0, 0, 0, 0)),
                 Map.of(0x1000, Double.NaN)));
     }

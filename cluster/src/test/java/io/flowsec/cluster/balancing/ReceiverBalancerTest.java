@@ -79,4 +79,32 @@ class ReceiverBalancerTest {
         assertEquals(1, next.orElseThrow().receiverLaneOf(0x1001));
         assertEquals(0, next.get().receiverLaneOf(0x1000));
     }
+
+    @Test
+    void shouldMoveAnSaOffALaneWhoseSocketTheKernelDropsAtThoughItsBusyLooksModerate() {
+        TunnelAssignment current = Reports.twoOnEachLane();
+        assertTrue(Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"), current,
+                t -> Reports.cappedLaneOne(current, t, 0, 0)).isEmpty(), "busy 0.4 and 0.5: nothing to do");
+
+        // 5,000 drops/s at lane 1's cost (0.5 / 10,000 packets/s) is another 0.25 it was asked to carry: 0.75 against 0.4
+        Optional<TunnelAssignment> next = Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"),
+                current, t -> Reports.cappedLaneOne(current, t, 0.1, 5_000));
+        List<Integer> moved = next.orElseThrow().sas().stream()
+                .filter(sa -> sa.receiverLane() != current.receiverLaneOf(sa.spi())).map(SaPlacement::spi).toList();
+        assertEquals(1, moved.size(), "one of lane 1's SAs: 0.5 / 0.45 after; a second would overshoot");
+        assertTrue(moved.getFirst() == 0x1002 || moved.getFirst() == 0x1003, moved.toString());
+        assertEquals(0, next.get().receiverLaneOf(moved.getFirst()));
+    }
+
+    @Test
+    void shouldCountALaneWhoseSocketsAreMoreThanHalfFullAsFullyLoaded() {
+        TunnelAssignment current = Reports.twoOnEachLane();
+        assertTrue(Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"), current,
+                t -> Reports.cappedLaneOne(current, t, 0.45, 0)).isEmpty(), "under half full: busy decides");
+
+        Optional<TunnelAssignment> next = Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"),
+                current, t -> Reports.cappedLaneOne(current, t, 0.6, 0));
+        long leftOnLaneOne = next.orElseThrow().sas().stream().filter(sa -> sa.receiverLane() == 1).count();
+        assertTrue(leftOnLaneOne < 2, "falling behind: loaded at 1, not 0.5, so SAs leave it");
+    }
 }

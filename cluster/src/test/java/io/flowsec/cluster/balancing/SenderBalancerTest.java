@@ -117,4 +117,30 @@ class SenderBalancerTest {
         assertArrayEquals(new int[]{11, 10, 10, 33}, weights);
         assertArrayEquals(new int[]{16, 16}, SenderBalancer.apportion(new double[]{0, 0}, 32, 1));
     }
+
+    @Test
+    void shouldShiftWeightOffTheSasLandingOnALaneWhoseSocketTheKernelDropsAt() {
+        TunnelAssignment current = Reports.twoOnEachLane();
+        assertTrue(Reports.firstChange(new SenderBalancer(BalancerSettings.DEFAULTS, "router-a"), current,
+                t -> Reports.cappedLaneOne(current, t, 0, 0)).isEmpty(), "busy 0.4 and 0.5: nothing to do");
+
+        TunnelAssignment after = Reports.firstChange(new SenderBalancer(BalancerSettings.DEFAULTS, "router-a"), current,
+                t -> Reports.cappedLaneOne(current, t, 0.1, 5_000)).orElseThrow();
+        for (SaPlacement sa : after.sas()) {
+            if (sa.receiverLane() == 1) {
+                assertTrue(sa.weight() < 16, "off the dropping lane: " + sa);
+            } else {
+                assertTrue(sa.weight() > 16, "onto the other: " + sa);
+            }
+        }
+        assertEquals(4 * 16, weightOfSenderLane(after, 0));
+    }
+
+    @Test
+    void shouldShiftWeightOffTheSasLandingOnALaneFallingBehind() {
+        TunnelAssignment current = Reports.twoOnEachLane();
+        TunnelAssignment after = Reports.firstChange(new SenderBalancer(BalancerSettings.DEFAULTS, "router-a"), current,
+                t -> Reports.cappedLaneOne(current, t, 0.6, 0)).orElseThrow();
+        assertTrue(after.sa(0x1002).weight() < 16 && after.sa(0x1003).weight() < 16, after.sas().toString());
+    }
 }

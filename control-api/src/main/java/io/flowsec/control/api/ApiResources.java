@@ -94,7 +94,11 @@ final class ApiResources {
                 .put("busyFraction", laneLoad.busyFraction(lane.lane()))
                 .put("faults", lane.io(IoCounter.LANE_FAULTS))
                 .put("io", io)
-                .put("outcomes", outcomes(lane.outcomes(), true));
+                .put("outcomes", outcomes(lane.outcomes(), true))
+                .put("receiveQueue", new JsonObject()
+                        .put("queuedBytes", lane.receiveQueue().queuedBytes())
+                        .put("bufferBytes", lane.receiveQueue().bufferBytes())
+                        .put("drops", lane.socketDrops()));
     }
 
     JsonObject mode() {
@@ -203,14 +207,16 @@ final class ApiResources {
         DataplaneSnapshot snapshot = dataplane.snapshot();
         JsonArray lanes = new JsonArray();
         for (DataplaneSnapshot.LaneSnapshot lane : snapshot.lanes()) {
-            lanes.add(new JsonObject().put("lane", lane.lane()).put("drops", outcomes(lane.outcomes(), false)));
+            lanes.add(new JsonObject().put("lane", lane.lane())
+                    .put("drops", withSocketOverflow(outcomes(lane.outcomes(), false), lane.socketDrops())));
         }
         JsonArray sas = new JsonArray();
         for (DataplaneSnapshot.SaSnapshot sa : snapshot.sas()) {
             sas.add(new JsonObject().put("spi", hex(sa.spi())).put("direction", label(sa.direction()))
                     .put("drops", outcomes(sa.drops(), false)));
         }
-        return new JsonObject().put("totals", outcomes(snapshot.totals(), false)).put("lanes", lanes).put("sas", sas);
+        return new JsonObject().put("totals", withSocketOverflow(outcomes(snapshot.totals(), false), snapshot.socketDrops()))
+                .put("lanes", lanes).put("sas", sas);
     }
 
     JsonArray tunnels() {
@@ -536,6 +542,14 @@ final class ApiResources {
             throw Problem.badRequest("a hex key has an even number of digits", field);
         }
         return HexFormat.of().parseHex(text);   // the contract allowed ASCII hex digits only
+    }
+
+    /**
+     * A lane's (or every lane's) drops with those of its full sockets added under their own reason: the kernel dropped
+     * them before any lane read them, so no SA's drops can include them.
+     */
+    private static JsonObject withSocketOverflow(JsonObject drops, long socketDrops) {
+        return socketDrops == 0 ? drops : drops.put(DataplaneSnapshot.SOCKET_OVERFLOW, socketDrops);
     }
 
     static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {

@@ -30,7 +30,8 @@ import java.util.Map;
  * <ol>
  *   <li>take a snapshot, at most once per refresh interval (scrapers and dashboards may ask often; a snapshot reads
  *       every lane's counters);</li>
- *   <li>work out every series and its value: per lane, per SA, drop totals, mode and steering;</li>
+ *   <li>work out every series and its value: per lane (its sockets' receive queues too), per SA, drop totals (the
+ *       kernel's drops at full sockets as reason {@code socket-overflow}), mode and steering;</li>
  *   <li>remove the meters of series that are gone, an SA's when the SA is (rekeys replace SAs all the time: the
  *       endpoint must not grow without bound);</li>
  *   <li>publish the values, then register a meter for each new series; the meters read the values when the
@@ -47,6 +48,9 @@ public final class DataplaneMetrics {
 
     private static final String LANE_PACKETS = "flowsec.lane.packets";
     private static final String LANE_FLOWLET_PENDING = "flowsec.lane.flowlet.pending";
+    private static final String LANE_SOCKET_DROPS = "flowsec.lane.socket.drops";
+    private static final String LANE_SOCKET_QUEUED = "flowsec.lane.socket.queued";
+    private static final String LANE_SOCKET_BUFFER = "flowsec.lane.socket.buffer";
     private static final String SA_PACKETS = "flowsec.sa.packets";
     private static final String SA_BYTES = "flowsec.sa.bytes";
     private static final String SA_DROPS = "flowsec.sa.drops";
@@ -157,6 +161,13 @@ public final class DataplaneMetrics {
             }
             put(next, gauge(LANE_FLOWLET_PENDING, "Flow buckets whose move to another SA waits for a flowlet boundary",
                     tags), lane.flowletPending());
+            put(next, counter(LANE_SOCKET_DROPS, null,
+                    "Datagrams the kernel dropped at the lane's tunnel sockets, their receive buffers full", tags),
+                    lane.socketDrops());
+            put(next, gauge(LANE_SOCKET_QUEUED, "bytes", "Buffer space the datagrams waiting in the lane's tunnel sockets hold",
+                    tags), lane.receiveQueue().queuedBytes());
+            put(next, gauge(LANE_SOCKET_BUFFER, "bytes", "The receive buffers of the lane's tunnel sockets, added up", tags),
+                    lane.receiveQueue().bufferBytes());
             for (Map.Entry<Outcome, Long> outcome : lane.outcomes().entrySet()) {
                 put(next, counter(LANE_PACKETS, null, "Packets the lane processed, by what became of them",
                         tags.and("outcome", outcome.getKey().label())), outcome.getValue());
@@ -185,6 +196,9 @@ public final class DataplaneMetrics {
                         Tags.of("reason", outcome.label())), snapshot.total(outcome));
             }
         }
+        // no lane read these, so no outcome counts them; they are drops all the same
+        put(next, counter(DROPS, null, "Packets dropped by every lane, by reason",
+                Tags.of("reason", DataplaneSnapshot.SOCKET_OVERFLOW)), snapshot.socketDrops());
     }
 
     private static void modeAndSteering(DataplaneSnapshot snapshot, Map<Series, Double> next) {
@@ -269,7 +283,11 @@ public final class DataplaneMetrics {
     }
 
     private static Series gauge(String name, String description, Tags tags) {
-        return new Series(name, false, null, description, tags);
+        return gauge(name, null, description, tags);
+    }
+
+    private static Series gauge(String name, String baseUnit, String description, Tags tags) {
+        return new Series(name, false, baseUnit, description, tags);
     }
 
     /** Adds a series; two SAs with one SPI and direction (an inbound rekey that kept its SPI) count together. */

@@ -186,6 +186,10 @@ class ApiServerTest {
             assertEquals(i, lane.getInteger("cpu"));
             accepted += lane.getJsonObject("outcomes").getLong("accepted", 0L);
             assertTrue(lane.getJsonObject("io").containsKey("tunnel-datagrams-received"), lane.encode());
+            JsonObject receiveQueue = lane.getJsonObject("receiveQueue");
+            assertEquals(0L, receiveQueue.getLong("queuedBytes"), "all read");
+            assertEquals(0L, receiveQueue.getLong("bufferBytes"), "the in-memory sockets are unbounded here");
+            assertEquals(0L, receiveQueue.getLong("drops"));
         }
         assertEquals(FLOWS * 10, accepted, "each lane's accepted packets add up");
         assertEquals(lanes.getJsonObject(1), get(apiB, "/lanes/1").bodyAsJsonObject());
@@ -220,6 +224,44 @@ class ApiServerTest {
         JsonObject drops = get(apiB, "/drops").bodyAsJsonObject();
         assertEquals(new JsonObject(), drops.getJsonObject("totals"), "nothing dropped");
         assertEquals(2, drops.getJsonArray("lanes").size());
+    }
+
+    @Test
+    void shouldShowWhatTheKernelDroppedAtALanesFullSocketInItsLaneAndAmongTheDrops() throws Exception {
+        int sockets = pair.boundSocketsOfB(2048);
+        try (AutoCloseable held = pair.holdLanesOfB()) {
+            pair.sendFromA(FLOWS, 5);
+            long deadlineNs = System.nanoTime() + 10_000_000_000L;
+            while (pair.network.wire().size() < FLOWS * 5 && System.nanoTime() < deadlineNs) {
+                Thread.sleep(5);
+            }
+            JsonArray lanes = get(apiB, "/lanes").bodyAsJsonArray();
+            long laneDrops = 0;
+            long buffers = 0;
+            for (int i = 0; i < lanes.size(); i++) {
+                JsonObject receiveQueue = lanes.getJsonObject(i).getJsonObject("receiveQueue");
+                laneDrops += receiveQueue.getLong("drops");
+                buffers += receiveQueue.getLong("bufferBytes");
+                assertTrue(receiveQueue.getLong("queuedBytes") <= receiveQueue.getLong("bufferBytes"), receiveQueue.encode());
+                assertEquals(receiveQueue, get(apiB, "/lanes/" + i).bodyAsJsonObject().getJsonObject("receiveQueue"),
+                        "one lane as in the list (held: nothing moves)");
+            }
+            assertEquals(2048L * sockets, buffers);
+            assertTrue(laneDrops > 0, "the held lanes' sockets overflowed");
+            assertEquals(pair.b.snapshot().socketDrops(), laneDrops);
+
+            JsonObject drops = get(apiB, "/drops").bodyAsJsonObject();
+            assertEquals(new JsonObject().put("socket-overflow", laneDrops), drops.getJsonObject("totals"),
+                    "counted with their reason, the only drops");
+            long perLane = 0;
+            for (Object lane : drops.getJsonArray("lanes")) {
+                perLane += ((JsonObject) lane).getJsonObject("drops").getLong("socket-overflow", 0L);
+            }
+            assertEquals(laneDrops, perLane);
+            for (Object sa : drops.getJsonArray("sas")) {
+                assertEquals(new JsonObject(), ((JsonObject) sa).getJsonObject("drops"), "no SA is known for them");
+            }
+        }
     }
 
     private int received(int expected) {

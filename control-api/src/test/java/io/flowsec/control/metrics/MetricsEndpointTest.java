@@ -147,6 +147,9 @@ class MetricsEndpointTest {
                 assertEquals(lane.io(counter), atB.value("flowsec_lane_" + counter.name().toLowerCase(Locale.ROOT) + "_total", laneTag));
             }
             assertEquals(lane.flowletPending(), atB.value("flowsec_lane_flowlet_pending", laneTag), "a gauge");
+            assertEquals(0, atB.value("flowsec_lane_socket_drops_total", laneTag), "nothing overflowed");
+            assertEquals(0, atB.value("flowsec_lane_socket_queued_bytes", laneTag), "all read");
+            assertEquals(0, atB.value("flowsec_lane_socket_buffer_bytes", laneTag), "unbounded in-memory sockets");
             assertTrue(atB.value("flowsec_lane_busy_seconds_total", laneTag) <= lane.io(IoCounter.BUSY_NANOS) / 1e9,
                     "busy time, in seconds, no more than a later snapshot's");
             assertEquals((long) lane.outcomes().getOrDefault(Outcome.ACCEPTED, 0L),
@@ -170,7 +173,28 @@ class MetricsEndpointTest {
             assertEquals(outcome.isDrop(), atB.has("flowsec_drops_total", Map.of("reason", outcome.label())),
                     "every drop reason from the start, and only drops: " + outcome);
         }
+        assertTrue(atB.has("flowsec_drops_total", Map.of("reason", "socket-overflow")), "and the kernel's, from the start");
         assertEquals(0, atB.sum("flowsec_drops_total", Map.of()), "nothing dropped");
+    }
+
+    @Test
+    void shouldCountWhatTheKernelDroppedAtALanesFullSocket() throws Exception {
+        pair.boundSocketsOfB(2048);
+        try (AutoCloseable held = pair.holdLanesOfB()) {
+            pair.sendFromA(FLOWS, 5);
+            await(() -> pair.network.wire().size() == FLOWS * 5);
+            Samples atB = scrape(apiB);
+            DataplaneSnapshot snapshot = pair.b.snapshot();   // B's lanes are held: the same figures as the scrape's
+            assertTrue(snapshot.socketDrops() > 0, "the held lanes' sockets overflowed");
+            assertEquals(snapshot.socketDrops(), atB.value("flowsec_drops_total", Map.of("reason", "socket-overflow")));
+            assertEquals(snapshot.socketDrops(), atB.sum("flowsec_drops_total", Map.of()), "the only drops");
+            for (DataplaneSnapshot.LaneSnapshot lane : snapshot.lanes()) {
+                Map<String, String> laneTag = Map.of("lane", Integer.toString(lane.lane()));
+                assertEquals(lane.socketDrops(), atB.value("flowsec_lane_socket_drops_total", laneTag));
+                assertEquals(lane.receiveQueue().queuedBytes(), atB.value("flowsec_lane_socket_queued_bytes", laneTag));
+                assertEquals(lane.receiveQueue().bufferBytes(), atB.value("flowsec_lane_socket_buffer_bytes", laneTag));
+            }
+        }
     }
 
     @Test

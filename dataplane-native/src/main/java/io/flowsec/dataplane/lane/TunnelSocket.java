@@ -21,4 +21,36 @@ public interface TunnelSocket extends LaneReadiness {
      * {@code results[i]} receives the bytes sent or -errno.
      */
     void send(Packet[] packets, MemorySegment[] destinations, int count, long[] results);
+
+    /**
+     * The socket's receive queue now, for the control side (it may allocate or make a system call; never called from
+     * a lane). A socket that cannot tell reports {@link ReceiveQueue#UNKNOWN}.
+     */
+    default ReceiveQueue receiveQueue() {
+        return ReceiveQueue.UNKNOWN;
+    }
+
+    /**
+     * What waits in a socket for its lane, and what never reached it: datagrams the kernel dropped at the socket
+     * because its receive buffer was full are counted here and nowhere else (the lane's outcomes count what it read).
+     *
+     * @param queuedBytes buffer space the waiting datagrams hold
+     * @param bufferBytes the receive buffer they count against; 0 when unbounded or unknown
+     * @param drops       datagrams dropped at the socket since it opened (cumulative)
+     */
+    record ReceiveQueue(long queuedBytes, long bufferBytes, long drops) {
+        public static final ReceiveQueue UNKNOWN = new ReceiveQueue(0, 0, 0);
+
+        public ReceiveQueue {
+            if (queuedBytes < 0 || bufferBytes < 0 || drops < 0) {
+                throw new IllegalArgumentException("receive queue figures are counts: " + queuedBytes + ", "
+                        + bufferBytes + ", " + drops);
+            }
+        }
+
+        /** Two sockets' figures added up (a lane's over its tunnel sockets). */
+        public ReceiveQueue plus(ReceiveQueue other) {
+            return new ReceiveQueue(queuedBytes + other.queuedBytes, bufferBytes + other.bufferBytes, drops + other.drops);
+        }
+    }
 }

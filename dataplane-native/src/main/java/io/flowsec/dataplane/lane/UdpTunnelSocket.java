@@ -16,6 +16,7 @@ public final class UdpTunnelSocket implements TunnelSocket {
     private final UdpSocket socket;
     private final boolean ipv6;
     private final Errno errno = new Errno();
+    private volatile ReceiveQueue lastReceiveQueue = ReceiveQueue.UNKNOWN;
 
     /** Enables what the lane needs on {@code socket}: the received TOS, and over IPv6 sending a flow label. */
     public UdpTunnelSocket(UdpSocket socket) throws io.flowsec.dataplane.linux.NativeException {
@@ -34,6 +35,22 @@ public final class UdpTunnelSocket implements TunnelSocket {
     @Override
     public int fd() {
         return socket.fd();
+    }
+
+    /**
+     * SO_MEMINFO. A failed read (the socket closed) repeats the last one read rather than fail a snapshot, so the
+     * cumulative drops never seem to go back to 0 and then jump.
+     */
+    @Override
+    public ReceiveQueue receiveQueue() {
+        try {
+            UdpSocket.ReceiveMemory memory = socket.receiveMemory();
+            ReceiveQueue read = new ReceiveQueue(memory.queuedBytes(), memory.bufferBytes(), memory.drops());
+            lastReceiveQueue = read;
+            return read;
+        } catch (io.flowsec.dataplane.linux.NativeException e) {
+            return lastReceiveQueue;
+        }
     }
 
     @Override

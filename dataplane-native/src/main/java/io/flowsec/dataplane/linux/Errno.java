@@ -16,6 +16,7 @@ public final class Errno {
     private static final VarHandle ERRNO = LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
     public static final int EINTR = 4;
+    public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int EINVAL = 22;
     public static final int EMSGSIZE = 90;

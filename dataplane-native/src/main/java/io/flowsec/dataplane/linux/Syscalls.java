@@ -29,6 +29,8 @@ public final class Syscalls {
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_RCVBUFFORCE = 33;
     public static final int SO_ATTACH_REUSEPORT_CBPF = 51;
+    /** The socket's memory use (linux/sock_diag.h): SK_MEMINFO_VARS u32 values, read with getsockopt. */
+    public static final int SO_MEMINFO = 55;
     public static final int SO_ATTACH_REUSEPORT_EBPF = 52;
     public static final int SO_DETACH_REUSEPORT_BPF = 68;
     public static final int O_RDWR = 2;
@@ -66,6 +68,7 @@ public final class Syscalls {
     private static final MethodHandle WRITE = handle("write", FunctionDescriptor.of(LONG, INT, POINTER, LONG), ERRNO, CRITICAL);
     private static final MethodHandle SOCKET = handle("socket", FunctionDescriptor.of(INT, INT, INT, INT), ERRNO);
     private static final MethodHandle SETSOCKOPT = handle("setsockopt", FunctionDescriptor.of(INT, INT, INT, INT, POINTER, INT), ERRNO);
+    private static final MethodHandle GETSOCKOPT = handle("getsockopt", FunctionDescriptor.of(INT, INT, INT, INT, POINTER, POINTER), ERRNO);
     private static final MethodHandle BIND = handle("bind", FunctionDescriptor.of(INT, INT, POINTER, INT), ERRNO);
     private static final MethodHandle GETSOCKNAME = handle("getsockname", FunctionDescriptor.of(INT, INT, POINTER, POINTER), ERRNO);
     private static final MethodHandle SENDTO = handle("sendto",
@@ -171,6 +174,23 @@ public final class Syscalls {
     public static void setsockopt(int fd, int level, int option, int value, String what) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             setsockopt(fd, level, option, arena.allocateFrom(INT, value), what);
+        }
+    }
+
+    /** Reads a socket option into {@code value}; returns the length the kernel wrote (at most its size). */
+    public static int getsockopt(int fd, int level, int option, MemorySegment value, String what) throws NativeException {
+        Errno errno = new Errno();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment length = arena.allocateFrom(INT, (int) value.byteSize());
+            int result = (int) GETSOCKOPT.invokeExact(errno.state, fd, level, option, value, length);
+            if (result < 0) {
+                throw new NativeException("getsockopt(" + what + ")", errno.value());
+            }
+            return length.get(INT, 0);
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
         }
     }
 

@@ -37,6 +37,11 @@ public final class UdpSocket implements Closeable {
     private static final int TRAFFIC_CLASS_DATA_LENGTH = Integer.BYTES;
     /** Room for IP_TOS, IPV6_TCLASS and IPV6_FLOWINFO together, with space to spare for options enabled elsewhere. */
     private static final int RECEIVE_CONTROL_CAPACITY = 128;
+    /** SK_MEMINFO_VARS: the u32 values SO_MEMINFO writes (linux/sock_diag.h), and the ones read here. */
+    private static final int SK_MEMINFO_VARS = 9;
+    private static final int SK_MEMINFO_RMEM_ALLOC = 0;
+    private static final int SK_MEMINFO_RCVBUF = 1;
+    private static final int SK_MEMINFO_DROPS = 8;
 
     private final int fd;
     private final int family;
@@ -107,6 +112,44 @@ public final class UdpSocket implements Closeable {
         } catch (NativeException notPrivileged) {
             Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF, bytes, "SO_RCVBUF");
         }
+    }
+
+    /**
+     * The socket's receive queue as the kernel accounts it (SO_MEMINFO, Linux 3.19 on).
+     *
+     * @param queuedBytes bytes the queued datagrams hold (SK_MEMINFO_RMEM_ALLOC: buffer space, headers and
+     *                    overhead included, so a queue of small datagrams fills before its payload adds up)
+     * @param bufferBytes the receive buffer those count against (SK_MEMINFO_RCVBUF: twice what SO_RCVBUF was set to,
+     *                    as the kernel doubles it for that overhead)
+     * @param drops       datagrams the kernel dropped at this socket since it opened (SK_MEMINFO_DROPS): mostly
+     *                    arrivals that found the buffer full, never seen by the lane
+     */
+    public record ReceiveMemory(long queuedBytes, long bufferBytes, long drops) {
+    }
+
+    /**
+     * Reads {@link ReceiveMemory} (one getsockopt). For the control side: it allocates a little, so not for a lane's
+     * loop. Safe alongside the lane's receives (the kernel reads its own counters); after {@link #close} it fails
+     * rather than read whatever socket took the descriptor number since.
+     */
+    public synchronized ReceiveMemory receiveMemory() throws NativeException {
+        if (closed) {
+            throw new NativeException("getsockopt(SO_MEMINFO) on a closed socket", Errno.EBADF);
+        }
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment values = scratch.allocate(ValueLayout.JAVA_INT, SK_MEMINFO_VARS);
+            int written = Syscalls.getsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_MEMINFO, values, "SO_MEMINFO");
+            if (written < (SK_MEMINFO_DROPS + 1) * Integer.BYTES) {
+                throw new NativeException("getsockopt(SO_MEMINFO): " + written + " bytes, fewer than the drops need",
+                        Errno.EINVAL);
+            }
+            return new ReceiveMemory(u32(values, SK_MEMINFO_RMEM_ALLOC), u32(values, SK_MEMINFO_RCVBUF),
+                    u32(values, SK_MEMINFO_DROPS));
+        }
+    }
+
+    private static long u32(MemorySegment values, int index) {
+        return Integer.toUnsignedLong(values.getAtIndex(ValueLayout.JAVA_INT, index));
     }
 
     /** Attaches a classic-BPF program choosing the socket of this port's reuseport group for each datagram. */

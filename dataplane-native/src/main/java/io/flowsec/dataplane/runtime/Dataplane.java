@@ -1142,6 +1142,19 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------------
     // Snapshot
 
+    /** The lane's sockets' queues added up; a socket that fails to tell counts as empty, the snapshot goes on. */
+    private static TunnelSocket.ReceiveQueue receiveQueue(Lane lane) {
+        TunnelSocket.ReceiveQueue sum = TunnelSocket.ReceiveQueue.UNKNOWN;
+        for (TunnelSocket socket : lane.sockets()) {
+            try {
+                sum = sum.plus(socket.receiveQueue());
+            } catch (RuntimeException unreadable) {
+                // counted as 0: the figures are for load and metrics, not worth failing every other figure for
+            }
+        }
+        return sum;
+    }
+
     @Override
     public DataplaneSnapshot snapshot() {
         View current = view;
@@ -1164,7 +1177,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                     totals.merge(outcome, value, Long::sum);
                 }
             }
-            laneSnapshots.add(new DataplaneSnapshot.LaneSnapshot(lane.index(), io, outcomes, counters.flowletPending()));
+            laneSnapshots.add(new DataplaneSnapshot.LaneSnapshot(lane.index(), io, outcomes, counters.flowletPending(),
+                    receiveQueue(lane), queueProbes == null ? 0 : queueProbes.delayNanos(lane.index())));
         }
         List<DataplaneSnapshot.SaSnapshot> saSnapshots = new ArrayList<>();
         for (SecurityAssociation sa : sad.all()) {

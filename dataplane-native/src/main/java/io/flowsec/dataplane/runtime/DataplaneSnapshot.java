@@ -2,6 +2,7 @@ package io.flowsec.dataplane.runtime;
 
 import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.Outcome;
+import io.flowsec.dataplane.lane.TunnelSocket.ReceiveQueue;
 import io.flowsec.dataplane.sa.SecurityAssociation;
 
 import java.util.List;
@@ -18,6 +19,12 @@ import java.util.Map;
  */
 public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringInEffect, Map<String, String> steeringFields,
                                 Map<String, String> steeringPrograms, List<LaneSnapshot> lanes, List<SaSnapshot> sas, Map<Outcome, Long> totals) {
+    /**
+     * The drop reason the API and metrics give {@link LaneSnapshot#socketDrops}, beside the {@link Outcome} labels:
+     * no outcome counts those, the lane never read them.
+     */
+    public static final String SOCKET_OVERFLOW = "socket-overflow";
+
     public DataplaneSnapshot {
         steeringFields = Map.copyOf(steeringFields);
         steeringPrograms = Map.copyOf(steeringPrograms);
@@ -31,16 +38,43 @@ public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringI
      *
      * @param flowletPending the lane's flow buckets whose move to another SA after a reweighting waits for a
      *                       flowlet boundary (a gauge; the moves done are the counter {@link IoCounter#FLOWLET_MOVES})
+     * @param receiveQueue   the lane's tunnel sockets' receive queues added up: bytes waiting, buffer, and the
+     *                       datagrams the kernel dropped there (cumulative), which no outcome counts
+     * @param queueDelayNanos how long the lane's arrivals wait in its sockets, measured by a marker every 100 ms
+     *                       (0 without exact steering, which alone can send a marker to a lane)
      */
-    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending) {
+    public record LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending,
+                               ReceiveQueue receiveQueue, long queueDelayNanos) {
         public LaneSnapshot {
             io = Map.copyOf(io);
             outcomes = Map.copyOf(outcomes);
+            if (receiveQueue == null) {
+                receiveQueue = ReceiveQueue.UNKNOWN;
+            }
+            if (queueDelayNanos < 0) {
+                throw new IllegalArgumentException("queueDelayNanos: " + queueDelayNanos + " is negative");
+            }
+        }
+
+        /** A lane whose queue delay was not measured. */
+        public LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending,
+                            ReceiveQueue receiveQueue) {
+            this(lane, io, outcomes, flowletPending, receiveQueue, 0);
+        }
+
+        /** A lane whose sockets' queues were not read. */
+        public LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes, int flowletPending) {
+            this(lane, io, outcomes, flowletPending, ReceiveQueue.UNKNOWN);
         }
 
         /** A lane with no move waiting. */
         public LaneSnapshot(int lane, Map<IoCounter, Long> io, Map<Outcome, Long> outcomes) {
             this(lane, io, outcomes, 0);
+        }
+
+        /** Datagrams the kernel dropped at the lane's sockets, their buffers full (cumulative). */
+        public long socketDrops() {
+            return receiveQueue.drops();
         }
 
         public long io(IoCounter counter) {
@@ -75,5 +109,14 @@ public record DataplaneSnapshot(Mode mode, Steering steering, Steering steeringI
 
     public long total(Outcome outcome) {
         return totals.getOrDefault(outcome, 0L);
+    }
+
+    /** Datagrams the kernel dropped at every lane's sockets, their buffers full (cumulative). */
+    public long socketDrops() {
+        long drops = 0;
+        for (LaneSnapshot lane : lanes) {
+            drops += lane.socketDrops();
+        }
+        return drops;
     }
 }

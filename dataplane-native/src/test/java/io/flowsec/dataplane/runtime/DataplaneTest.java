@@ -626,6 +626,42 @@ class DataplaneTest {
         }
     }
 
+    /**
+     * Datagrams a full socket drops never reach the lane, so no outcome counts them: the lane's snapshot does, from its
+     * sockets' receive queues (here the in-memory sockets, bounded as a kernel buffer is).
+     */
+    @Test
+    void shouldCountWhatAFullSocketDroppedInItsLanesSnapshot() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            long bufferPerSocket = 2048;   // a dozen ESP datagrams of 64-byte packets
+            int sockets = pair.boundSocketsOfB(bufferPerSocket);
+            AutoCloseable held = pair.holdLanesOfB();
+            int sent = FLOWS * 5;
+            try {
+                pair.sendFromA(FLOWS, 5);
+                waitUntil(() -> pair.network.wire().size() == sent, "A sent every packet");
+                DataplaneSnapshot full = pair.b.snapshot();
+                long drops = full.socketDrops();
+                long queued = full.lanes().stream().mapToLong(lane -> lane.receiveQueue().queuedBytes()).sum();
+                long buffers = full.lanes().stream().mapToLong(lane -> lane.receiveQueue().bufferBytes()).sum();
+                assertEquals(bufferPerSocket * sockets, buffers, "every socket's buffer, lane by lane");
+                assertTrue(drops > 0 && drops < sent, "some dropped, some wait: " + drops);
+                assertTrue(queued > 0 && queued <= buffers, "queued " + queued);
+                assertEquals(0, dropsOtherThanNone(full), "no lane saw them");
+            } finally {
+                held.close();
+            }
+            DataplaneSnapshot before = pair.b.snapshot();
+            long drops = before.socketDrops();
+            assertEquals(sent - drops, TwoDataplanes.count(pair.receivedAtB((int) (sent - drops), 10_000)),
+                    "the lanes read what waited, and only that");
+            waitUntil(() -> pair.b.snapshot().lanes().stream().allMatch(lane -> lane.receiveQueue().queuedBytes() == 0),
+                    "the queues drained");
+            assertEquals(drops, pair.b.snapshot().socketDrops(),
+                    "the drops stay counted");
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
 
     /** What a test changes while traffic flows. */

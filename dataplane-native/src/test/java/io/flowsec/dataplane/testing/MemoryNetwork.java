@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An in-memory link between data planes (wireguard-go's {@code bindtest}): tunnel ports registered by address and
@@ -120,6 +121,17 @@ public final class MemoryNetwork {
             return plan;
         }
 
+        /**
+         * Bounds each of the port's sockets to {@code bytes} of waiting payload, as a kernel receive buffer does: an
+         * arrival that does not fit is dropped and counted in {@link TunnelSocket#receiveQueue}. 0: unbounded (the
+         * default).
+         */
+        public void receiveBufferBytes(long bytes) {
+            for (Socket socket : sockets) {
+                socket.bufferBytes = bytes;
+            }
+        }
+
         /** Steering, as the kernel would run the plan's program for the datagram. */
         private void arrive(byte[] payload, InetSocketAddress source) {
             SteeringPlan current = plan;
@@ -145,6 +157,9 @@ public final class MemoryNetwork {
         private final Port port;
         private final int lane;
         private final ConcurrentLinkedQueue<byte[]> received = new ConcurrentLinkedQueue<>();
+        private final AtomicLong queuedBytes = new AtomicLong();
+        private final AtomicLong drops = new AtomicLong();
+        private volatile long bufferBytes;
         private volatile Runnable wake = () -> {
         };
 
@@ -153,9 +168,24 @@ public final class MemoryNetwork {
             this.lane = lane;
         }
 
+        /** One arrival; with a bound, one that would overflow it is dropped here, as the kernel drops it. */
         void arrive(byte[] payload) {
+            long bound = bufferBytes;
+            if (bound > 0 && queuedBytes.addAndGet(payload.length) > bound) {
+                queuedBytes.addAndGet(-payload.length);
+                drops.incrementAndGet();
+                return;
+            }
+            if (bound <= 0) {
+                queuedBytes.addAndGet(payload.length);
+            }
             received.add(payload);
             wake.run();
+        }
+
+        @Override
+        public ReceiveQueue receiveQueue() {
+            return new ReceiveQueue(Math.max(0, queuedBytes.get()), bufferBytes, drops.get());
         }
 
         @Override
@@ -181,6 +211,7 @@ public final class MemoryNetwork {
                 if (payload == null) {
                     break;
                 }
+                queuedBytes.addAndGet(-payload.length);
                 slots[from + n].load(payload, 0, payload.length);
                 n++;
             }

@@ -160,6 +160,43 @@ public final class TwoDataplanes implements AutoCloseable {
         return byFlow;
     }
 
+    /**
+     * Bounds each socket of B's tunnel ports to {@code bytes} of waiting datagrams ({@link MemoryNetwork.Port#receiveBufferBytes});
+     * returns how many sockets that is.
+     */
+    public int boundSocketsOfB(long bytes) {
+        Set<InetSocketAddress> endpoints = new LinkedHashSet<>();
+        for (SecurityAssociation sa : tunnel.b().inbound()) {
+            endpoints.add(new InetSocketAddress(sa.outer().local(), sa.outer().localPort()));
+        }
+        endpoints.forEach(endpoint -> network.port(endpoint).receiveBufferBytes(bytes));
+        return endpoints.size() * lanes;
+    }
+
+    /**
+     * Holds every lane of B inside a task on its event loop until the returned handle is closed: B reads nothing
+     * meanwhile, so what arrives waits in (or overflows) its sockets.
+     */
+    public AutoCloseable holdLanesOfB() throws InterruptedException {
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(lanes);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        for (EventExecutor loop : loopsB) {
+            loop.execute(() -> {
+                held.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        if (!held.await(5, TimeUnit.SECONDS)) {
+            release.countDown();
+            throw new IllegalStateException("B's lanes did not all stop within 5 s");
+        }
+        return release::countDown;
+    }
+
     public static int count(Map<Integer, List<Integer>> byFlow) {
         int total = 0;
         for (List<Integer> numbers : byFlow.values()) {
