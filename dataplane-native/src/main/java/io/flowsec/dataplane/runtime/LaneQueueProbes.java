@@ -16,7 +16,8 @@ import java.util.function.Predicate;
  * <ol>
  *   <li>a probe that arrived gives the delay, and the next one goes out;</li>
  *   <li>one still out counts as a delay of at least its age (a stuck or drowning lane shows a delay that grows);</li>
- *   <li>one out longer than {@link #LOST_AFTER_NS} and twice the last delay was lost to a full socket: another goes.</li>
+ *   <li>one out longer than {@link #LOST_AFTER_NS} and twice the last delay may have been lost to a full socket:
+ *       another goes behind it, timed from the first (the slot remembers the later one, read after the first).</li>
  * </ol>
  * Runs on the data plane's clock thread only; {@link #delayNanos} may be read from any thread.
  */
@@ -59,6 +60,7 @@ final class LaneQueueProbes {
                     continue;
                 }
                 long token = tokens[lane][p];
+                boolean resend = false;
                 if (token != 0) {
                     long arrivedNs = lanes[lane].processor().markerArrival(token);
                     long ageNs = nowNs - sentNs[lane][p];
@@ -66,13 +68,15 @@ final class LaneQueueProbes {
                         lastDelayNs[lane][p] = Math.max(0, arrivedNs - sentNs[lane][p]);
                     } else if (ageNs < Math.max(LOST_AFTER_NS, 2 * lastDelayNs[lane][p])) {
                         continue;   // still queued: wait for it
+                    } else {
+                        resend = true;   // perhaps lost: another goes behind it, timed from the first
                     }
                 }
                 long next = EspProcessor.markerToken(markerKey, p, sequence++);
                 if (port.sendMarker(lane, next)) {
                     tokens[lane][p] = next;
-                    sentNs[lane][p] = nowNs;
-                } else {
+                    sentNs[lane][p] = resend ? sentNs[lane][p] : nowNs;
+                } else if (!resend) {
                     tokens[lane][p] = 0;
                 }
             }

@@ -311,6 +311,37 @@ class DataplaneTest {
         }
     }
 
+    /**
+     * Each lane's queue delay, measured with markers: about 0 while the lanes keep up; for a lane held 400 ms, the
+     * time its arrivals waited, growing while it is held; about 0 again once it caught up.
+     */
+    @Test
+    void shouldMeasureEachLanesQueueDelayWithMarkers() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
+            waitUntil(() -> pair.b.snapshot().total(Outcome.MARKER) >= 2 * LANES, "probes read on every lane");
+            long idleMs = delayMs(pair.b, 1);
+            assertTrue(idleMs < 50, "a lane that keeps up: " + idleMs + " ms");
+            java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+            pair.laneLoopOfB(1).execute(() -> {
+                try {
+                    held.await(400, java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            Thread.sleep(300);
+            long heldMs = delayMs(pair.b, 1);
+            assertTrue(heldMs >= 150, "a held lane's probe waits as long as it is held: " + heldMs + " ms");
+            assertTrue(delayMs(pair.b, 0) < 50, "the other lane keeps up: " + delayMs(pair.b, 0) + " ms");
+            waitUntil(() -> delayMs(pair.b, 1) >= 300, "the held probe, read at last, gives the whole wait");
+            waitUntil(() -> delayMs(pair.b, 1) < 50, "caught up");
+        }
+    }
+
+    private static long delayMs(Dataplane dataplane, int lane) {
+        return dataplane.snapshot().lanes().get(lane).queueDelayNanos() / 1_000_000;
+    }
+
     /** A losing lane that does not get through its backlog in time lets the gaining lane go on, counted and logged. */
     @Test
     void shouldLetTheGainingLaneGoOnWhenTheLosingLaneIsStuckPastTheTimeout() throws Exception {
