@@ -41,7 +41,16 @@ public final class BenchTestBed implements AutoCloseable {
     private static final String SITE_A = "10.1.0.0/16";
     private static final String SITE_B = "10.2.0.0/16";
 
+    /** The protect policies' names at router A and router B (a cluster tunnel names them). */
+    public static final String POLICY_A = "a-to-b";
+    public static final String POLICY_B = "b-to-a";
+
     public enum ReturnPath { PLAIN, TUNNELLED }
+
+    /** Changes a router's configuration before it is written ({@code router}: "router-a" or "router-b"). */
+    public interface ConfigEditor {
+        void edit(String router, JsonObject config) throws IOException;
+    }
 
     /** How router B (and router A, when started) run. */
     public record Settings(EspSuite suite, int saCount, int lanesB, int lanesA, String steering, ReturnPath returnPath,
@@ -50,22 +59,30 @@ public final class BenchTestBed implements AutoCloseable {
 
     private final Settings settings;
     private final Path directory;
+    private final ConfigEditor editor;
     private final List<AutoCloseable> opened = new ArrayList<>();
     private Topology topology;
     private ApplianceProcess routerA;
     private ApplianceProcess routerB;
     private JsonObject policiesA;
 
-    private BenchTestBed(Settings settings, Path directory) {
+    private BenchTestBed(Settings settings, Path directory, ConfigEditor editor) {
         this.settings = settings;
         this.directory = directory;
+        this.editor = editor;
     }
 
     /**
      * Builds the namespaces and starts the routers (router B in flow mode). On failure removes what it made.
      */
     public static BenchTestBed start(Settings settings, Path directory) throws IOException, InterruptedException {
-        BenchTestBed bed = new BenchTestBed(settings, directory);
+        return start(settings, directory, (router, config) -> { });
+    }
+
+    /** As {@link #start(Settings, Path)}, each router's configuration changed by {@code editor} first. */
+    public static BenchTestBed start(Settings settings, Path directory, ConfigEditor editor)
+            throws IOException, InterruptedException {
+        BenchTestBed bed = new BenchTestBed(settings, directory, editor);
         try {
             bed.build();
             return bed;
@@ -89,9 +106,9 @@ public final class BenchTestBed implements AutoCloseable {
         int groupSize = settings.saCount();
         JsonArray aToB = saGroup(0xb000, groupSize, random);
         JsonArray bToA = saGroup(0xa000, groupSize, random);
-        policiesA = policies("a-to-b", SITE_A, SITE_B, Topology.ROUTER_A_TUNNEL_ADDRESS, Topology.ROUTER_B_TUNNEL_ADDRESS,
+        policiesA = policies(POLICY_A, SITE_A, SITE_B, Topology.ROUTER_A_TUNNEL_ADDRESS, Topology.ROUTER_B_TUNNEL_ADDRESS,
                 aToB, bToA, false);
-        JsonObject policiesB = policies("b-to-a", SITE_B, SITE_A, Topology.ROUTER_B_TUNNEL_ADDRESS,
+        JsonObject policiesB = policies(POLICY_B, SITE_B, SITE_A, Topology.ROUTER_B_TUNNEL_ADDRESS,
                 Topology.ROUTER_A_TUNNEL_ADDRESS, bToA, aToB, !settings.startRouterA());
 
         // 3. routers
@@ -166,6 +183,7 @@ public final class BenchTestBed implements AutoCloseable {
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
                 .put("stateDirectory", directory.resolve(name + "-state").toString())
                 .put("policies", policies.getJsonArray("policies"));
+        editor.edit(name, config);
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());
         return path;
@@ -193,6 +211,11 @@ public final class BenchTestBed implements AutoCloseable {
                 throw new IOException("mode " + mode + ": " + reply.getString("error"));
             }
         }
+    }
+
+    /** Router A's status, as {@code flowsec status} prints it (router A started). */
+    public JsonObject statusA() throws IOException {
+        return new JsonObject(StatusServer.query(routerA.statusSocket()));
     }
 
     /** Router B's status, as {@code flowsec status} prints it. */

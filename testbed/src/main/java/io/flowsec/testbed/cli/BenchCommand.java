@@ -12,6 +12,11 @@ import io.flowsec.testbed.bench.MachineInfo;
 import io.flowsec.testbed.bench.MicroBenchmark;
 import io.flowsec.testbed.bench.ReceiverBenchmark;
 import io.flowsec.testbed.bench.ResultsWriter;
+import io.flowsec.testbed.bench.balance.BalanceBenchmark;
+import io.flowsec.testbed.bench.balance.BalanceOptions;
+import io.flowsec.testbed.bench.balance.BalanceResults;
+import io.flowsec.testbed.bench.balance.BalanceSample;
+import io.flowsec.testbed.bench.balance.LaneThrottle;
 import io.flowsec.testbed.demo.CleanupOnExit;
 import io.flowsec.testbed.demo.Topology;
 
@@ -20,6 +25,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,7 +33,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
- * {@code flowsec bench micro|app|receiver}: the paper's evaluation (§6) on this machine.
+ * {@code flowsec bench micro|app|receiver}: the paper's evaluation (§6) on this machine ({@code state}, {@code api} and
+ * {@code balance} have runners of their own below, in the same steps).
  * <ol>
  *   <li>check: root, no other benchmark's or demo's namespaces, the tools the benchmark needs (installed with
  *       apt-get when missing);</li>
@@ -41,6 +48,7 @@ public final class BenchCommand {
             Usage: flowsec bench micro|app|receiver [OPTIONS]
                    flowsec bench state [--rounds N] [--seconds N] [--warmup N] [--dir DIR]
                    flowsec bench api [--rounds N] [--seconds N] [--connections N] [--client-nice N] [--delay-ms N]
+                   flowsec bench balance [--policies LIST] [--seconds N] [--rate N] [--lane-cpu-percent N] [--out DIR]
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -84,6 +92,20 @@ public final class BenchCommand {
                         at nice N, 0-19 [19], standing for a client that is not on the appliance's cores; the API
                         itself runs niced. --delay-ms N paces each connection (N ms between its requests; 0, the
                         default, as fast as it can). Root; installs wrk with apt-get when it is missing.
+
+            balance   load feedback (issue 11): for each policy in LIST [static,sender,receiver], from a fresh pair of
+                      clustered routers (2 lanes each on CPUs 0 and 1, tunnel a-b), 64 sequenced UDP flows host A ->
+                      host B at N datagrams/s [30000], 64-byte payloads; 3 s balanced, then at t0 router B's lane 1 is
+                      throttled to N% of a CPU [8] (cgroup v1 cpu quota), then N s [20] measured, sampled every 250 ms.
+                      The policy is set where it acts: receiver at router B, sender at router A, static at both.
+                      Writes OUT/balance.csv (the timelines), OUT/balance.png (delivered / offered and lane 1's share
+                      of router B's tunnel datagrams against time since t0, one line per policy) and
+                      OUT/balance-summary.txt [bench-results/balance]: delivered before t0, from t0 until rebalanced
+                      and in the last 3 s; router B's lane busy shares and lane 1's share before and after; the time
+                      to rebalance; out-of-order deliveries since t0. Rebalanced: from the first moment after t0
+                      after which every 1-s window delivers >= 97% of what was offered in it and lane 1 takes at
+                      least 5 points less of router B's tunnel datagrams than before t0 (— never: static should
+                      not). Root, curl and the cgroup v1 cpu controller (/sys/fs/cgroup/cpu).
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
             and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
@@ -181,6 +203,111 @@ public final class BenchCommand {
         return 0;
     }
 
+    /** {@code flowsec bench balance}'s options; every value checked before anything is built. */
+    static BalanceOptions parseBalance(List<String> args) throws UsageException {
+        List<String> policies = BalanceOptions.POLICIES;
+        int seconds = BalanceOptions.DEFAULT_SECONDS;
+        int rate = BalanceOptions.DEFAULT_RATE;
+        int laneCpuPercent = BalanceOptions.DEFAULT_LANE_CPU_PERCENT;
+        Path outDirectory = Path.of("bench-results", "balance");
+        for (int i = 0; i < args.size(); i += 2) {
+            String option = args.get(i);
+            if (i + 1 >= args.size()) {
+                throw new UsageException(option + " needs a value");
+            }
+            String value = args.get(i + 1);
+            switch (option) {
+                case "--policies" -> {
+                    policies = List.of(value.split(","));
+                    for (String policy : policies) {
+                        if (!BalanceOptions.POLICIES.contains(policy)) {
+                            throw new UsageException("unknown policy '" + policy + "' (static, sender, receiver)");
+                        }
+                    }
+                    if (Set.copyOf(policies).size() != policies.size()) {
+                        throw new UsageException("--policies names a policy twice: " + value);
+                    }
+                }
+                case "--seconds" -> seconds = number(option, value, 2, 3600);
+                case "--rate" -> rate = number(option, value, 1000, 1_000_000);
+                // the kernel refuses a CFS quota under 1 ms of the throttle's 20 ms period
+                case "--lane-cpu-percent" -> laneCpuPercent = number(option, value, 5, 100);
+                case "--out" -> outDirectory = Path.of(value);
+                default -> throw new UsageException(option.startsWith("-") ? "unknown option " + option + " for bench balance"
+                        : "unexpected argument " + option);
+            }
+        }
+        return new BalanceOptions(policies, seconds, rate, laneCpuPercent, outDirectory);
+    }
+
+    /** {@code flowsec bench balance}: each policy's recovery from an imbalance, on a fresh pair of clustered routers. */
+    private int runBalance(List<String> args) throws Exception {
+        // 1. checks
+        BalanceOptions options = parseBalance(args.subList(1, args.size()));
+        if (!"root".equals(user)) {
+            throw new UsageException("bench balance needs root (network namespaces, TUN devices, cgroups): run it with sudo");
+        }
+        refuseLeftovers();
+        if (!LaneThrottle.available()) {
+            throw new UsageException("bench balance throttles a lane through the cgroup v1 cpu controller, and "
+                    + LaneThrottle.CPU_CONTROLLER + " is missing or not writable");
+        }
+        ensureInstalled("curl", "curl");
+        ensureFonts();
+
+        // 2. the runs
+        String machine = MachineInfo.describe();
+        String commandLine = "flowsec bench " + String.join(" ", args);
+        out.println("flowsec bench balance on " + machine);
+        Files.createDirectories(options.out());
+        Path work = Files.createTempDirectory("flowsec-bench-balance");
+        Map<String, List<BalanceSample>> timelines = new LinkedHashMap<>();
+        Exception failure = null;
+        try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench balance", err)) {
+            cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX)); // last: a test bed Ctrl-C caught half-built
+            cleanup.addDirectory(work);
+            BalanceBenchmark.run(options, work, cleanup, out, timelines);
+        } catch (Exception e) {
+            failure = e;
+        }
+
+        // 3. results, also the policies measured before a failure
+        timelines.values().removeIf(List::isEmpty);
+        if (!timelines.isEmpty()) {
+            BalanceResults.Setup setup = new BalanceResults.Setup(BalanceBenchmark.FLOWS, options.rate(),
+                    BalanceBenchmark.PAYLOAD_BYTES, options.laneCpuPercent(), BalanceBenchmark.LOADED_LANE,
+                    BalanceBenchmark.BEFORE_SECONDS, BalanceBenchmark.afterSeconds(options.seconds()), options.seconds(),
+                    BalanceBenchmark.SAMPLE_MS);
+            String summary = BalanceResults.write(options.out(), machine, commandLine, setup, timelines);
+            out.println();
+            out.print(summary);
+            out.println("flowsec bench balance: " + (failure == null ? "" : "partial ") + "results in "
+                    + options.out().toAbsolutePath());
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return 0;
+    }
+
+    /** Refuses to run beside another benchmark's or demo's namespaces (they share names and CPUs). */
+    private static void refuseLeftovers() throws IOException, InterruptedException, UsageException {
+        List<String> leftovers = new ArrayList<>(Topology.leftovers(BenchTestBed.PREFIX));
+        leftovers.addAll(Topology.leftovers("fsdemo"));
+        if (!leftovers.isEmpty()) {
+            throw new UsageException("namespaces of another benchmark or demo are present: " + leftovers
+                    + "; if none runs, remove them with: for n in " + String.join(" ", leftovers) + "; do ip netns del $n; done");
+        }
+    }
+
+    /** The chart's text needs fontconfig and a font. */
+    private void ensureFonts() throws IOException, InterruptedException {
+        ensureInstalled("fc-list", "fontconfig");
+        if (onPath.test("fc-list") && !Files.isDirectory(Path.of("/usr/share/fonts/truetype/dejavu"))) {
+            install("fonts-dejavu-core");
+        }
+    }
+
     private static int positive(String option, String value, int max) throws UsageException {
         try {
             int number = Integer.parseInt(value);
@@ -209,8 +336,11 @@ public final class BenchCommand {
         if (benchmark.equals("api")) {
             return runApi(args.subList(1, args.size()));
         }
+        if (benchmark.equals("balance")) {
+            return runBalance(args);
+        }
         if (!BENCHMARKS.contains(benchmark)) {
-            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state or api)");
+            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state, api or balance)");
         }
         BenchOptions options = parse(benchmark, args.subList(1, args.size()));
 
@@ -218,20 +348,12 @@ public final class BenchCommand {
         if (!"root".equals(user)) {
             throw new UsageException("bench needs root (network namespaces, TUN devices): run it with sudo");
         }
-        List<String> leftovers = new ArrayList<>(Topology.leftovers(BenchTestBed.PREFIX));
-        leftovers.addAll(Topology.leftovers("fsdemo"));
-        if (!leftovers.isEmpty()) {
-            throw new UsageException("namespaces of another benchmark or demo are present: " + leftovers
-                    + "; if none runs, remove them with: for n in " + String.join(" ", leftovers) + "; do ip netns del $n; done");
-        }
+        refuseLeftovers();
         if (benchmark.equals("app")) {
             ensureInstalled("nginx", "nginx");
             ensureInstalled("ab", "apache2-utils");
         }
-        ensureInstalled("fc-list", "fontconfig"); // the chart's text needs fontconfig and a font
-        if (onPath.test("fc-list") && !Files.isDirectory(Path.of("/usr/share/fonts/truetype/dejavu"))) {
-            install("fonts-dejavu-core");
-        }
+        ensureFonts();
 
         // 2. the sweep
         String machine = MachineInfo.describe();

@@ -3,6 +3,7 @@ package io.flowsec.testbed.system;
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.testbed.TestbedMain;
 import io.flowsec.testbed.bench.BenchTestBed;
+import io.flowsec.testbed.bench.balance.LaneThrottle;
 import io.flowsec.testbed.demo.Topology;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.BeforeEach;
@@ -84,6 +85,25 @@ class BenchCommandSystemTest {
         Row flowTwoLanes = rows.stream().filter(r -> r.mode().equals("flow") && r.lanes() == 2).findFirst().orElseThrow();
         assertTrue(flowTwoLanes.lane(0) > 0 && flowTwoLanes.lane(1) > 0, "flow mode uses both lanes: " + flowTwoLanes);
         assertOutputsAndNoLeftovers("receiver");
+    }
+
+    @Test
+    void balance_samples_a_static_run_through_the_imbalance_and_removes_its_throttle() throws Exception {
+        assumeTrue(LaneThrottle.available(), "the lane throttle needs the cgroup v1 cpu controller");
+        List<Row> rows = bench("balance", "--policies", "static", "--seconds", "4");
+
+        assertTrue(rows.stream().allMatch(row -> row.column("policy").equals("static")), "one policy");
+        assertTrue(rows.size() >= 20, "about 4 samples a second over 3 s before t0 and 4 s after: " + rows.size());
+        assertTrue(rows.getFirst().number("t_s") < -2.5 && rows.getLast().number("t_s") > 3.5, "from -3 s to 4 s");
+        assertTrue(rows.stream().mapToDouble(row -> row.number("delivered_per_s")).sum() > 0, "the sink received");
+        assertTrue(rows.getLast().number("b_lane1_busy") > 0, "router B's lane 1 worked: " + rows.getLast());
+        String summary = Files.readString(out.resolve("balance-summary.txt"));
+        assertTrue(summary.lines().anyMatch(line -> line.startsWith("| static | ") && line.endsWith(" |")), summary);
+        try (var groups = Files.list(LaneThrottle.CPU_CONTROLLER)) {
+            assertTrue(groups.noneMatch(p -> p.getFileName().toString().startsWith("flowsec-bench-balance")),
+                    "the throttle's cgroup was removed");
+        }
+        assertOutputsAndNoLeftovers("balance");
     }
 
     @Test

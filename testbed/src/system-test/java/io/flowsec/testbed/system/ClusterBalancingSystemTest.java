@@ -1,6 +1,10 @@
 package io.flowsec.testbed.system;
 
 import io.flowsec.cluster.balancing.BalancerSettings;
+import io.flowsec.testbed.bench.balance.ClusterTunnel;
+import io.flowsec.testbed.bench.balance.LaneThrottle;
+import io.flowsec.testbed.bench.balance.RouterApi;
+import io.flowsec.testbed.bench.balance.SequencedFlows;
 import io.flowsec.testbed.demo.ApplianceProcess;
 import io.flowsec.testbed.demo.Topology;
 import io.vertx.core.json.JsonArray;
@@ -13,7 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -47,7 +50,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
         disabledReason = "open (issue 11): a receiver's move can stall a saturated tunnel, busy fractions hide a capped "
                 + "lane, and an overloaded lane's backlog outlasts the flowlet gap; run with -Dflowsec.balancing=true")
 class ClusterBalancingSystemTest {
-    private static final String API = "https://127.0.0.1:8443/api/v1";
     private static final int LOADED_LANE = 1;
     private static final int OTHER_LANE = 0;
     private static final boolean HOG = "hog".equals(System.getProperty("balancing.imbalance", "throttle"));
@@ -144,13 +146,8 @@ class ClusterBalancingSystemTest {
     /** Lanes pinned to {@code cpus}, and a cluster section: member on the tunnel link, tunnel a-b, {@code static}. */
     private static Path clustered(Path config, List<Integer> cpus, String address, String peerAddress, String policy,
                                   String peer, Path secret) throws Exception {
-        JsonObject json = new JsonObject(Files.readString(config));
-        json.put("cpus", new JsonArray(new ArrayList<>(cpus)));
-        json.put("cluster", new JsonObject().put("address", address)
-                .put("members", new JsonArray().add(peerAddress + ":5701"))
-                .put("secretFile", secret.toString()).put("loadIntervalMs", 100).put("peerLossMs", 2000)
-                .put("tunnels", new JsonArray().add(new JsonObject().put("id", "a-b").put("policy", policy)
-                        .put("peer", peer).put("balancing", "static"))));
+        JsonObject json = ClusterTunnel.clustered(new JsonObject(Files.readString(config)), cpus, address, peerAddress,
+                policy, peer, secret);
         Files.writeString(config, json.encodePrettily());
         return config;
     }
@@ -528,15 +525,8 @@ class ClusterBalancingSystemTest {
         }
     }
 
-    /** The appliance's JVM among the processes in {@code namespace} ({@code ip netns exec} made it the process). */
     private static long appliancePid(String namespace) throws Exception {
-        for (String pid : Topology.run("ip", "netns", "pids", namespace).split("\\s+")) {
-            if (!pid.isBlank() && ProcessHandle.of(Long.parseLong(pid)).flatMap(p -> p.info().command())
-                    .map(command -> command.endsWith("/java")).orElse(false)) {
-                return Long.parseLong(pid);
-            }
-        }
-        throw new AssertionError("no appliance in " + namespace);
+        return ClusterTunnel.appliancePid(namespace);
     }
 
     /** A shell busy loop pinned to the CPU of B's loaded lane, in router B's namespace; ended by its PID. */
@@ -560,32 +550,23 @@ class ClusterBalancingSystemTest {
 
     // ---- the API ----------------------------------------------------------------------------------------------------
 
-    private static final String SEPARATOR = "\n--flowsec-test-separator--\n";
-
-    /** curl in the router's namespace, trusting its own certificate: one request per path, the bodies separated. */
-    private String call(String router, String method, String body, String... paths) throws Exception {
-        String[] urls = new String[paths.length];
-        for (int i = 0; i < paths.length; i++) {
-            urls[i] = API + paths[i];
-        }
-        return RouterConfigs.curl(router.equals("router-a") ? topology.routerA() : topology.routerB(),
-                directory.resolve(router + "-state/api-cert.pem"), router.equals("router-a") ? tokenA : tokenB,
-                method, body, List.of("-w", SEPARATOR), urls);
+    /** Router A's or B's API, through curl in its namespace. */
+    private RouterApi api(String router) {
+        return router.equals("router-a")
+                ? new RouterApi(topology.routerA(), directory.resolve("router-a-state/api-cert.pem"), tokenA)
+                : new RouterApi(topology.routerB(), directory.resolve("router-b-state/api-cert.pem"), tokenB);
     }
 
     private List<String> fetch(String router, String... paths) {
         try {
-            String output = call(router, "GET", null, paths);
-            List<String> bodies = Arrays.asList(output.split(SEPARATOR, -1));
-            assertTrue(bodies.size() > paths.length, router + " " + Arrays.toString(paths) + ": " + output);
-            return bodies.subList(0, paths.length);
+            return api(router).get(paths);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
     }
 
     private void put(String router, String path, JsonObject body) throws Exception {
-        String answer = call(router, "PUT", body.encode(), path);
+        String answer = api(router).put(path, body.encode());
         assertFalse(answer.contains("\"status\""), router + " PUT " + path + ": " + answer);
     }
 
@@ -594,15 +575,12 @@ class ClusterBalancingSystemTest {
     }
 
     private static long version(JsonObject assignment, String direction) {
-        return assignment.getJsonObject(direction).getLong("version");
+        return ClusterTunnel.version(assignment, direction);
     }
 
     /** Both ends hold the same version of both directions, each laid out (as ClusterSystemTest's). */
     private static boolean agree(JsonObject[] both) {
-        return version(both[0], "sending") >= 1 && version(both[1], "sending") >= 1
-                && version(both[0], "sending") == version(both[1], "receiving")
-                && version(both[1], "sending") == version(both[0], "receiving")
-                && both[0].getJsonObject("sending").getJsonArray("sas").equals(both[1].getJsonObject("receiving").getJsonArray("sas"));
+        return ClusterTunnel.agree(both[0], both[1]);
     }
 
     private void awaitAssignments(String what, long timeoutMs, Predicate<JsonObject[]> condition) throws Exception {

@@ -1,6 +1,7 @@
 package io.flowsec.testbed.system;
 
 import io.flowsec.appliance.Main;
+import io.flowsec.testbed.bench.balance.RouterApi;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -48,30 +49,9 @@ final class RouterConfigs {
         return out.toString(StandardCharsets.UTF_8);
     }
 
-    /**
-     * curl in {@code namespace} against each of {@code urls}: with {@code caCertificate} it trusts that certificate
-     * only (null: the system's, which an appliance's self-signed one is not), with {@code token} as bearer (null:
-     * none), {@code body} as JSON (null: none), {@code extra} (e.g. {@code -w}) before the URLs. Its output, stderr
-     * included.
-     */
+    /** curl in {@code namespace} against each of {@code urls}, as {@link RouterApi#curl} runs it. */
     static String curl(String namespace, Path caCertificate, String token, String method, String body,
                        List<String> extra, String... urls) throws Exception {
-        List<String> command = new java.util.ArrayList<>(List.of("ip", "netns", "exec", namespace, "curl", "-sS",
-                "--max-time", "20", "-X", method));
-        if (caCertificate != null) {
-            command.addAll(List.of("--cacert", caCertificate.toString()));
-        }
-        if (token != null) {
-            command.addAll(List.of("-H", "Authorization: Bearer " + token));
-        }
-        if (body != null) {
-            command.addAll(List.of("-H", "Content-Type: application/json", "--data", body));
-        }
-        command.addAll(extra);
-        command.addAll(List.of(urls));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        org.junit.jupiter.api.Assertions.assertTrue(process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "curl finished");
-        return output;
+        return RouterApi.curl(namespace, caCertificate, token, method, body, extra, urls);
     }
 }

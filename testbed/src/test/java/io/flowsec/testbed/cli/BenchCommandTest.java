@@ -4,6 +4,7 @@ import io.flowsec.appliance.cli.UsageException;
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.testbed.bench.BenchOptions;
 import io.flowsec.testbed.bench.EspReplayGenerator;
+import io.flowsec.testbed.bench.balance.BalanceOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -89,7 +90,7 @@ class BenchCommandTest {
     @Test
     void an_unknown_benchmark_is_a_usage_error() {
         UsageException e = assertThrows(UsageException.class, () -> command("root").run(List.of("foo")));
-        assertEquals("unknown benchmark 'foo' (micro, app, receiver, state or api)", e.getMessage());
+        assertEquals("unknown benchmark 'foo' (micro, app, receiver, state, api or balance)", e.getMessage());
         assertEquals("", out());
     }
 
@@ -114,6 +115,48 @@ class BenchCommandTest {
                 () -> command("root").run(List.of("api", "--connections", "0")));
         assertEquals("--connections must be a whole number from 1 to 1000, got '0'", badOption.getMessage());
         assertEquals("", out());
+    }
+
+    @Test
+    void balance_defaults_run_every_policy_for_20_seconds_at_30k_with_lane_1_at_8_percent() throws Exception {
+        BalanceOptions o = BenchCommand.parseBalance(List.of());
+        assertEquals(List.of("static", "sender", "receiver"), o.policies());
+        assertEquals(20, o.seconds());
+        assertEquals(30_000, o.rate());
+        assertEquals(8, o.laneCpuPercent());
+        assertEquals(Path.of("bench-results", "balance"), o.out());
+        assertContains("flowsec bench balance [--policies LIST]", BenchCommand.USAGE);
+    }
+
+    @Test
+    void balance_reads_every_option() throws Exception {
+        BalanceOptions o = BenchCommand.parseBalance(List.of("--policies", "receiver,static", "--seconds", "4",
+                "--rate", "20000", "--lane-cpu-percent", "12", "--out", "/tmp/b"));
+        assertEquals(List.of("receiver", "static"), o.policies());
+        assertEquals(4, o.seconds());
+        assertEquals(20_000, o.rate());
+        assertEquals(12, o.laneCpuPercent());
+        assertEquals(Path.of("/tmp/b"), o.out());
+    }
+
+    @Test
+    void balance_refuses_bad_options_before_the_root_check() {
+        assertEquals("unknown policy 'rss' (static, sender, receiver)", assertThrows(UsageException.class,
+                () -> command("nobody").run(List.of("balance", "--policies", "static,rss"))).getMessage());
+        assertEquals("--policies names a policy twice: static,static", assertThrows(UsageException.class,
+                () -> BenchCommand.parseBalance(List.of("--policies", "static,static"))).getMessage());
+        assertEquals("--lane-cpu-percent must be 5-100, got 4", assertThrows(UsageException.class,
+                () -> BenchCommand.parseBalance(List.of("--lane-cpu-percent", "4"))).getMessage());
+        assertEquals("--seconds must be 2-3600, got 1", assertThrows(UsageException.class,
+                () -> BenchCommand.parseBalance(List.of("--seconds", "1"))).getMessage());
+        assertEquals("unknown option --sizes for bench balance", assertThrows(UsageException.class,
+                () -> BenchCommand.parseBalance(List.of("--sizes", "64"))).getMessage());
+        assertEquals("--rate needs a value", assertThrows(UsageException.class,
+                () -> BenchCommand.parseBalance(List.of("--rate"))).getMessage());
+        UsageException notRoot = assertThrows(UsageException.class, () -> command("nobody").run(List.of("balance")));
+        assertContains("root", notRoot.getMessage());
+        assertEquals("", out(), "nothing started");
+        assertEquals(List.of(), toolsAsked, "no tool looked up, nothing installed");
     }
 
     @Test

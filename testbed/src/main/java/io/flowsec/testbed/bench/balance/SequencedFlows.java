@@ -1,4 +1,4 @@
-package io.flowsec.testbed.system;
+package io.flowsec.testbed.bench.balance;
 
 import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.Syscalls;
@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
-import static io.flowsec.testbed.system.InNamespace.in;
+import static io.flowsec.testbed.demo.InNamespace.in;
 
 /**
  * UDP flows from one namespace to another at a fixed offered rate, each datagram carrying its flow and a per-flow
@@ -31,7 +31,7 @@ import static io.flowsec.testbed.system.InNamespace.in;
  * <p>
  * Datagram payload: {@code magic (4) | flow (4) | sequence (8) | zero padding}, big-endian.
  */
-final class SequencedFlows implements AutoCloseable {
+public final class SequencedFlows implements AutoCloseable {
     private static final int MAGIC = 0x5EC0F10E;
     private static final long PACE_NS = 1_000_000;
 
@@ -53,26 +53,26 @@ final class SequencedFlows implements AutoCloseable {
     private static final long SAMPLE_NS = 50_000_000;
 
     /** What the flows have done so far; subtract two to get a phase. */
-    record Counts(long atNs, long sent, long sendErrors, long received, long outOfOrder) {
-        Counts minus(Counts earlier) {
+    public record Counts(long atNs, long sent, long sendErrors, long received, long outOfOrder) {
+        public Counts minus(Counts earlier) {
             return new Counts(atNs - earlier.atNs, sent - earlier.sent, sendErrors - earlier.sendErrors,
                     received - earlier.received, outOfOrder - earlier.outOfOrder);
         }
 
-        double seconds() {
+        public double seconds() {
             return atNs / 1e9;
         }
 
-        double deliveredPerSecond() {
+        public double deliveredPerSecond() {
             return received / seconds();
         }
 
         /** Delivered over sent: the offered rate itself depends on how much CPU the sender got. */
-        double deliveredFraction() {
+        public double deliveredFraction() {
             return sent == 0 ? 0 : (double) received / sent;
         }
 
-        double offeredPerSecond() {
+        public double offeredPerSecond() {
             return sent / seconds();
         }
     }
@@ -117,7 +117,7 @@ final class SequencedFlows implements AutoCloseable {
      * The lowest delivery rate over any {@code windowNs} stretch between {@code fromNs} and {@code toNs}
      * ({@code System.nanoTime()}), from the sink's counts sampled every 50 ms: a stall the phase's mean would hide.
      */
-    double slowestPerSecond(long fromNs, long toNs, long windowNs) {
+    public double slowestPerSecond(long fromNs, long toNs, long windowNs) {
         List<long[]> samples;
         synchronized (timeline) {
             samples = new ArrayList<>(timeline);
@@ -146,7 +146,7 @@ final class SequencedFlows implements AutoCloseable {
      * Starts the sink in namespace {@code to}, then the sender in {@code from}, both threads pinned to {@code cpu}
      * (-1: not pinned).
      */
-    static SequencedFlows start(int flows, String from, String source, int basePort, String to, String destination,
+    public static SequencedFlows start(int flows, String from, String source, int basePort, String to, String destination,
                                 int port, int perSecond, int payloadBytes, int cpu) throws Exception {
         return new SequencedFlows(flows, from, source, basePort, to, destination, port, perSecond, payloadBytes, cpu, 0, 0);
     }
@@ -155,7 +155,7 @@ final class SequencedFlows implements AutoCloseable {
      * Flows in bursts, as TCP's flowlets are: each sends for {@code onMs}, then pauses {@code offMs}, the flows'
      * phases spread over the period so the total stays near {@code perSecond}.
      */
-    static SequencedFlows startInBursts(int flows, String from, String source, int basePort, String to,
+    public static SequencedFlows startInBursts(int flows, String from, String source, int basePort, String to,
                                         String destination, int port, int perSecond, int payloadBytes, int cpu,
                                         int onMs, int offMs) throws Exception {
         return new SequencedFlows(flows, from, source, basePort, to, destination, port, perSecond, payloadBytes, cpu,
@@ -177,12 +177,12 @@ final class SequencedFlows implements AutoCloseable {
         }
     }
 
-    Counts counts() {
+    public Counts counts() {
         return new Counts(System.nanoTime(), sent.get(), sendErrors.get(), received.get(), outOfOrder.get());
     }
 
     /** Datagrams that arrived at the sink without this sender's header (none expected). */
-    long foreign() {
+    public long foreign() {
         return foreign.get();
     }
 

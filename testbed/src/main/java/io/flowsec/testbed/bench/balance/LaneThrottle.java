@@ -1,4 +1,4 @@
-package io.flowsec.testbed.system;
+package io.flowsec.testbed.bench.balance;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -8,15 +8,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A test-only lane throttle, from outside the appliance: the threads of a process that are pinned to exactly one CPU
+ * A lane throttle (the balancing benchmark's and system test's imbalance), from outside the appliance: the threads of a process that are pinned to exactly one CPU
  * (the lane's event loop there, and any io_uring worker it spawned, which inherits its affinity) go into a cgroup of
  * their own (cgroup v1 {@code cpu} controller) whose CFS quota gives them a fixed share of a CPU, however idle the
  * machine is. It takes nothing from anyone else, where a CPU-burning hog on a 2-core machine starves every thread
  * that shares its core (the sender's lane there, the test's own traffic) as much as the lane it is meant for.
  * {@link #close} moves the threads back to the root group and removes the cgroup.
  */
-final class LaneThrottle implements AutoCloseable {
-    static final Path CPU_CONTROLLER = Path.of("/sys/fs/cgroup/cpu");
+public final class LaneThrottle implements AutoCloseable {
+    public static final Path CPU_CONTROLLER = Path.of("/sys/fs/cgroup/cpu");
     private static final long PERIOD_US = 20_000;
     /** The kernel refuses a quota under 1 ms. */
     private static final long MIN_QUOTA_US = 1000;
@@ -29,7 +29,7 @@ final class LaneThrottle implements AutoCloseable {
     }
 
     /** Whether this machine has the cgroup v1 cpu controller, writable (root). */
-    static boolean available() {
+    public static boolean available() {
         return Files.isWritable(CPU_CONTROLLER.resolve("tasks")) && Files.exists(CPU_CONTROLLER.resolve("cpu.cfs_quota_us"));
     }
 
@@ -37,7 +37,7 @@ final class LaneThrottle implements AutoCloseable {
      * Throttles process {@code pid}'s threads pinned to {@code cpu} to {@code percent} of a CPU (at least 5: a quota
      * of 1 ms per 20 ms period), in a new cgroup {@code name}.
      */
-    static LaneThrottle start(long pid, int cpu, int percent, String name) throws IOException {
+    public static LaneThrottle start(long pid, int cpu, int percent, String name) throws IOException {
         Path group = CPU_CONTROLLER.resolve(name);
         Files.createDirectory(group);
         LaneThrottle throttle = new LaneThrottle(group);
@@ -59,12 +59,12 @@ final class LaneThrottle implements AutoCloseable {
     }
 
     /** The thread IDs it throttles. */
-    List<String> threads() {
+    public List<String> threads() {
         return List.copyOf(threads);
     }
 
     /** The throttled threads' {@code cpu.stat}: periods, throttled periods and time. */
-    String stat() throws IOException {
+    public String stat() throws IOException {
         return Files.readString(group.resolve("cpu.stat")).strip().replace('\n', ' ');
     }
 
