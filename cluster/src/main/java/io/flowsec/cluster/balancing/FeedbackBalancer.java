@@ -146,6 +146,7 @@ abstract class FeedbackBalancer implements Balancer {
         double[] drops = new double[lanes];
         double[] backlog = new double[lanes];
         double[] socketDrops = new double[lanes];
+        double[] queueDelay = new double[lanes];
         for (Sample sample : window) {
             for (LaneLoad lane : sample.report().lanes()) {
                 busy[lane.lane()] += lane.busy();
@@ -153,13 +154,14 @@ abstract class FeedbackBalancer implements Balancer {
                 drops[lane.lane()] += lane.dropsPerSecond();
                 backlog[lane.lane()] += lane.backlog();
                 socketDrops[lane.lane()] += lane.socketDropsPerSecond();
+                queueDelay[lane.lane()] += lane.queueDelayMs();
             }
         }
         int n = window.size();
         List<LaneLoad> mean = new ArrayList<>();
         for (int lane = 0; lane < lanes; lane++) {
             mean.add(new LaneLoad(lane, Math.min(1, busy[lane] / n), packets[lane] / n, drops[lane] / n,
-                    Math.min(1, backlog[lane] / n), socketDrops[lane] / n));
+                    Math.min(1, backlog[lane] / n), socketDrops[lane] / n, queueDelay[lane] / n));
         }
         return new LoadReport(last.member(), last.tunnel(), last.assignmentVersion(), last.timestampMs(), mean, Map.of());
     }

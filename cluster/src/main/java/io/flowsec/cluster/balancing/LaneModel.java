@@ -12,7 +12,9 @@ import java.util.Collection;
  * A lane whose CPU share is capped shows little busy until it saturates, and from then on the kernel drops what it
  * cannot take at its full socket, unseen by busy; counted here, that lane reads above 1 in proportion to its overload.
  * A lane whose sockets are more than {@link #FULL_BACKLOG} full is falling behind whatever its busy says, so it counts
- * as at least fully loaded. Both balancers see lanes only through this, for the imbalance that starts and stops them
+ * as at least fully loaded; so, in proportion, does a lane whose arrivals wait: {@code queueDelayMs /}
+ * {@link #FULL_QUEUE_DELAY_MS} at least (a lane that keeps up serves its socket within a millisecond; one held back by
+ * a capped or shared CPU waits tens of milliseconds before its buffer fills). Both balancers see lanes only through this, for the imbalance that starts and stops them
  * as for the changes they propose.
  */
 final class LaneModel {
@@ -20,6 +22,8 @@ final class LaneModel {
     private static final double MIN_COST_RATIO = 0.1;
     /** Sockets fuller than this (queued / buffer) mean the lane reads slower than datagrams arrive. */
     static final double FULL_BACKLOG = 0.5;
+    /** A queue delay that counts as a fully loaded lane. */
+    static final double FULL_QUEUE_DELAY_MS = 50;
 
     /** The load asked of each lane, 0 up (above 1: more than it can carry). */
     final double[] load;
@@ -61,9 +65,13 @@ final class LaneModel {
         return new LaneModel(load, cost);
     }
 
-    /** Busy plus the work the kernel refused for the lane, at least 1 once its sockets fill. */
+    /**
+     * Busy plus the work the kernel refused for the lane, at least 1 once its sockets fill, and at least its queue
+     * delay's share of {@link #FULL_QUEUE_DELAY_MS} (up to 1).
+     */
     private static double load(LaneLoad lane, double cost) {
-        double load = lane.busy() + lane.socketDropsPerSecond() * cost;
+        double load = Math.max(lane.busy() + lane.socketDropsPerSecond() * cost,
+                Math.min(1, lane.queueDelayMs() / FULL_QUEUE_DELAY_MS));
         return lane.backlog() > FULL_BACKLOG ? Math.max(1, load) : load;
     }
 

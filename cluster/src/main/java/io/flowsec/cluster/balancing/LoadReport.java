@@ -36,7 +36,7 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
     private static final Set<String> FIELDS = Set.of("member", "tunnel", "assignmentVersion", "timestampMs", "lanes",
             "saPacketsPerSecond");
     private static final Set<String> LANE_FIELDS = Set.of("lane", "busy", "packetsPerSecond", "dropsPerSecond", "backlog",
-            "socketDropsPerSecond");
+            "socketDropsPerSecond", "queueDelayMs");
     private static final double MAX_RATE = 1e12;
 
     public LoadReport {
@@ -121,7 +121,8 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
                     .put("packetsPerSecond", lane.packetsPerSecond())
                     .put("dropsPerSecond", lane.dropsPerSecond())
                     .put("backlog", lane.backlog())
-                    .put("socketDropsPerSecond", lane.socketDropsPerSecond()));
+                    .put("socketDropsPerSecond", lane.socketDropsPerSecond())
+                    .put("queueDelayMs", lane.queueDelayMs()));
         }
         JsonObject rates = new JsonObject();
         saPacketsPerSecond.forEach((spi, rate) -> rates.put(StrictJson.spi(spi), rate));
@@ -167,7 +168,8 @@ public record LoadReport(String member, String tunnel, long assignmentVersion, l
                     StrictJson.number(entry, prefix, "packetsPerSecond", 0, MAX_RATE),
                     StrictJson.number(entry, prefix, "dropsPerSecond", 0, MAX_RATE),
                     StrictJson.number(entry, prefix, "backlog", 0, 1),
-                    StrictJson.number(entry, prefix, "socketDropsPerSecond", 0, MAX_RATE)));
+                    StrictJson.number(entry, prefix, "socketDropsPerSecond", 0, MAX_RATE),
+                    StrictJson.number(entry, prefix, "queueDelayMs", 0, LaneLoad.MAX_QUEUE_DELAY_MS)));
         }
         JsonObject rateObject = StrictJson.object(json.getValue("saPacketsPerSecond"), "saPacketsPerSecond");
         if (rateObject.size() > TunnelAssignment.MAX_SAS * 2) {

@@ -46,7 +46,8 @@ public final class LoadSampling {
             long socketDrops = growth(lane.socketDrops(), before == null ? 0 : before.socketDrops());
             lanes.add(new LaneLoad(lane.lane(), Math.min(1.0, (double) busy / elapsedNanos),
                     perSecond(packets, elapsedNanos), perSecond(drops, elapsedNanos), backlog(lane),
-                    perSecond(socketDrops, elapsedNanos)));
+                    perSecond(socketDrops, elapsedNanos),
+                    Math.min(LaneLoad.MAX_QUEUE_DELAY_MS, lane.queueDelayNanos() / 1e6)));
         }
         lanes.sort((a, b) -> Integer.compare(a.lane(), b.lane()));
         return new LoadReport(member, tunnel, assignment == null ? 0 : assignment.version(), timestampMs, lanes,

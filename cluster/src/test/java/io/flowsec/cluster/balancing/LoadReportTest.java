@@ -13,14 +13,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoadReportTest {
     private static final LoadReport REPORT = new LoadReport("router-b", "hq-branch", 4, 1_700_000_000_123L,
-            List.of(new LaneLoad(0, 0.25, 1000, 0), new LaneLoad(1, 0.75, 3000.5, 2, 0.625, 5000)),
+            List.of(new LaneLoad(0, 0.25, 1000, 0), new LaneLoad(1, 0.75, 3000.5, 2, 0.625, 5000, 120.5)),
             Map.of(0xfffffff0, 2000.0, 0x1000, 1000.0));
 
     private static final String JSON = "{\"member\":\"router-b\",\"tunnel\":\"hq-branch\",\"assignmentVersion\":4,"
             + "\"timestampMs\":1700000000123,\"lanes\":[{\"lane\":0,\"busy\":0.25,\"packetsPerSecond\":1000.0,\"dropsPerSecond\":0.0,"
-            + "\"backlog\":0.0,\"socketDropsPerSecond\":0.0},"
+            + "\"backlog\":0.0,\"socketDropsPerSecond\":0.0,\"queueDelayMs\":0.0},"
             + "{\"lane\":1,\"busy\":0.75,\"packetsPerSecond\":3000.5,\"dropsPerSecond\":2.0,"
-            + "\"backlog\":0.625,\"socketDropsPerSecond\":5000.0}],"
+            + "\"backlog\":0.625,\"socketDropsPerSecond\":5000.0,\"queueDelayMs\":120.5}],"
             + "\"saPacketsPerSecond\":{\"0x00001000\":1000.0,\"0xfffffff0\":2000.0}}";
 
     @Test
@@ -29,6 +29,7 @@ class LoadReportTest {
         assertEquals(REPORT, LoadReport.decode(JSON));
         assertEquals(0.625, LoadReport.decode(JSON).lane(1).backlog());
         assertEquals(5000.0, LoadReport.decode(JSON).lane(1).socketDropsPerSecond());
+        assertEquals(120.5, LoadReport.decode(JSON).lane(1).queueDelayMs());
     }
 
     @Test
@@ -49,6 +50,9 @@ class LoadReportTest {
             "\"socketDropsPerSecond\":5000.0          | \"socketDropsPerSecond\":-1              | lanes[1].socketDropsPerSecond: -1 is out of range",
             "\"socketDropsPerSecond\":5000.0          | \"socketDropsPerSecond\":1e13            | lanes[1].socketDropsPerSecond: 1.0E13 is out of range",
             ",\"backlog\":0.0,\"socketDropsPerSecond\":0.0 | \"\"                              | lanes[0].backlog: missing",
+            "\"queueDelayMs\":120.5                 | \"queueDelayMs\":-1                      | lanes[1].queueDelayMs: -1 is out of range",
+            "\"queueDelayMs\":120.5                 | \"queueDelayMs\":1e9                     | lanes[1].queueDelayMs: 1.0E9 is out of range",
+            ",\"queueDelayMs\":0.0                  | \"\"                                     | lanes[0].queueDelayMs: missing",
             "\"0x00001000\":1000.0                    | \"0x1000\":1000.0                        | saPacketsPerSecond.0x1000: an SPI is written",
             "\"0x00001000\":1000.0                    | \"0xfffffff0\":1000.0                    | load report: not valid JSON (Duplicate field '0xfffffff0'",
             "\"assignmentVersion\":4                  | \"assignmentVersion\":-4                 | assignmentVersion: -4 is out of range",

@@ -96,6 +96,22 @@ class ReceiverBalancerTest {
         assertEquals(0, next.get().receiverLaneOf(moved.getFirst()));
     }
 
+    /**
+     * A lane whose arrivals wait (its CPU capped or shared: measured by the data plane's marker probes) is loaded in
+     * proportion to the wait, whatever its busy fraction says: 10 ms is 0.2, under its busy; 45 ms is 0.9 against 0.4.
+     */
+    @Test
+    void shouldMoveAnSaOffALaneWhoseArrivalsWaitThoughItsBusyLooksModerate() {
+        TunnelAssignment current = Reports.twoOnEachLane();
+        assertTrue(Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"), current,
+                t -> Reports.delayedLaneOne(current, t, 10)).isEmpty(), "a short wait: busy decides, nothing to do");
+
+        Optional<TunnelAssignment> next = Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"),
+                current, t -> Reports.delayedLaneOne(current, t, 45));
+        long leftOnLaneOne = next.orElseThrow().sas().stream().filter(sa -> sa.receiverLane() == 1).count();
+        assertTrue(leftOnLaneOne < 2, "arrivals waiting 45 ms: SAs leave lane 1");
+    }
+
     @Test
     void shouldCountALaneWhoseSocketsAreMoreThanHalfFullAsFullyLoaded() {
         TunnelAssignment current = Reports.twoOnEachLane();

@@ -30,6 +30,13 @@ final class Reports {
                 Map.of(0x1000, 20_000.0, 0x1001, 20_000.0, 0x1002, 5_000.0, 0x1003, 5_000.0));
     }
 
+    /** As {@link #cappedLaneOne}, its sockets keeping up but its arrivals waiting {@code queueDelayMs}. */
+    static LoadReport delayedLaneOne(TunnelAssignment assignment, long timestampMs, double queueDelayMs) {
+        return new LoadReport(LoadModel.RECEIVER, assignment.tunnel(), assignment.version(), timestampMs,
+                List.of(new LaneLoad(0, 0.4, 40_000, 0, 0, 0, 0.2), new LaneLoad(1, 0.5, 10_000, 0, 0, 0, queueDelayMs)),
+                Map.of(0x1000, 20_000.0, 0x1001, 20_000.0, 0x1002, 5_000.0, 0x1003, 5_000.0));
+    }
+
     /** The assignment {@link #cappedLaneOne} reports on: one sender lane, SAs 0x1000-0x1003, two on each receiver lane. */
     static TunnelAssignment twoOnEachLane() {
         return new TunnelAssignment("hq-branch", 1, "router-a", 1, 2, List.of(

@@ -98,7 +98,8 @@ final class ApiResources {
                 .put("receiveQueue", new JsonObject()
                         .put("queuedBytes", lane.receiveQueue().queuedBytes())
                         .put("bufferBytes", lane.receiveQueue().bufferBytes())
-                        .put("drops", lane.socketDrops()));
+                        .put("drops", lane.socketDrops())
+                        .put("delayMs", lane.queueDelayNanos() / 1e6));
     }
 
     JsonObject mode() {
@@ -552,11 +553,12 @@ final class ApiResources {
         return socketDrops == 0 ? drops : drops.put(DataplaneSnapshot.SOCKET_OVERFLOW, socketDrops);
     }
 
+    /** Every non-zero outcome, or ({@code withAccepted} false) the drops alone. */
     static JsonObject outcomes(Map<Outcome, Long> outcomes, boolean withAccepted) {
         JsonObject json = new JsonObject();
         for (Outcome outcome : Outcome.values()) {
             long count = outcomes.getOrDefault(outcome, 0L);
-            if (count != 0 && (withAccepted || outcome != Outcome.ACCEPTED)) {
+            if (count != 0 && (withAccepted || outcome.isDrop())) {   // drops only: not bypass, not the markers
                 json.put(outcome.label(), count);
             }
         }

@@ -51,6 +51,7 @@ public final class DataplaneMetrics {
     private static final String LANE_SOCKET_DROPS = "flowsec.lane.socket.drops";
     private static final String LANE_SOCKET_QUEUED = "flowsec.lane.socket.queued";
     private static final String LANE_SOCKET_BUFFER = "flowsec.lane.socket.buffer";
+    private static final String LANE_QUEUE_DELAY = "flowsec.lane.queue.delay";
     private static final String SA_PACKETS = "flowsec.sa.packets";
     private static final String SA_BYTES = "flowsec.sa.bytes";
     private static final String SA_DROPS = "flowsec.sa.drops";
@@ -168,6 +169,9 @@ public final class DataplaneMetrics {
                     tags), lane.receiveQueue().queuedBytes());
             put(next, gauge(LANE_SOCKET_BUFFER, "bytes", "The receive buffers of the lane's tunnel sockets, added up", tags),
                     lane.receiveQueue().bufferBytes());
+            put(next, gauge(LANE_QUEUE_DELAY, "seconds",
+                    "How long the lane's arrivals waited in its tunnel sockets, measured by the data plane's marker probes",
+                    tags), lane.queueDelayNanos() / 1e9);
             for (Map.Entry<Outcome, Long> outcome : lane.outcomes().entrySet()) {
                 put(next, counter(LANE_PACKETS, null, "Packets the lane processed, by what became of them",
                         tags.and("outcome", outcome.getKey().label())), outcome.getValue());

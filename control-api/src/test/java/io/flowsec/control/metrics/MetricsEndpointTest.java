@@ -150,6 +150,8 @@ class MetricsEndpointTest {
             assertEquals(0, atB.value("flowsec_lane_socket_drops_total", laneTag), "nothing overflowed");
             assertEquals(0, atB.value("flowsec_lane_socket_queued_bytes", laneTag), "all read");
             assertEquals(0, atB.value("flowsec_lane_socket_buffer_bytes", laneTag), "unbounded in-memory sockets");
+            double delay = atB.value("flowsec_lane_queue_delay_seconds", laneTag);
+            assertTrue(delay >= 0 && delay < 1, "the lane's queue delay, in seconds: " + delay);
             assertTrue(atB.value("flowsec_lane_busy_seconds_total", laneTag) <= lane.io(IoCounter.BUSY_NANOS) / 1e9,
                     "busy time, in seconds, no more than a later snapshot's");
             assertEquals((long) lane.outcomes().getOrDefault(Outcome.ACCEPTED, 0L),

@@ -194,8 +194,11 @@ public final class Lane {
                 // 2. decapsulate
                 for (int i = 0; i < count; i++) {
                     Packet packet = slots[i];
-                    if (processor.decapsulateUdpPayload(packet, packet.offset(), packet.length()) == Outcome.ACCEPTED) {
+                    Outcome outcome = processor.decapsulateUdpPayload(packet, packet.offset(), packet.length());
+                    if (outcome == Outcome.ACCEPTED) {
                         queueForSite(packet);
+                    } else if (outcome == Outcome.MARKER) {
+                        add(IoCounter.TUNNEL_DATAGRAMS_RECEIVED, -1);   // the data plane's own, not the tunnel's
                     }
                 }
                 // 3. deliver
