@@ -62,9 +62,10 @@ public final class ClusterService implements TunnelControl, AutoCloseable {
                                        List<TunnelSpec> specs, long loadIntervalMs, long peerLossMs, Consumer<String> log) {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1));
         ClusterService service = new ClusterService(new ClusterMember(settings), secret, vertx, log);
+        FlowletGapFollower gaps = new FlowletGapFollower(dataplane, FlowletGapFollower.DEFAULT_CEILING, log);
         for (TunnelSpec spec : specs) {
             TunnelCoordinator coordinator = new TunnelCoordinator(spec, settings.memberName(), dataplane,
-                    BalancerSettings.DEFAULTS, loadIntervalMs, peerLossMs, log, service::announce);
+                    BalancerSettings.DEFAULTS, loadIntervalMs, peerLossMs, log, service::announce, gaps);
             service.tunnels.put(spec.id(), coordinator);
             vertx.deployVerticle(coordinator).await();
         }

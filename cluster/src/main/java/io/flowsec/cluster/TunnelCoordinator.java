@@ -58,6 +58,8 @@ final class TunnelCoordinator extends AbstractVerticle {
     private final Consumer<String> log;
     private final Consumer<JsonObject> events;
     private final String sendingKey;
+    /** The appliance's flowlet gap, which this tunnel's receiver's queue delays widen while it balances as sender. */
+    private final FlowletGapFollower gaps;
     private final String receivingKey;
 
     private SealedChannel channel;
@@ -90,7 +92,9 @@ final class TunnelCoordinator extends AbstractVerticle {
     private volatile JsonObject view;
 
     TunnelCoordinator(TunnelSpec spec, String member, DataplaneControl dataplane, BalancerSettings settings,
-                      long intervalMs, long peerLossMs, Consumer<String> log, Consumer<JsonObject> events) {
+                      long intervalMs, long peerLossMs, Consumer<String> log, Consumer<JsonObject> events,
+                      FlowletGapFollower gaps) {
+        this.gaps = gaps;
         this.events = events;
         this.spec = spec;
         this.member = member;
@@ -217,7 +221,12 @@ final class TunnelCoordinator extends AbstractVerticle {
             applySending(sending);
             publish(sendingKey, sending);
         }
-        // 4. sender policy: reweight from the peer's load, while the peer is heard
+        // 4. sender policy: the flowlet gap outlasts the receiver's queue delays, then reweight from its load
+        if (balancer.policy() == BalancingPolicy.SENDER && peerReport != null && peerUp(nowNs)) {
+            gaps.ask(spec.id(), FlowletGapFollower.needed(peerReport));
+        } else {
+            gaps.withdraw(spec.id());
+        }
         if (balancer.policy() == BalancingPolicy.SENDER && sending != null && peerUp(nowNs) && settled(nowNs)) {
             Map<Integer, Double> rates = LoadSampling.outboundRates(sending, previous, now, elapsedNs);
             balancer.onReport(sending, peerReport, rates, nowMs).ifPresent(next -> {

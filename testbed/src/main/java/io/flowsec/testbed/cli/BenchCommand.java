@@ -48,7 +48,8 @@ public final class BenchCommand {
             Usage: flowsec bench micro|app|receiver [OPTIONS]
                    flowsec bench state [--rounds N] [--seconds N] [--warmup N] [--dir DIR]
                    flowsec bench api [--rounds N] [--seconds N] [--connections N] [--client-nice N] [--delay-ms N]
-                   flowsec bench balance [--policies LIST] [--seconds N] [--rate N] [--lane-cpu-percent N] [--out DIR]
+                   flowsec bench balance [--policies LIST] [--seconds N] [--rate N] [--lane-cpu-percent N] [--bursts ON/OFF|steady]
+                                         [--out DIR]
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -95,7 +96,9 @@ public final class BenchCommand {
 
             balance   load feedback (issue 11): for each policy in LIST [static,sender,receiver], from a fresh pair of
                       clustered routers (2 lanes each on CPUs 0 and 1, tunnel a-b), 64 sequenced UDP flows host A ->
-                      host B at N datagrams/s [30000], 64-byte payloads; 3 s balanced, then at t0 router B's lane 1 is
+                      host B at N datagrams/s [30000], 64-byte payloads, each flow sending in bursts of ON ms every
+                      ON+OFF ms [100/300: TCP-like flowlets; a sender moves a flow only while it pauses] or steadily;
+                      3 s balanced, then at t0 router B's lane 1 is
                       throttled to N% of a CPU [8] (cgroup v1 cpu quota), then N s [20] measured, sampled every 250 ms.
                       The policy is set where it acts: receiver at router B, sender at router A, static at both.
                       Writes OUT/balance.csv (the timelines), OUT/balance.png (delivered / offered and lane 1's share
@@ -210,6 +213,8 @@ public final class BenchCommand {
         int rate = BalanceOptions.DEFAULT_RATE;
         int laneCpuPercent = BalanceOptions.DEFAULT_LANE_CPU_PERCENT;
         Path outDirectory = Path.of("bench-results", "balance");
+        int burstOnMs = BalanceOptions.DEFAULT_BURST_ON_MS;
+        int burstOffMs = BalanceOptions.DEFAULT_BURST_OFF_MS;
         for (int i = 0; i < args.size(); i += 2) {
             String option = args.get(i);
             if (i + 1 >= args.size()) {
@@ -233,11 +238,24 @@ public final class BenchCommand {
                 // the kernel refuses a CFS quota under 1 ms of the throttle's 20 ms period
                 case "--lane-cpu-percent" -> laneCpuPercent = number(option, value, 5, 100);
                 case "--out" -> outDirectory = Path.of(value);
+                case "--bursts" -> {
+                    if (value.equals("steady")) {
+                        burstOnMs = 0;
+                        burstOffMs = 0;
+                    } else {
+                        String[] onOff = value.split("/", -1);
+                        if (onOff.length != 2) {
+                            throw new UsageException("--bursts: ON/OFF in milliseconds (100/300) or steady, not " + value);
+                        }
+                        burstOnMs = number(option, onOff[0], 10, 10_000);
+                        burstOffMs = number(option, onOff[1], 10, 10_000);
+                    }
+                }
                 default -> throw new UsageException(option.startsWith("-") ? "unknown option " + option + " for bench balance"
                         : "unexpected argument " + option);
             }
         }
-        return new BalanceOptions(policies, seconds, rate, laneCpuPercent, outDirectory);
+        return new BalanceOptions(policies, seconds, rate, laneCpuPercent, outDirectory, burstOnMs, burstOffMs);
     }
 
     /** {@code flowsec bench balance}: each policy's recovery from an imbalance, on a fresh pair of clustered routers. */
@@ -277,7 +295,7 @@ public final class BenchCommand {
             BalanceResults.Setup setup = new BalanceResults.Setup(BalanceBenchmark.FLOWS, options.rate(),
                     BalanceBenchmark.PAYLOAD_BYTES, options.laneCpuPercent(), BalanceBenchmark.LOADED_LANE,
                     BalanceBenchmark.BEFORE_SECONDS, BalanceBenchmark.afterSeconds(options.seconds()), options.seconds(),
-                    BalanceBenchmark.SAMPLE_MS);
+                    BalanceBenchmark.SAMPLE_MS, options.traffic());
             String summary = BalanceResults.write(options.out(), machine, commandLine, setup, timelines);
             out.println();
             out.print(summary);

@@ -125,18 +125,22 @@ class BenchCommandTest {
         assertEquals(30_000, o.rate());
         assertEquals(8, o.laneCpuPercent());
         assertEquals(Path.of("bench-results", "balance"), o.out());
+        assertEquals("in bursts: 100 ms on, 300 ms off", o.traffic());
         assertContains("flowsec bench balance [--policies LIST]", BenchCommand.USAGE);
     }
 
     @Test
     void balance_reads_every_option() throws Exception {
         BalanceOptions o = BenchCommand.parseBalance(List.of("--policies", "receiver,static", "--seconds", "4",
-                "--rate", "20000", "--lane-cpu-percent", "12", "--out", "/tmp/b"));
+                "--rate", "20000", "--lane-cpu-percent", "12", "--out", "/tmp/b", "--bursts", "50/150"));
         assertEquals(List.of("receiver", "static"), o.policies());
         assertEquals(4, o.seconds());
         assertEquals(20_000, o.rate());
         assertEquals(12, o.laneCpuPercent());
         assertEquals(Path.of("/tmp/b"), o.out());
+        assertEquals(50, o.burstOnMs());
+        assertEquals(150, o.burstOffMs());
+        assertEquals("steady", BenchCommand.parseBalance(List.of("--bursts", "steady")).traffic());
     }
 
     @Test
@@ -151,6 +155,8 @@ class BenchCommandTest {
                 () -> BenchCommand.parseBalance(List.of("--seconds", "1"))).getMessage());
         assertEquals("unknown option --sizes for bench balance", assertThrows(UsageException.class,
                 () -> BenchCommand.parseBalance(List.of("--sizes", "64"))).getMessage());
+        assertEquals("--bursts: ON/OFF in milliseconds (100/300) or steady, not 100", assertThrows(UsageException.class,
+                () -> BenchCommand.parseBalance(List.of("--bursts", "100"))).getMessage());
         assertEquals("--rate needs a value", assertThrows(UsageException.class,
                 () -> BenchCommand.parseBalance(List.of("--rate"))).getMessage());
         UsageException notRoot = assertThrows(UsageException.class, () -> command("nobody").run(List.of("balance")));

@@ -35,8 +35,9 @@ import java.util.concurrent.locks.LockSupport;
  *       last read from both APIs (once a second: curl costs more than a status query);</li>
  *   <li>stop the flows, remove the throttle and the test bed.</li>
  * </ol>
- * The flows are steady (no bursts) under every policy, so the policies compare on the same traffic; router A keeps
- * its default flowlet gap, so {@code sender}'s moves may reorder (the out-of-order column shows how much).
+ * Every policy gets the same traffic: in bursts by default (a sender moves a flow only while it pauses longer than its
+ * flowlet gap, which follows the receiver's queue delays), or steady ({@code --bursts steady}: then {@code sender}
+ * moves no busy flow, and its weights change nothing until the flows pause).
  */
 public final class BalanceBenchmark {
     public static final int FLOWS = 64;
@@ -101,8 +102,9 @@ public final class BalanceBenchmark {
         out.printf("%s: both ends agree on the layout, %s set; %d flows at %,d/s%n", policy, policy, FLOWS, options.rate());
 
         // 3.-5. flows, t0, samples
-        SequencedFlows flows = cleanup.add(SequencedFlows.start(FLOWS, topology.hostA(), Topology.HOST_A_ADDRESS,
-                FLOW_BASE_PORT, topology.hostB(), Topology.HOST_B_ADDRESS, SINK_PORT, options.rate(), PAYLOAD_BYTES, -1));
+        SequencedFlows flows = cleanup.add(SequencedFlows.startInBursts(FLOWS, topology.hostA(), Topology.HOST_A_ADDRESS,
+                FLOW_BASE_PORT, topology.hostB(), Topology.HOST_B_ADDRESS, SINK_PORT, options.rate(), PAYLOAD_BYTES, -1,
+                options.burstOnMs(), options.burstOffMs()));
         Versions versions = new Versions(apiA, apiB);
         LaneThrottle throttle = null;
         List<BalanceSample> timeline = new ArrayList<>();

@@ -21,7 +21,7 @@ public final class BalanceResults {
 
     /** How the runs were made, for the summary's heading. */
     public record Setup(int flows, int rate, int payloadBytes, int laneCpuPercent, int loadedLane, double beforeSeconds,
-                        double afterSeconds, int seconds, int sampleMillis) {
+                        double afterSeconds, int seconds, int sampleMillis, String traffic) {
     }
 
     /** Writes the three files into {@code dir} (created when missing); returns the summary. */
@@ -81,10 +81,10 @@ public final class BalanceResults {
         StringBuilder out = new StringBuilder();
         out.append("flowsec bench balance on ").append(machine).append('\n');
         out.append("command: ").append(commandLine).append('\n').append('\n');
-        out.append(String.format(Locale.ROOT, "%d UDP flows host A -> host B at %,d datagrams/s offered (%d-byte "
+        out.append(String.format(Locale.ROOT, "%d UDP flows host A -> host B (%s) at %,d datagrams/s offered (%d-byte "
                         + "payloads); at t0 router B's lane %d is throttled to %d%% of a CPU; %d s measured after t0, "
                         + "sampled every %d ms. Before: the %.0f s before t0; after: the last %.0f s.%n",
-                setup.flows(), setup.rate(), setup.payloadBytes(), loaded, setup.laneCpuPercent(), setup.seconds(),
+                setup.flows(), setup.traffic(), setup.rate(), setup.payloadBytes(), loaded, setup.laneCpuPercent(), setup.seconds(),
                 setup.sampleMillis(), setup.beforeSeconds(), setup.afterSeconds()));
         out.append(String.format(Locale.ROOT, "Rebalanced: from the first moment after t0 after which every %.0f-s "
                         + "window delivers >= %.0f%% of what was offered in it and lane %d takes at least %.0f points "

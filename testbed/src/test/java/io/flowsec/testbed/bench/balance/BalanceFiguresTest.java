@@ -102,7 +102,7 @@ class BalanceFiguresTest {
         timelines.put("receiver", timeline("receiver", 10, 0.8, 0.45, 2.5, 0.25));
 
         String summary = BalanceResults.summary("a machine", "flowsec bench balance --seconds 10",
-                new BalanceResults.Setup(64, 30_000, 64, 8, LOADED, 3, 3, 10, 250), timelines);
+                new BalanceResults.Setup(64, 30_000, 64, 8, LOADED, 3, 3, 10, 250, "steady"), timelines);
 
         assertTrue(summary.startsWith("flowsec bench balance on a machine\ncommand: flowsec bench balance --seconds 10\n"),
                 summary);
@@ -120,7 +120,7 @@ class BalanceFiguresTest {
         timelines.put("sender", timeline("sender", 4, 0.9, 0.45, 1, 0.3));
 
         BalanceResults.write(dir, "a machine", "flowsec bench balance", new BalanceResults.Setup(64, 30_000, 64, 8,
-                LOADED, 3, 1, 4, 250), timelines);
+                LOADED, 3, 1, 4, 250, "in bursts: 100 ms on, 300 ms off"), timelines);
 
         List<String> csv = Files.readAllLines(dir.resolve("balance.csv"));
         assertEquals(1 + 2 * 28, csv.size(), "a header and 28 samples (-3..4 s) per policy");
