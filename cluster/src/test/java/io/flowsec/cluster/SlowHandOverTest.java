@@ -104,8 +104,8 @@ class SlowHandOverTest {
 
     /**
      * B's data plane, whose counters say: each inbound SA brings 500 packets/s; lane 0 spends 0.05 of its time per SA,
-     * lane 1 0.35 on other work (500 packets/s of its own) and 0.2 per SA. Starting from 3 SAs a lane (0.15 against
-     * 0.95) the receiver moves 2 SAs in its first change (its model then gives 0.25 against 0.55) and the last in a
+     * lane 1 0.5 on other work (500 packets/s of its own) and 0.2 per SA. Starting from 3 SAs a lane (0.15 against
+     * 1.0) the receiver moves 2 SAs in its first change (lane 1 then measures 0.7: still hot) and the last in a
      * second. Once {@link #slow}, each hand-over takes {@link #HAND_OVER_MS}.
      */
     private DataplaneControl loadedAndSlow(DataplaneControl real) {
@@ -147,7 +147,7 @@ class SlowHandOverTest {
                 saPackets.merge(sa.spi(), PACKETS_PER_SA * seconds, Double::sum);
             }
         }
-        double[] busy = {0.05 * sas[0], Math.min(1, 0.35 + 0.2 * sas[1])};
+        double[] busy = {0.05 * sas[0], Math.min(1, 0.5 + 0.2 * sas[1])};
         double[] rate = {PACKETS_PER_SA * sas[0], 500 + PACKETS_PER_SA * sas[1]};
         List<LaneSnapshot> lanes = new ArrayList<>();
         for (LaneSnapshot lane : real.lanes()) {

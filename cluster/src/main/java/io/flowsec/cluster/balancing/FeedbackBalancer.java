@@ -18,14 +18,21 @@ import java.util.Optional;
  *       before it says nothing about it; someone else's change also starts a cooldown;</li>
  *   <li>a report of another version, or one already seen (same member, no later timestamp: a timer feeding the last
  *       report again during a partition), changes nothing;</li>
- *   <li>idle: count consecutive reports whose imbalance exceeds the start threshold; at K, become active;</li>
- *   <li>active: once the imbalance averaged since the last change is below the stop threshold, become idle;</li>
+ *   <li>idle: count consecutive reports whose imbalance exceeds the start threshold while a lane is hot (its load at
+ *       least {@link #HOT_LOAD}); at K, become active;</li>
+ *   <li>active: once the imbalance averaged since the last change is below the stop threshold, or no lane is hot any
+ *       more (below {@link #COOL_LOAD}), become idle: lanes that all keep up need nothing, and a lane that was just
+ *       relieved must not win its load back because it now looks idle (that flaps);</li>
  *   <li>active, cooldown over and at least K reports measured since the last change: ask the policy for a change,
  *       from the averages; when it has none (what is left is finer than an SA or a weight unit, or the floor is
  *       reached), rest: without that, noise at the margin would make late, pointless changes.</li>
  * </ol>
  */
 abstract class FeedbackBalancer implements Balancer {
+    /** A lane this loaded (busy, refused work, queue delay: {@link LaneModel}) needs relief; below, none does. */
+    static final double HOT_LOAD = 0.7;
+    /** Hysteresis: once acting, the balancer rests when the hottest lane is below this. */
+    static final double COOL_LOAD = 0.55;
     protected final BalancerSettings settings;
     protected final String author;
     private final Deque<Sample> window = new ArrayDeque<>();
@@ -76,7 +83,8 @@ abstract class FeedbackBalancer implements Balancer {
             window.removeFirst();
         }
         if (!active) {
-            reportsAbove = imbalance(current, report) > settings.startImbalance() ? reportsAbove + 1 : 0;
+            reportsAbove = imbalance(current, report) > settings.startImbalance() && hottest(current, report) >= HOT_LOAD
+                    ? reportsAbove + 1 : 0;
             if (reportsAbove < settings.triggerReports()) {
                 return Optional.empty();
             }
@@ -84,7 +92,7 @@ abstract class FeedbackBalancer implements Balancer {
             reportsAbove = 0;
         }
         LoadReport mean = meanReport();
-        if (imbalance(current, mean) < settings.stopImbalance()) {
+        if (imbalance(current, mean) < settings.stopImbalance() || hottest(current, mean) < COOL_LOAD) {
             active = false;
             return Optional.empty();
         }
@@ -133,6 +141,9 @@ abstract class FeedbackBalancer implements Balancer {
      * it can move load between.
      */
     abstract double imbalance(TunnelAssignment current, LoadReport report);
+
+    /** The load of the most loaded lane this policy can move load off. */
+    abstract double hottest(TunnelAssignment current, LoadReport report);
 
     /** The next assignment that narrows the imbalance, from averaged load; empty when nothing helps. */
     abstract Optional<TunnelAssignment> propose(TunnelAssignment current, LoadReport load, Map<Integer, Double> rates);

@@ -91,6 +91,16 @@ final class LaneModel {
         return load;
     }
 
+    /** The most loaded lane's load among {@code lanesOfInterest}; 0 for none. */
+    static double hottest(LoadReport report, Collection<Integer> lanesOfInterest) {
+        double[] load = loads(report);
+        double max = 0;
+        for (int lane : lanesOfInterest) {
+            max = Math.max(max, load[lane]);
+        }
+        return max;
+    }
+
     /** The most loaded lane's load minus the least loaded one's, among {@code lanesOfInterest}; 0 for fewer than two. */
     static double spread(LoadReport report, Collection<Integer> lanesOfInterest) {
         double[] load = loads(report);

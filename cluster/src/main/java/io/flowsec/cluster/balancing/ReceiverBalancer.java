@@ -43,6 +43,11 @@ public final class ReceiverBalancer extends FeedbackBalancer {
     }
 
     @Override
+    double hottest(TunnelAssignment current, LoadReport report) {
+        return LaneModel.hottest(report, IntStream.range(0, report.lanes().size()).boxed().toList());
+    }
+
+    @Override
     Optional<TunnelAssignment> propose(TunnelAssignment current, LoadReport load, Map<Integer, Double> rates) {
         int lanes = current.receiverLanes();
         List<SaPlacement> sas = current.sas();

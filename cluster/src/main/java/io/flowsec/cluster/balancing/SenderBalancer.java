@@ -42,9 +42,19 @@ public final class SenderBalancer extends FeedbackBalancer {
     /** Only lanes some SA lands on: the sender cannot send to, nor relieve, any other. */
     @Override
     double imbalance(TunnelAssignment current, LoadReport report) {
+        return LaneModel.spread(report, reached(current));
+    }
+
+    @Override
+    double hottest(TunnelAssignment current, LoadReport report) {
+        return LaneModel.hottest(report, reached(current));
+    }
+
+    /** The receiver lanes this sender's SAs land on: the ones it can move load between. */
+    private static Set<Integer> reached(TunnelAssignment current) {
         Set<Integer> reached = new TreeSet<>();
         current.sas().forEach(sa -> reached.add(sa.receiverLane()));
-        return LaneModel.spread(report, reached);
+        return reached;
     }
 
     @Override

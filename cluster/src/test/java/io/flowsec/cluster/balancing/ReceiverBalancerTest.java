@@ -112,6 +112,19 @@ class ReceiverBalancerTest {
         assertTrue(leftOnLaneOne < 2, "arrivals waiting 45 ms: SAs leave lane 1");
     }
 
+    /**
+     * A lane just relieved of its load looks idle; if the balancer then moved load back to it, it would flap. Lanes
+     * that all keep up need nothing: no change while no lane is hot (at least 0.7), however wide the spread.
+     */
+    @Test
+    void shouldLeaveLanesAloneWhileNoneIsHotHoweverWideTheSpread() {
+        TunnelAssignment current = Reports.twoOnEachLane();
+        assertTrue(Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"), current,
+                t -> Reports.of(current, current.version(), t, 0.65, 0.05)).isEmpty(), "0.65 against 0.05: nothing hot");
+        assertTrue(Reports.firstChange(new ReceiverBalancer(BalancerSettings.DEFAULTS, "router-b"), current,
+                t -> Reports.of(current, current.version(), t, 0.75, 0.05)).isPresent(), "0.75: hot, and SAs move");
+    }
+
     @Test
     void shouldCountALaneWhoseSocketsAreMoreThanHalfFullAsFullyLoaded() {
         TunnelAssignment current = Reports.twoOnEachLane();

@@ -77,6 +77,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private static final long HAND_OVER_MARKER_RESEND_NS = TimeUnit.MILLISECONDS.toNanos(5);
     private static final long HAND_OVER_MARKER_MAX_RESEND_NS = TimeUnit.MILLISECONDS.toNanos(200);
     private static final long HAND_OVER_POLL_NS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** Far longer than a softirq holds a datagram between the steering program and the socket's queue. */
+    private static final long STEERING_SETTLE_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long FAULT_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
     private static final long LANE_TASK_TIMEOUT_MS = 30_000;
     /** Longer would keep a busy flow on its SA all but for ever, so no reweighting would take effect. */
@@ -948,6 +950,8 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
                 applySteering();
                 throw e;
             }
+            // a softirq that ran the old program just before the attach may still be queueing its datagram: let it
+            LockSupport.parkNanos(STEERING_SETTLE_NS);
             long startNs = System.nanoTime();
             long deadlineNs = startNs + TimeUnit.MILLISECONDS.toNanos(HAND_OVER_MARKER_TIMEOUT_MS);
             long nextSendNs = startNs;
