@@ -197,7 +197,7 @@ public final class BalanceBenchmark {
                 busy[index] = lane.getJsonObject("io").getLong("busy-nanos");
                 datagrams[index] = lane.getJsonObject("io").getLong("tunnel-datagrams-received");
                 for (Map.Entry<String, Object> outcome : lane.getJsonObject("outcomes")) {
-                    if (!outcome.getKey().equals("accepted")) {
+                    if (!outcome.getKey().equals("accepted") && !outcome.getKey().equals("marker")) {   // the data plane's own
                         drops += ((Number) outcome.getValue()).longValue();
                     }
                 }
