@@ -43,6 +43,8 @@ public final class ClusterService implements TunnelControl, AutoCloseable {
     private final List<Consumer<JsonObject>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile SealedChannel channel;
     private volatile ClusterState state;
+    /** The reason the last unreadable load report was refused: each new one is logged, repeats are only counted. */
+    private volatile String lastUnreadableReport = "";
 
     private ClusterService(ClusterMember member, ClusterSecret secret, Vertx vertx, Consumer<String> log) {
         this.member = member;
@@ -105,7 +107,16 @@ public final class ClusterService implements TunnelControl, AutoCloseable {
         try {
             report = LoadReport.decode(new String(message.payload(), StandardCharsets.UTF_8));
         } catch (IllegalArgumentException e) {
-            return;   // authentic but not a report this version reads: nothing to act on
+            // authentic but not a report this version reads (a peer of another version): counted, said once per reason
+            SealedChannel open = channel;
+            if (open != null) {
+                open.opener().unreadable();
+            }
+            if (!e.getMessage().equals(lastUnreadableReport)) {
+                lastUnreadableReport = e.getMessage();
+                log.accept("cluster: a load report from " + message.sender() + " this version cannot read: " + e.getMessage());
+            }
+            return;
         }
         TunnelCoordinator tunnel = tunnels.get(report.tunnel());
         if (tunnel != null) {

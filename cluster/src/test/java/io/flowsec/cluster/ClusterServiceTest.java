@@ -147,6 +147,27 @@ class ClusterServiceTest {
         assertTrue(routerB.tunnel("a-b").getLong("rejectedMessages") >= 1);
     }
 
+    /** A member with the secret but of another version: its load reports are counted unreadable and logged once. */
+    @Test
+    void an_authentic_load_report_this_version_cannot_read_is_counted_and_logged_once() throws Exception {
+        Await.until("A to B adopted at B", () -> version(routerB, "receiving") >= 1);
+        ClusterSecret same = ClusterSecret.load(dir.resolve("cluster.secret"));
+        try (ClusterMember newer = new ClusterMember(settings("router-c", Ports.free(), portB))) {
+            newer.start();
+            assertTrue(newer.awaitRunning(Await.CLUSTER_TIMEOUT));
+            try (SealedChannel channel = SealedChannel.over(newer, same)) {
+                for (int i = 0; i < 3; i++) {
+                    channel.publishLoad("{\"member\":\"router-c\",\"tunnel\":\"a-b\",\"lanes\":[]}".getBytes(StandardCharsets.UTF_8));
+                }
+                Await.until("B to count three unreadable reports", () -> routerB.rejectedMessages()
+                        .getOrDefault("unreadable", 0L) >= 3, () -> routerB.rejectedMessages().toString());
+            }
+        }
+        assertEquals(0L, routerB.rejectedMessages().getOrDefault("bad_tag", 0L), "sealed with the secret: authentic");
+        long said = log.stream().filter(line -> line.contains("a load report from router-c this version cannot read")).count();
+        assertTrue(said >= 1 && said <= 2, "logged once per reason at each member, not per report: " + said);
+    }
+
     @Test
     void a_lost_peer_leaves_the_assignment_in_force_and_is_said_in_status_and_events() throws Exception {
         List<JsonObject> events = new CopyOnWriteArrayList<>();

@@ -152,6 +152,11 @@ public final class Opener {
         return rejections.get(reason.ordinal());
     }
 
+    /** An opened message whose content its reader refused: counted as {@link Rejection#UNREADABLE}. */
+    public void unreadable() {
+        rejections.incrementAndGet(Rejection.UNREADABLE.ordinal());
+    }
+
     /** All refusal counters at once, every reason present. */
     public Map<Rejection, Long> rejections() {
         Map<Rejection, Long> snapshot = new EnumMap<>(Rejection.class);

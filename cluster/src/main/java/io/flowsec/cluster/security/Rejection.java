@@ -11,5 +11,10 @@ public enum Rejection {
     /** Authentic, but its counter is not above the highest seen from that sender, epoch, type and subject. */
     REPLAYED,
     /** Authentic, but sealed as another type or subject than where it was found, e.g. copied under another key. */
-    MISDIRECTED
+    MISDIRECTED,
+    /**
+     * Authentic and fresh, but not a report or an assignment this version reads (another version's fields, a value out
+     * of range): counted by whoever decodes it ({@link Opener#unreadable}).
+     */
+    UNREADABLE
 }

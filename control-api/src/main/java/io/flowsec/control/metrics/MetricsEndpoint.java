@@ -110,10 +110,11 @@ public final class MetricsEndpoint implements ApiServer.Extension, AutoCloseable
                         .tag("tunnel", id).tag("direction", direction).register(registry);
             }
         }
-        for (String reason : java.util.List.of("malformed", "bad_tag", "stale", "replayed", "misdirected")) {
+        for (String reason : java.util.List.of("malformed", "bad_tag", "stale", "replayed", "misdirected", "unreadable")) {
             FunctionCounter.builder("flowsec.cluster.messages.rejected", tunnels,
                             t -> t.rejectedMessages().getOrDefault(reason, 0L))
-                    .description("cluster messages refused: not sealed with the cluster secret, replayed, stale or misdirected")
+                    .description("cluster messages refused: not sealed with the cluster secret, replayed, stale, "
+                            + "misdirected, or authentic but unreadable to this version")
                     .tag("reason", reason).register(registry);
         }
     }

@@ -282,14 +282,7 @@ class DataplaneTest {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
             int spi = pair.tunnel.b().inbound().getFirst().spi();
             int from = pair.b.inboundLanes().get(spi);
-            java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
-            pair.laneLoopOfB(from).execute(() -> {
-                try {
-                    busy.await(10, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            AutoCloseable busy = pair.holdLaneOfB(from);
             pair.sendFromA(FLOWS, 10);
             Thread.sleep(200);   // A's lanes sent them: the SA's wait in the losing lane's queue
             var outer = pair.tunnel.b().inbound().getFirst().outer();
@@ -301,7 +294,7 @@ class DataplaneTest {
             pair.sendFromA(FLOWS, 10);   // the SA's later ones queue at the gaining lane
             Thread.sleep(300);
             assertFalse(move.isDone(), "the move waits while the losing lane has not read its backlog");
-            busy.countDown();
+            busy.close();
             move.get(5, java.util.concurrent.TimeUnit.SECONDS);
             Map<Integer, List<Integer>> received = pair.receivedAtB(FLOWS * 20, 10_000);
             assertEquals(FLOWS * 20, TwoDataplanes.count(received));
@@ -321,18 +314,13 @@ class DataplaneTest {
             waitUntil(() -> pair.b.snapshot().total(Outcome.MARKER) >= 2 * LANES, "probes read on every lane");
             long idleMs = delayMs(pair.b, 1);
             assertTrue(idleMs < 50, "a lane that keeps up: " + idleMs + " ms");
-            java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
-            pair.laneLoopOfB(1).execute(() -> {
-                try {
-                    held.await(400, java.util.concurrent.TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            Thread.sleep(300);
-            long heldMs = delayMs(pair.b, 1);
-            assertTrue(heldMs >= 150, "a held lane's probe waits as long as it is held: " + heldMs + " ms");
-            assertTrue(delayMs(pair.b, 0) < 50, "the other lane keeps up: " + delayMs(pair.b, 0) + " ms");
+            try (AutoCloseable held = pair.holdLaneOfB(1)) {
+                Thread.sleep(300);
+                long heldMs = delayMs(pair.b, 1);
+                assertTrue(heldMs >= 150, "a held lane's probe waits as long as it is held: " + heldMs + " ms");
+                assertTrue(delayMs(pair.b, 0) < 50, "the other lane keeps up: " + delayMs(pair.b, 0) + " ms");
+                Thread.sleep(100);
+            }
             waitUntil(() -> delayMs(pair.b, 1) >= 300, "the held probe, read at last, gives the whole wait");
             waitUntil(() -> delayMs(pair.b, 1) < 50, "caught up");
         }
@@ -348,18 +336,11 @@ class DataplaneTest {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {
             int spi = pair.tunnel.b().inbound().getFirst().spi();
             int from = pair.b.inboundLanes().get(spi);
-            java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
-            pair.laneLoopOfB(from).execute(() -> {
-                try {
-                    stuck.await(10, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            AutoCloseable stuck = pair.holdLaneOfB(from);
             long startNs = System.nanoTime();
             pair.b.moveInbound(spi, 1 - from);
             long tookMs = (System.nanoTime() - startNs) / 1_000_000;
-            stuck.countDown();
+            stuck.close();
             assertEquals(1, pair.b.handOverTimeouts());
             assertTrue(tookMs >= Dataplane.HAND_OVER_MARKER_TIMEOUT_MS - 50 && tookMs < Dataplane.HAND_OVER_MARKER_TIMEOUT_MS + 3000,
                     "the move returned after the timeout: " + tookMs + " ms");

@@ -178,23 +178,35 @@ public final class TwoDataplanes implements AutoCloseable {
      * meanwhile, so what arrives waits in (or overflows) its sockets.
      */
     public AutoCloseable holdLanesOfB() throws InterruptedException {
-        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(lanes);
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        for (EventExecutor loop : loopsB) {
-            loop.execute(() -> {
-                held.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+        List<java.util.concurrent.CountDownLatch> releases = new ArrayList<>();
+        for (int lane = 0; lane < lanes; lane++) {
+            releases.add(hold(laneLoopOfB(lane)));
         }
+        return () -> releases.forEach(java.util.concurrent.CountDownLatch::countDown);
+    }
+
+    /** Holds B's lane {@code lane} as {@link #holdLanesOfB} holds them all: busy, or stuck, as a test needs. */
+    public AutoCloseable holdLaneOfB(int lane) throws InterruptedException {
+        return hold(laneLoopOfB(lane))::countDown;
+    }
+
+    /** Runs a task on {@code loop} that waits for the returned latch (or 30 s); returns once the task runs. */
+    private static java.util.concurrent.CountDownLatch hold(EventExecutor loop) throws InterruptedException {
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        loop.execute(() -> {
+            held.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         if (!held.await(5, TimeUnit.SECONDS)) {
             release.countDown();
-            throw new IllegalStateException("B's lanes did not all stop within 5 s");
+            throw new IllegalStateException("a lane of B did not stop within 5 s");
         }
-        return release::countDown;
+        return release;
     }
 
     public static int count(Map<Integer, List<Integer>> byFlow) {
