@@ -296,6 +296,7 @@
   function onLoad(message) {
     renderLanes(message.lanes.map((lane) => ({
       lane: lane.lane, busyFraction: lane.busyFraction, packetsPerSecond: lane.packetsPerSecond,
+      queueDelayMs: lane.queueDelayMs,
     })), 'websocket');
     if (message.mode) renderMode(message.mode);
     const lanes = message.lanes.map((lane) => withoutDelivered(lane.outcomes || {}));
@@ -305,7 +306,8 @@
   function withoutDelivered(outcomes) {
     const drops = {};
     for (const [reason, count] of Object.entries(outcomes)) {
-      if (reason !== 'accepted' && reason !== 'bypass') drops[reason] = count;
+      // accepted, bypassed and the data plane's own markers are not drops
+      if (reason !== 'accepted' && reason !== 'bypass' && reason !== 'marker') drops[reason] = count;
     }
     return drops;
   }
@@ -371,6 +373,7 @@
       lane: lane.lane,
       busyFraction: lane.busyFraction,
       packetsPerSecond: Math.max(0, Math.round((counters[i] - (last.counters[i] || 0)) / seconds)),
+      queueDelayMs: lane.receiveQueue ? lane.receiveQueue.delayMs : 0,
     })), 'polling');
   }
 
@@ -399,10 +402,13 @@
       total += packets;
       line.dataset.lane = lane.lane;
       line.dataset.packetsPerSecond = packets;
+      const delayMs = Math.max(0, Number(lane.queueDelayMs) || 0);
       line.dataset.busyFraction = busy;
+      line.dataset.queueDelayMs = delayMs;
       line.querySelector('.fill').style.width = (busy * 100).toFixed(1) + '%';
+      // the queue delay shows a lane held back (a capped or shared CPU) before its busy fraction does
       line.querySelector('.lane-value').textContent = (busy * 100).toFixed(1) + ' % busy · '
-        + number.format(packets) + ' packets/s';
+        + number.format(packets) + ' packets/s · waits ' + delayMs.toFixed(1) + ' ms';
     });
 
     const nowMs = Date.now();
@@ -546,7 +552,8 @@
       if (!report) continue;
       const bars = el('div', null, 'tunnel-load');
       for (const lane of report.lanes || []) {
-        const bar = el('span', 'lane ' + lane.lane + ' ' + Math.round(100 * lane.busy) + '%', 'tunnel-lane');
+        const bar = el('span', 'lane ' + lane.lane + ' ' + Math.round(100 * lane.busy) + '% · '
+          + Math.round(Number(lane.queueDelayMs) || 0) + ' ms', 'tunnel-lane');
         bar.style.setProperty('--busy', String(Math.min(1, Math.max(0, lane.busy))));
         bars.append(bar);
       }

@@ -353,6 +353,8 @@ public final class EventStream implements ApiServer.Extension, AutoCloseable {
                     .put("lane", lane.lane())
                     .put("busyFraction", laneLoad.busyFraction(lane.lane()))
                     .put("packetsPerSecond", lanePackets)
+                    .put("queueDelayMs", lane.queueDelayNanos() / 1e6)
+                    .put("socketDrops", lane.socketDrops())
                     .put("io", io)
                     .put("outcomes", ApiResources.outcomes(lane.outcomes(), true)));
         }

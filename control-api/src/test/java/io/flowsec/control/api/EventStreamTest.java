@@ -289,6 +289,8 @@ class EventStreamTest {
             double busy = lane.getDouble("busyFraction");
             assertTrue(busy >= 0 && busy <= 1, lane.encode());
             assertTrue(lane.getJsonObject("io").getLong("tunnel-datagrams-received") > 0, lane.encode());
+            assertTrue(lane.getDouble("queueDelayMs") >= 0 && lane.getDouble("queueDelayMs") < 1000, lane.encode());
+            assertEquals(0L, lane.getLong("socketDrops"), "in-memory sockets without a bound drop nothing");
         } finally {
             traffic.interrupt();
             traffic.join();

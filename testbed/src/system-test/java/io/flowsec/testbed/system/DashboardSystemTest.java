@@ -174,9 +174,13 @@ class DashboardSystemTest {
 
             // live load from the event stream: the badge says so, and a lane carries packets
             chromium.await("live load from the event stream", "document.getElementById('live').dataset.source === 'websocket'"
-                    + " && [...document.querySelectorAll('#lanes .lane')].some(l => Number(l.dataset.packetsPerSecond) > 0)",
+                    + " && [...document.querySelectorAll('#lanes .lane')].some(l => Number(l.dataset.packetsPerSecond) > 0)"
+                    + " && [...document.querySelectorAll('#lanes .lane')].every(l => /waits [0-9.]+ ms$/.test("
+                    + "l.querySelector('.lane-value').textContent))",
                     LIVE_TIMEOUT);
             assertEquals(2L, ((Number) chromium.evaluate("document.querySelectorAll('#lanes .lane').length")).longValue());
+            assertEquals(Boolean.FALSE, chromium.evaluate("[...document.querySelectorAll('#drops td')]"
+                    + ".some(td => td.textContent === 'marker')"), "the data plane's own markers are not drops");
             chromium.await("a throughput graph", "document.querySelectorAll('#graph polyline').length === 3"
                     + " && document.querySelector('#graph .series-total').getAttribute('points').split(' ').length >= 3",
                     LIVE_TIMEOUT);
