@@ -98,8 +98,8 @@ public final class BenchCommand {
                       clustered routers (2 lanes each on CPUs 0 and 1, tunnel a-b), 64 sequenced UDP flows host A ->
                       host B at N datagrams/s [30000], 64-byte payloads, each flow sending in bursts of ON ms every
                       ON+OFF ms [100/300: TCP-like flowlets; a sender moves a flow only while it pauses] or steadily;
-                      3 s balanced, then at t0 router B's lane 1 is
-                      throttled to N% of a CPU [8] (cgroup v1 cpu quota), then N s [20] measured, sampled every 250 ms.
+                      3 s balanced, then at t0 router B's lane 1 is throttled to N% of a CPU [8] (cgroup v1 cpu
+                      quota), then N s [20] measured, sampled every 250 ms.
                       The policy is set where it acts: receiver at router B, sender at router A, static at both.
                       Writes OUT/balance.csv (the timelines), OUT/balance.png (delivered / offered and lane 1's share
                       of router B's tunnel datagrams against time since t0, one line per policy) and
