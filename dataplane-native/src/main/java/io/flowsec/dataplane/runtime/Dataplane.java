@@ -913,8 +913,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
     private TunnelPort exactlySteeredPort(SecurityAssociation sa) {
         for (TunnelPort port : ports) {
             if (arrivesAt(sa, port)) {
-                SteeringPlan.Field field = planFor(port).field();
-                return field == SteeringPlan.Field.NONE || field == SteeringPlan.Field.HASH ? null : port;
+                return planFor(port).field().isExact() ? port : null;
             }
         }
         return null;
@@ -1090,15 +1089,13 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         }
         try {
             Map<String, String> fields = view.steeringFields();
-            queueProbes.probe(System.nanoTime(), port -> isExactField(fields.get(port.label())));
+            queueProbes.probe(System.nanoTime(), port -> {
+                SteeringPlan.Field field = SteeringPlan.Field.ofLabel(fields.get(port.label()));
+                return field != null && field.isExact();
+            });
         } catch (RuntimeException e) {
             log.accept("queue probe failed (it runs again): " + e);   // never stop the clock
         }
-    }
-
-    private static boolean isExactField(String label) {
-        return SteeringPlan.Field.SPI.label().equals(label) || SteeringPlan.Field.UDP_SOURCE_PORT.label().equals(label)
-                || SteeringPlan.Field.OUTER_SOURCE_ADDRESS.label().equals(label);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,24 @@ public record SteeringPlan(Field field, Map<Integer, Integer> laneByKey) {
         public String label() {
             return label;
         }
+
+        /**
+         * Whether the steering reads a value the receiver assigned to a lane (SPI, port, address): only then do a
+         * moved SA's datagrams change sockets, and only then does the program send a marker to the lane it names.
+         */
+        public boolean isExact() {
+            return this != NONE && this != HASH;
+        }
+
+        /** The field with {@code label} (as {@link #label()} and status show it), or null. */
+        public static Field ofLabel(String label) {
+            for (Field field : values()) {
+                if (field.label.equals(label)) {
+                    return field;
+                }
+            }
+            return null;
+        }
     }
 
     public SteeringPlan {

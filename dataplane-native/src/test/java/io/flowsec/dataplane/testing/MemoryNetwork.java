@@ -135,8 +135,7 @@ public final class MemoryNetwork {
         /** Steering, as the kernel would run the plan's program for the datagram. */
         private void arrive(byte[] payload, InetSocketAddress source) {
             SteeringPlan current = plan;
-            boolean exact = current.field() != SteeringPlan.Field.NONE && current.field() != SteeringPlan.Field.HASH;
-            if (exact && payload.length >= 8 && TestPackets.get32(payload, 0) == HandOverMarker.SPI) {
+            if (current.field().isExact() && payload.length >= 8 && TestPackets.get32(payload, 0) == HandOverMarker.SPI) {
                 sockets[TestPackets.get32(payload, HandOverMarker.LANE_OFFSET)].arrive(payload);   // as the programs do
                 return;
             }
