@@ -78,7 +78,8 @@ public final class GsoSegmenter {
      * Starts on what one read(2) from the TUN returned: {@code [offset, offset + length)} is the virtio_net_hdr and
      * the IP packet after it. Returns {@link #IN_PLACE}, the number of segments {@link #next} will write (at least
      * 1), or a negative refusal ({@link #MALFORMED}, {@link #UNSUPPORTED}, {@link #TOO_LARGE}); segments left from
-     * an earlier superpacket are dropped.
+     * an earlier superpacket are dropped. A GSO_NONE packet without NEEDS_CSUM is not looked at: the packet path
+     * checks it as it checks any other. hdr_len is not checked: TUN fills in the length of the packet's linear part.
      */
     public int begin(byte[] buffer, int offset, int length) {
         this.buffer = null;
