@@ -23,7 +23,7 @@ import java.util.TreeSet;
  */
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
                               Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies,
-                              ApiSettings api, ClusterConfig cluster, java.time.Duration flowletGap) {
+                              ApiSettings api, ClusterConfig cluster, java.time.Duration flowletGap, Offloads offloads) {
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -31,7 +31,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
 
     public static final int DEFAULT_TUNNEL_MTU = 1500;
     private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
-            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros");
+            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros", "offloads");
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
 
     public static ApplianceConfig read(Path path) throws ConfigException {
@@ -93,7 +93,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
                 stateDirectory, policies, ApiSettings.parse(json, stateDirectory),
                 ClusterConfig.parse(json, stateDirectory, policies.policies()),
-                java.time.Duration.ofNanos(flowletGapMicros * 1000L));
+                java.time.Duration.ofNanos(flowletGapMicros * 1000L), Offloads.parse(json));
     }
 
     /**

@@ -7,6 +7,7 @@ import io.flowsec.dataplane.lane.ClearPath;
 import io.flowsec.dataplane.lane.RawClearPath;
 import io.flowsec.dataplane.lane.SiteQueue;
 import io.flowsec.dataplane.lane.TunSiteQueue;
+import io.flowsec.dataplane.lane.UdpTunnelSocket;
 import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
 import io.flowsec.dataplane.policy.PolicyAction;
@@ -94,7 +95,7 @@ public final class Appliance implements AutoCloseable {
 
         // 2. site side: a device of our own, never another appliance's (joining its queues would steal its packets)
         try {
-            tun = TunDevice.open(config.site().device(), laneCount);
+            tun = TunDevice.open(config.site().device(), laneCount, config.offloads().tun() ? TunDevice.ALL_OFFLOADS : 0);
         } catch (io.flowsec.dataplane.linux.NativeException e) {
             if (e.errno() == TunDevice.EBUSY) {
                 throw new IOException("site.device " + config.site().device() + " exists already (another appliance's "
@@ -105,12 +106,14 @@ public final class Appliance implements AutoCloseable {
         SiteInterface.configure(config);
         List<SiteQueue> siteQueues = new ArrayList<>();
         for (int i = 0; i < laneCount; i++) {
-            siteQueues.add(new TunSiteQueue(tun, i));
+            siteQueues.add(new TunSiteQueue(tun, i, config.offloads().tunGro()));
         }
 
         // 3. tunnel endpoints
         for (Endpoint endpoint : localEndpoints()) {
-            ports.add(ReuseportTunnelPort.bind(endpoint.address(), endpoint.port(), laneCount, RECEIVE_BUFFER_BYTES));
+            ports.add(ReuseportTunnelPort.bind(endpoint.address(), endpoint.port(), laneCount, RECEIVE_BUFFER_BYTES,
+                    new UdpTunnelSocket.Paths(config.offloads().udpBatching(), config.offloads().udpGso(),
+                            config.offloads().udpGro())));
         }
 
         // 4. clear paths, where bypass policies forward to their next hop
@@ -131,7 +134,21 @@ public final class Appliance implements AutoCloseable {
         restoreWeightsAndLanes();
         log.accept(config.name() + ": " + laneCount + " lanes on " + vertxLanes.transport() + ", mode "
                 + config.mode().configName() + ", steering " + config.steering().configName() + ", site "
-                + config.site().device() + " " + config.site().addresses() + ", tunnel " + endpointLabels());
+                + config.site().device() + " " + config.site().addresses() + ", tunnel " + endpointLabels()
+                + ", offloads " + offloadSummary());
+    }
+
+    /** The paths in use, and each one the kernel refused with its reason (said once, here; the status shows them). */
+    private String offloadSummary() {
+        List<String> words = new ArrayList<>();
+        for (io.flowsec.dataplane.lane.Offload offload : dataplane.offloads()) {
+            if (offload.active()) {
+                words.add(offload.name());
+            } else if (!offload.detail().equals("off")) {
+                words.add(offload.name() + " refused (" + offload.detail() + ")");
+            }
+        }
+        return words.isEmpty() ? "none" : String.join(", ", words);
     }
 
     private void restoreWeightsAndLanes() {

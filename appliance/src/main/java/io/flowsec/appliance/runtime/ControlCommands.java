@@ -200,6 +200,7 @@ public final class ControlCommands {
                 .put("steeringConfigured", snapshot.steering().configName())
                 .put("steeringFields", new JsonObject(new java.util.LinkedHashMap<>(snapshot.steeringFields())))
                 .put("steeringPrograms", new JsonObject(new java.util.LinkedHashMap<>(snapshot.steeringPrograms())))
+                .put("offloads", io.flowsec.control.api.OffloadsJson.of(dataplane))
                 .put("lanes", lanes).put("sas", sas).put("totals", outcomes(snapshot.totals()));
     }
 

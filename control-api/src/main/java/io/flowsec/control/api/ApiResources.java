@@ -64,7 +64,8 @@ final class ApiResources {
                 .put("cores", Runtime.getRuntime().availableProcessors())
                 .put("lanes", dataplane.laneCount())
                 .put("health", faults == 0 ? "ok" : "degraded")
-                .put("configurationVersion", configurationVersion);
+                .put("configurationVersion", configurationVersion)
+                .put("offloads", OffloadsJson.of(dataplane));
     }
 
     JsonArray lanes() {

@@ -279,6 +279,11 @@ public final class DataplaneMetrics {
             case CLEAR_PACKETS_SENT -> "Packets of bypass policies the lane forwarded in clear";
             case CLEAR_SEND_ERRORS -> "Packets of bypass policies the lane could not forward";
             case FLOWLET_MOVES -> "Flow buckets the lane moved to another SA after a reweighting, each at a flowlet boundary";
+            case SITE_SUPERPACKETS_READ -> "TCP/UDP superpackets the lane read from its TUN queue and cut into segments (TSO/USO)";
+            case SITE_OFFLOAD_DROPS -> "Superpackets from the TUN queue the lane refused and dropped (malformed or unsupported)";
+            case SITE_SUPERPACKETS_WRITTEN -> "Packets the lane wrote to its TUN queue carrying several coalesced TCP segments";
+            case TUNNEL_RUNS_SENT -> "Sends of a run of tunnel datagrams cut by the kernel (UDP GSO)";
+            case TUNNEL_RUNS_RECEIVED -> "Receives of a run of tunnel datagrams kept together by the kernel (UDP GRO)";
         };
     }
 

@@ -37,7 +37,11 @@ import java.lang.foreign.MemorySegment;
 public final class Lane {
     /** Packets per batch, as wireguard-go's IdealBatchSize order of magnitude. */
     public static final int BATCH = 64;
-    static final int MAX_PACKET = 65535;
+    /**
+     * A slot's room: the largest IPv6 packet (a 16-bit payload length after its 40-byte header) with a TUN queue's
+     * 10-byte virtio_net_hdr before it, as a TSO superpacket arrives.
+     */
+    public static final int MAX_PACKET = Packet.MAX_IP_PACKET + 40 + 10;
 
     private final int index;
     private final SiteQueue site;
@@ -76,6 +80,10 @@ public final class Lane {
         sendPackets = new Packet[sockets.length][BATCH];
         sendDestinations = new MemorySegment[sockets.length][BATCH];
         sendCounts = new int[sockets.length];
+        site.countInto(processor.counters());
+        for (TunnelSocket socket : sockets) {
+            socket.countInto(processor.counters());
+        }
     }
 
     public int index() {

@@ -68,8 +68,8 @@ public final class LaneIo {
             return;
         }
         Readiness handle = loop.isCompatible(IoUringReadiness.class)
-                ? new IoUringReadiness(this, fd, drain, tunnel)
-                : new EpollReadiness(this, fd, drain, tunnel);
+                ? new IoUringReadiness(this, queue, fd, drain, tunnel)
+                : new EpollReadiness(this, queue, fd, drain, tunnel);
         IoRegistration registration = loop.register((IoHandle) handle).sync().getNow();
         registrations.add(registration);
         handles.add(handle);
@@ -195,6 +195,8 @@ public final class LaneIo {
     /** Common part: drain, and either continue in a task (batch full) or wait for readiness again. */
     private abstract static class Readiness {
         final LaneIo io;
+        /** Asked after a drain: a queue may hold in user space what it took from the kernel (a GRO run, a TSO cut). */
+        final LaneReadiness queue;
         final int fd;
         final IntSupplier drain;
         /** A tunnel socket's (else the site queue's): {@link #pauseTunnel} holds it. */
@@ -202,8 +204,9 @@ public final class LaneIo {
         final Runnable continueDrain;
         IoRegistration registration;
 
-        Readiness(LaneIo io, int fd, IntSupplier drain, boolean tunnel) {
+        Readiness(LaneIo io, LaneReadiness queue, int fd, IntSupplier drain, boolean tunnel) {
             this.io = io;
+            this.queue = queue;
             this.fd = fd;
             this.drain = drain;
             this.tunnel = tunnel;
@@ -228,7 +231,7 @@ public final class LaneIo {
                 pausedInterest();
                 return;
             }
-            if (drain.getAsInt() == Lane.BATCH) {
+            if (drain.getAsInt() == Lane.BATCH || queue.hasPending()) {
                 io.loop.execute(continueDrain);
             } else {
                 rearm();
@@ -254,12 +257,10 @@ public final class LaneIo {
      */
     private static final class CallbackReadiness extends Readiness {
         final Runnable wake;
-        private final LaneReadiness queue;
         private boolean closed;
 
         CallbackReadiness(LaneIo io, LaneReadiness queue, IntSupplier drain, boolean tunnel) {
-            super(io, -1, drain, tunnel);
-            this.queue = queue;
+            super(io, queue, -1, drain, tunnel);
             this.wake = () -> io.loop.execute(continueDrain);
         }
 
@@ -290,8 +291,8 @@ public final class LaneIo {
         /** A POLL_ADD is outstanding: a second one would wake the lane twice for each readiness, for ever after. */
         private boolean armed;
 
-        IoUringReadiness(LaneIo io, int fd, IntSupplier drain, boolean tunnel) {
-            super(io, fd, drain, tunnel);
+        IoUringReadiness(LaneIo io, LaneReadiness queue, int fd, IntSupplier drain, boolean tunnel) {
+            super(io, queue, fd, drain, tunnel);
             this.pollIn = new IoUringIoOps(IORING_OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN,
                     (short) 0, (short) 0, (short) 0, 0, 0L);
         }
@@ -320,8 +321,8 @@ public final class LaneIo {
         private final FileDescriptor descriptor;
         private boolean interested;
 
-        EpollReadiness(LaneIo io, int fd, IntSupplier drain, boolean tunnel) {
-            super(io, fd, drain, tunnel);
+        EpollReadiness(LaneIo io, LaneReadiness queue, int fd, IntSupplier drain, boolean tunnel) {
+            super(io, queue, fd, drain, tunnel);
             this.descriptor = new FileDescriptor(fd);
         }
 

@@ -13,8 +13,21 @@ public interface LaneReadiness {
     }
 
     /**
-     * For a queue without a descriptor: true while something waits to be read, so the lane drains again, as a
-     * level-triggered poll would report a descriptor that still has data.
+     * Called once, before the lane starts: where the queue counts what only it sees (superpackets cut or coalesced,
+     * runs of datagrams), on the lane's thread as it reads and writes.
+     */
+    default void countInto(io.flowsec.dataplane.esp.LaneCounters counters) {
+    }
+
+    /** The batching and offload paths of this queue (control side; allocates). */
+    default java.util.List<Offload> offloads() {
+        return java.util.List.of();
+    }
+
+    /**
+     * True while something waits to be read that a poll of the descriptor would not report: for a queue without a
+     * descriptor, anything; for one with a descriptor, what it already took from the kernel and holds (a GRO run or
+     * a TSO superpacket cut only in part). The lane then drains again, as a level-triggered poll would.
      */
     default boolean hasPending() {
         return false;

@@ -5,7 +5,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.invoke.VarHandle;
 
 /**
  * Where a system call leaves errno: one per thread that makes calls (a lane owns one), allocated once, so the
@@ -13,12 +12,20 @@ import java.lang.invoke.VarHandle;
  */
 public final class Errno {
     static final StructLayout LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    /**
+     * Where errno lies in the captured state: read as a plain int at a fixed offset, because a VarHandle reached
+     * through a polluted profile may box its coordinates and allocate on every failed call (-EAGAIN included).
+     */
+    private static final long ERRNO_OFFSET = LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
 
     public static final int EINTR = 4;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
+    public static final int EIO = 5;
     public static final int EINVAL = 22;
+    public static final int ENOSYS = 38;
+    public static final int ENOPROTOOPT = 92;
+    public static final int EOPNOTSUPP = 95;
     public static final int EMSGSIZE = 90;
 
     final MemorySegment state;
@@ -29,6 +36,6 @@ public final class Errno {
 
     /** The errno of the last failed call made with this holder. */
     public int value() {
-        return (int) ERRNO.get(state, 0L);
+        return state.get(java.lang.foreign.ValueLayout.JAVA_INT, ERRNO_OFFSET);
     }
 }

@@ -44,6 +44,11 @@ public final class Syscalls {
     public static final int IP_TOS = 1;
     public static final int IP_RECVTOS = 13;
     /** IPv6 socket options and control messages (linux/in6.h, linux/ipv6.h): traffic class and flow label. */
+    /** UDP segmentation offload (GSO) on send and receive coalescing (GRO), Linux 4.18 / 5.0 on. */
+    public static final int SOL_UDP = 17;
+    public static final int UDP_SEGMENT = 103;
+    public static final int UDP_GRO = 104;
+
     public static final int SOL_IPV6 = 41;
     public static final int IPV6_FLOWINFO = 11;
     public static final int IPV6_FLOWLABEL_MGR = 32;
@@ -77,6 +82,12 @@ public final class Syscalls {
             FunctionDescriptor.of(LONG, INT, POINTER, LONG, INT, POINTER, POINTER), ERRNO, CRITICAL);
     private static final MethodHandle SENDMSG = handle("sendmsg", FunctionDescriptor.of(LONG, INT, POINTER, INT), ERRNO, CRITICAL_NATIVE);
     private static final MethodHandle RECVMSG = handle("recvmsg", FunctionDescriptor.of(LONG, INT, POINTER, INT), ERRNO, CRITICAL_NATIVE);
+    private static final MethodHandle SENDMMSG = handle("sendmmsg", FunctionDescriptor.of(INT, INT, POINTER, INT, INT), ERRNO, CRITICAL_NATIVE);
+    /** The timeout pointer passed as a plain 0 (NULL): a MemorySegment.NULL argument allocated on every call. */
+    private static final MethodHandle RECVMMSG = handle("recvmmsg",
+            FunctionDescriptor.of(INT, INT, POINTER, INT, INT, LONG), ERRNO, CRITICAL_NATIVE);
+    /** ioctl(2) whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+    private static final MethodHandle IOCTL_VALUE = handle("ioctl", FunctionDescriptor.of(INT, INT, LONG, LONG), ERRNO);
     private static final MethodHandle SCHED_SETAFFINITY = handle("sched_setaffinity", FunctionDescriptor.of(INT, INT, LONG, POINTER), ERRNO);
     private static final MethodHandle SETNS = handle("setns", FunctionDescriptor.of(INT, INT, INT), ERRNO);
     private static final MethodHandle SETPRIORITY = handle("setpriority", FunctionDescriptor.of(INT, INT, INT, INT), ERRNO);
@@ -128,6 +139,21 @@ public final class Syscalls {
         Errno errno = new Errno();
         try {
             int result = (int) IOCTL.invokeExact(errno.state, fd, request, argument);
+            if (result < 0) {
+                throw new NativeException(what, errno.value());
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** ioctl(2) with a plain value as its argument (TUNSETOFFLOAD takes the flags so). */
+    public static void ioctlValue(int fd, long request, long value, String what) throws NativeException {
+        Errno errno = new Errno();
+        try {
+            int result = (int) IOCTL_VALUE.invokeExact(errno.state, fd, request, value);
             if (result < 0) {
                 throw new NativeException(what, errno.value());
             }
@@ -347,6 +373,29 @@ public final class Syscalls {
     public static long recvmsg(Errno errno, int fd, MemorySegment header, int flags) {
         try {
             long result = (long) RECVMSG.invokeExact(errno.state, fd, header, flags);
+            return result < 0 ? -errno.value() : result;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * sendmmsg(2) of {@code count} native {@code struct mmsghdr}s at {@code messages}: how many were sent (each
+     * message's {@code msg_len} then holds its bytes), or -errno when the first failed.
+     */
+    public static int sendmmsg(Errno errno, int fd, MemorySegment messages, int count, int flags) {
+        try {
+            int result = (int) SENDMMSG.invokeExact(errno.state, fd, messages, count, flags);
+            return result < 0 ? -errno.value() : result;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** recvmmsg(2) into {@code count} native {@code struct mmsghdr}s, no timeout: how many arrived, or -errno. */
+    public static int recvmmsg(Errno errno, int fd, MemorySegment messages, int count, int flags) {
+        try {
+            int result = (int) RECVMMSG.invokeExact(errno.state, fd, messages, count, flags, 0L);
             return result < 0 ? -errno.value() : result;
         } catch (Throwable t) {
             throw new IllegalStateException(t);

@@ -208,6 +208,37 @@ public final class UdpSocket implements Closeable {
     }
 
     /**
+     * Asks the kernel to keep runs of datagrams from one sender together (UDP_GRO, Linux 5.0 on): a receive then
+     * returns several datagrams at once, cut by {@link DatagramReceiveBatch#segmentSize}. Only receives through a
+     * {@link DatagramReceiveBatch} may follow: a plain receive would take a run for one datagram. Throws
+     * (ENOPROTOOPT) where the kernel lacks it.
+     */
+    public void enableReceiveCoalescing() throws NativeException {
+        Syscalls.setsockopt(fd, Syscalls.SOL_UDP, Syscalls.UDP_GRO, 1, "UDP_GRO");
+    }
+
+    /**
+     * Checks that the kernel segments UDP sends (UDP GSO, Linux 4.18 on) by setting the socket's default segment
+     * size to 0 (none: each send says its own). Throws (ENOPROTOOPT) where it does not.
+     */
+    public void probeSendSegmentation() throws NativeException {
+        Syscalls.setsockopt(fd, Syscalls.SOL_UDP, Syscalls.UDP_SEGMENT, 0, "UDP_SEGMENT");
+    }
+
+    /**
+     * A batch for sendmmsg(2) on this socket (see {@link DatagramSendBatch}); call after {@link #enableSendFlowLabel}
+     * where labels are wanted. Its native memory lives as long as the socket.
+     */
+    public DatagramSendBatch sendBatch(int messages, int stagingBytes) {
+        return new DatagramSendBatch(arena, fd, family, flowLabelSendEnabled, messages, stagingBytes);
+    }
+
+    /** A batch for recvmmsg(2) on this socket: {@code messages} buffers of {@code bufferBytes} each. */
+    public DatagramReceiveBatch receiveBatch(int messages, int bufferBytes) {
+        return new DatagramReceiveBatch(arena, fd, messages, bufferBytes);
+    }
+
+    /**
      * IPv6 only: asks the kernel for each arriving datagram's flow label too (IPV6_FLOWINFO as a receive option), read
      * by {@link #receiveWithTrafficClass} into {@link #lastFlowLabel}. Call it before the socket's lane starts.
      */

@@ -776,6 +776,22 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         return flowletGap;
     }
 
+    /** Each path over every lane's queues: in use only where every lane uses it; the first refusal explains. */
+    @Override
+    public List<io.flowsec.dataplane.lane.Offload> offloads() {
+        Map<String, io.flowsec.dataplane.lane.Offload> byName = new java.util.LinkedHashMap<>();
+        for (Lane lane : lanes) {
+            List<io.flowsec.dataplane.lane.Offload> all = new ArrayList<>(lane.site().offloads());
+            for (io.flowsec.dataplane.lane.TunnelSocket socket : lane.sockets()) {
+                all.addAll(socket.offloads());
+            }
+            for (io.flowsec.dataplane.lane.Offload offload : all) {
+                byName.merge(offload.name(), offload, io.flowsec.dataplane.lane.Offload::and);
+            }
+        }
+        return List.copyOf(byName.values());
+    }
+
     @Override
     public synchronized void flowletGap(Duration gap) {
         checkCommand();

@@ -113,6 +113,14 @@ public interface DataplaneControl {
 
     DataplaneSnapshot snapshot();
 
+    /**
+     * The batching and offload paths of the lanes' queues (TUN offloads and GRO, UDP batching, GSO and GRO): which
+     * are in use, and why each other one is not (not asked for, or the kernel's refusal).
+     */
+    default List<io.flowsec.dataplane.lane.Offload> offloads() {
+        return List.of();
+    }
+
     void addListener(DataplaneListener listener);
 
     void removeListener(DataplaneListener listener);

@@ -42,11 +42,17 @@ public final class ReuseportTunnelPort implements TunnelPort, Closeable {
     /** Binds one socket per lane, in lane order, each with {@code receiveBufferBytes} of receive buffer. */
     public static ReuseportTunnelPort bind(InetAddress address, int port, int lanes, int receiveBufferBytes)
             throws NativeException {
+        return bind(address, port, lanes, receiveBufferBytes, UdpTunnelSocket.Paths.ALL);
+    }
+
+    /** As above, each socket with the batching and offload {@code paths} asked for. */
+    public static ReuseportTunnelPort bind(InetAddress address, int port, int lanes, int receiveBufferBytes,
+                                           UdpTunnelSocket.Paths paths) throws NativeException {
         UdpTunnelSocket[] sockets = new UdpTunnelSocket[lanes];
         try {
             for (int lane = 0; lane < lanes; lane++) {
                 UdpSocket socket = UdpSocket.bind(address, port, true);
-                sockets[lane] = new UdpTunnelSocket(socket);
+                sockets[lane] = new UdpTunnelSocket(socket, paths);
                 socket.receiveBufferBytes(receiveBufferBytes);
             }
         } catch (NativeException e) {

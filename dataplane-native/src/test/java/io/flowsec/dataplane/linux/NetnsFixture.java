@@ -47,19 +47,22 @@ final class NetnsFixture implements AutoCloseable {
     /** Runs {@code body} on a fresh thread that has entered the namespace (the caller's thread stays where it is). */
     <T> T inside(ThrowingSupplier<T> body) throws Exception {
         Object[] result = new Object[1];
-        Exception[] failure = new Exception[1];
+        Throwable[] failure = new Throwable[1];
         Thread thread = new Thread(() -> {
             try {
                 NetworkNamespace.enter(name);
                 result[0] = body.get();
-            } catch (Exception e) {
-                failure[0] = e;
+            } catch (Exception | AssertionError e) {
+                failure[0] = e;   // an assertion failing inside must fail the test, not only the thread
             }
         }, "netns-" + name);
         thread.start();
         thread.join();
+        if (failure[0] instanceof AssertionError assertion) {
+            throw assertion;
+        }
         if (failure[0] != null) {
-            throw failure[0];
+            throw (Exception) failure[0];
         }
         @SuppressWarnings("unchecked")
         T value = (T) result[0];

@@ -4,9 +4,13 @@ import io.flowsec.testbed.demo.Topology;
 
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.security.MessageDigest;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -66,5 +70,44 @@ final class Transfers {
                 return digest.digest();
             }
         }
+    }
+
+    /**
+     * Sends {@code perFlow} 400-byte datagrams on each of {@code flows} flows (source ports 20000 on) from host A to
+     * host B's {@code port}; returns how many host B received.
+     */
+    static int udpFlows(Topology topology, int flows, int perFlow, int port) throws Exception {
+        CompletableFuture<Integer> received = in(topology.hostB(), () -> {
+            try (DatagramSocket socket = new DatagramSocket(port,
+                    InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
+                socket.setSoTimeout(1500);
+                byte[] buffer = new byte[2048];
+                int count = 0;
+                try {
+                    while (true) {
+                        socket.receive(new DatagramPacket(buffer, buffer.length));
+                        count++;
+                    }
+                } catch (SocketTimeoutException done) {
+                    return count;
+                }
+            }
+        });
+        Thread.sleep(200);
+        in(topology.hostA(), () -> {
+            InetSocketAddress target = new InetSocketAddress(Topology.HOST_B_ADDRESS, port);
+            byte[] payload = new byte[400];
+            for (int flow = 0; flow < flows; flow++) {
+                try (DatagramSocket socket = new DatagramSocket(
+                        new InetSocketAddress(Topology.HOST_A_ADDRESS, 20000 + flow))) {
+                    for (int i = 0; i < perFlow; i++) {
+                        socket.send(new DatagramPacket(payload, payload.length, target));
+                    }
+                }
+                Thread.sleep(2);
+            }
+            return null;
+        }).get(60, TimeUnit.SECONDS);
+        return received.get(60, TimeUnit.SECONDS);
     }
 }

@@ -135,36 +135,7 @@ class TwoAppliancesSystemTest {
 
     /** Sends {@code perFlow} datagrams on each of {@link #FLOWS} flows from host A; returns how many host B got. */
     private static int sendUdpFlows(int perFlow, int port) throws Exception {
-        CompletableFuture<Integer> received = in(topology.hostB(), () -> {
-            try (DatagramSocket socket = new DatagramSocket(port, InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
-                socket.setSoTimeout(1500);
-                byte[] buffer = new byte[2048];
-                int count = 0;
-                try {
-                    while (true) {
-                        socket.receive(new DatagramPacket(buffer, buffer.length));
-                        count++;
-                    }
-                } catch (java.net.SocketTimeoutException done) {
-                    return count;
-                }
-            }
-        });
-        Thread.sleep(200);
-        in(topology.hostA(), () -> {
-            InetSocketAddress target = new InetSocketAddress(Topology.HOST_B_ADDRESS, port);
-            byte[] payload = new byte[400];
-            for (int flow = 0; flow < FLOWS; flow++) {
-                try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(Topology.HOST_A_ADDRESS, 20000 + flow))) {
-                    for (int i = 0; i < perFlow; i++) {
-                        socket.send(new DatagramPacket(payload, payload.length, target));
-                    }
-                }
-                Thread.sleep(2);
-            }
-            return null;
-        }).get(60, TimeUnit.SECONDS);
-        return received.get(60, TimeUnit.SECONDS);
+        return Transfers.udpFlows(topology, FLOWS, perFlow, port);
     }
 
     @Test
