@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,17 +67,21 @@ public final class Iperf3 {
 
     /**
      * Runs one test from network namespace {@code namespace} against the server at {@code server:port} and returns
-     * what the server received. Waits for a server still resetting after the previous test; fails on any other
-     * error iperf3 reports, or when it runs {@value #GRACE_SECONDS} s past its time (then it is killed).
+     * what the server received; the JSON report goes to {@code report} unless that is null. Waits for a server still
+     * resetting after the previous test; fails on any other error iperf3 reports, or when it runs
+     * {@value #GRACE_SECONDS} s past its time (then it is killed).
      */
-    public static Result run(String namespace, String server, int port, int seconds, List<String> testArguments)
-            throws IOException, InterruptedException {
+    public static Result run(String namespace, String server, int port, int seconds, List<String> testArguments,
+                             Path report) throws IOException, InterruptedException {
         Path iperf3 = Executables.find("iperf3")
                 .orElseThrow(() -> new IOException("iperf3 not installed (apt-get install iperf3)"));
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
         command.addAll(command(iperf3, server, port, seconds, testArguments));
         for (int attempt = 1; ; attempt++) {
             String json = runOnce(command, seconds + GRACE_SECONDS);
+            if (report != null) {
+                Files.writeString(report, json);
+            }
             try {
                 return parse(json);
             } catch (ServerBusy busy) {

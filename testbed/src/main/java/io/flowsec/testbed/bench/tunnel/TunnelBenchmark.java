@@ -30,6 +30,8 @@ public final class TunnelBenchmark {
     public static final int HTTP_CONCURRENCY = 256;
     public static final int HTTP_PORT = 80;
     private static final int PING_TRIES = 10;
+    /** Where iperf3's JSON reports are kept, in the results directory: {@code TUNNEL-TEST.json}. */
+    public static final String IPERF3_REPORTS = "iperf3";
 
     private TunnelBenchmark() {
     }
@@ -42,6 +44,7 @@ public final class TunnelBenchmark {
             cleanup.addDirectory(www);
         }
         List<Integer> fileSizes = options.tests().stream().filter(t -> !t.isIperf()).map(TunnelTest::fileBytes).toList();
+        Path reports = options.runsIperf() ? Files.createDirectories(options.out().resolve(IPERF3_REPORTS)) : null;
         for (String name : options.tunnels()) {
             // 1. the tunnel
             progress.printf("%s: starting%n", name);
@@ -64,12 +67,13 @@ public final class TunnelBenchmark {
                 // 4. warm-up
                 if (options.warmupSeconds() > 0) {
                     TunnelTest first = options.tests().getFirst();
-                    measure(tunnel, first, options.warmupSeconds(), nginx);
+                    measure(tunnel, first, options.warmupSeconds(), nginx, null);
                     progress.printf("%s: warmed up with %d s of %s%n", name, options.warmupSeconds(), first.label());
                 }
                 // 5. the tests
                 for (TunnelTest test : options.tests()) {
-                    TunnelResult result = measure(tunnel, test, options.seconds(), nginx);
+                    TunnelResult result = measure(tunnel, test, options.seconds(), nginx,
+                            test.isIperf() ? reports.resolve(name + "-" + test.id() + ".json") : null);
                     results.add(result);
                     progress.printf(Locale.ROOT, "%-9s  %-15s %12s %-10s  router CPU A %s  B %s cores%s%n", name,
                             test.label(), TunnelReport.value(result.value()), test.unit(), cores(result.routerACores()),
@@ -118,8 +122,8 @@ public final class TunnelBenchmark {
         }
     }
 
-    /** One test from host A, with the routers' CPU time read before and after it. */
-    private static TunnelResult measure(Tunnel tunnel, TunnelTest test, int seconds, NginxServer nginx)
+    /** One test from host A, with the routers' CPU time read before and after it; iperf3's report kept in {@code report}. */
+    private static TunnelResult measure(Tunnel tunnel, TunnelTest test, int seconds, NginxServer nginx, Path report)
             throws IOException, InterruptedException {
         Topology topology = tunnel.topology();
         CpuReading before = CpuReading.of(tunnel);
@@ -127,7 +131,7 @@ public final class TunnelBenchmark {
         String note = "";
         if (test.isIperf()) {
             Iperf3.Result r = Iperf3.run(topology.hostA(), Topology.HOST_B_ADDRESS, Iperf3Server.PORT, seconds,
-                    test.iperfArguments());
+                    test.iperfArguments(), report);
             value = test == TunnelTest.UDP64 ? r.packetsPerSecond() : r.gigabitsPerSecond();
         } else {
             ApacheBench.Result r = ApacheBench.run(topology.hostA(), nginx.url(test.fileBytes()), HTTP_CONCURRENCY,
