@@ -133,8 +133,8 @@ public final class BenchCommand {
                       '{"tunnelMtu": 1500}' (not mode: the tunnel names it).
                       Writes OUT/tunnel.csv, OUT/tunnel.png (a panel per test, a bar per tunnel) and
                       OUT/tunnel-summary.txt [bench-results/tunnel]: the values, flow/wireguard, flow/plain and
-                      flow/single, the routers' CPU, the issue's targets met or missed. Root; installs iperf3,
-                      wireguard-go and wireguard-tools with apt-get when missing.
+                      flow/single, the routers' CPU, the issue's targets met or missed; iperf3's JSON reports in
+                      OUT/iperf3/. Root; installs iperf3, wireguard-go and wireguard-tools with apt-get when missing.
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
             and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
