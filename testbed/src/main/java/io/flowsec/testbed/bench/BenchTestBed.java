@@ -38,8 +38,8 @@ public final class BenchTestBed implements AutoCloseable {
     public static final String PREFIX = "fsbench";
     public static final int TUNNEL_PORT = 4500;
     public static final int FIRST_SOURCE_PORT = 4501;
-    private static final String SITE_A = "10.1.0.0/16";
-    private static final String SITE_B = "10.2.0.0/16";
+    public static final String SITE_A = "10.1.0.0/16";
+    public static final String SITE_B = "10.2.0.0/16";
 
     /** The protect policies' names at router A and router B (a cluster tunnel names them). */
     public static final String POLICY_A = "a-to-b";
@@ -226,6 +226,19 @@ public final class BenchTestBed implements AutoCloseable {
     /** Router B's counters now: what {@link Snapshot#pointUntil} turns into a point. */
     public Snapshot snapshotB() throws IOException {
         return Snapshot.of(statusB(), System.nanoTime(), routerB.cpuNanos());
+    }
+
+    /** Router A's process id (router A started). */
+    public long routerAPid() {
+        if (routerA == null) {
+            throw new IllegalStateException("router A was not started");
+        }
+        return routerA.pid();
+    }
+
+    /** Router B's process id. */
+    public long routerBPid() {
+        return routerB.pid();
     }
 
     /** Packets host B's interface received so far (the receiver benchmark's delivered count). */

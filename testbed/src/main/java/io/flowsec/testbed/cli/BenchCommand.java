@@ -17,8 +17,14 @@ import io.flowsec.testbed.bench.balance.BalanceOptions;
 import io.flowsec.testbed.bench.balance.BalanceResults;
 import io.flowsec.testbed.bench.balance.BalanceSample;
 import io.flowsec.testbed.bench.balance.LaneThrottle;
+import io.flowsec.testbed.bench.tunnel.TunnelBenchmark;
+import io.flowsec.testbed.bench.tunnel.TunnelOptions;
+import io.flowsec.testbed.bench.tunnel.TunnelReport;
+import io.flowsec.testbed.bench.tunnel.TunnelResult;
+import io.flowsec.testbed.bench.tunnel.TunnelTest;
 import io.flowsec.testbed.demo.CleanupOnExit;
 import io.flowsec.testbed.demo.Topology;
+import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -33,8 +39,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
- * {@code flowsec bench micro|app|receiver}: the paper's evaluation (§6) on this machine ({@code state}, {@code api} and
- * {@code balance} have runners of their own below, in the same steps).
+ * {@code flowsec bench micro|app|receiver}: the paper's evaluation (§6) on this machine ({@code state}, {@code api},
+ * {@code balance} and {@code tunnel} have runners of their own below, in the same steps).
  * <ol>
  *   <li>check: root, no other benchmark's or demo's namespaces, the tools the benchmark needs (installed with
  *       apt-get when missing);</li>
@@ -50,6 +56,8 @@ public final class BenchCommand {
                    flowsec bench api [--rounds N] [--seconds N] [--connections N] [--client-nice N] [--delay-ms N]
                    flowsec bench balance [--policies LIST] [--seconds N] [--rate N] [--lane-cpu-percent N] [--bursts ON/OFF|steady]
                                          [--out DIR]
+                   flowsec bench tunnel [--tunnels LIST] [--tests LIST] [--seconds N] [--warmup N] [--lanes N] [--suite NAME]
+                                        [--appliance-config JSON] [--out DIR]
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -109,6 +117,24 @@ public final class BenchCommand {
                       after which every 1-s window delivers >= 97% of what was offered in it and lane 1 takes at
                       least 5 points less of router B's tunnel datagrams than before t0 (— never: static should
                       not). Root, curl and the cgroup v1 cpu controller (/sys/fs/cgroup/cpu).
+
+            tunnel    flowsec against what a user would compare it with, in one run: for each tunnel in LIST
+                      [plain,wireguard,single,pcrypt,flow], on a fresh test bed, each test in LIST
+                      [tcp1,tcp8,udp64,http1k,http16k] from host A to host B for N s [10], after N s [3] of the first
+                      test unmeasured (0: none).
+                      plain: the routers forward IP, no tunnel; wireguard: wireguard-go on both routers (MTU 1440);
+                      single, pcrypt, flow: flowsec appliances on both routers in that mode, N lanes each [CPUs],
+                      suite NAME [aes-gcm-128], 4 SAs per direction (2 per lane when more), director steering.
+                      tcp1, tcp8: iperf3 TCP with 1 and 8 streams, Gbit/s received; udp64: iperf3 UDP, 64-byte
+                      datagrams at its full rate, datagrams/s received; http1k, http16k: ab (256 concurrent) against
+                      nginx in host B, requests/s. Each router's tunnel processes' CPU time per second of each test
+                      (n/a for plain: the kernels forward, in no process's time).
+                      --appliance-config JSON: properties put into both flowsec routers' configuration files, e.g.
+                      '{"tunnelMtu": 1500}' (not mode: the tunnel names it).
+                      Writes OUT/tunnel.csv, OUT/tunnel.png (a panel per test, a bar per tunnel) and
+                      OUT/tunnel-summary.txt [bench-results/tunnel]: the values, flow/wireguard, flow/plain and
+                      flow/single, the routers' CPU, the issue's targets met or missed; iperf3's JSON reports in
+                      OUT/iperf3/. Root; installs iperf3, wireguard-go and wireguard-tools with apt-get when missing.
 
             Refuses to start when not root or while another benchmark's or demo's namespaces exist. Installs nginx
             and apache2-utils with apt-get when app needs them. Everything it creates is removed at exit. If a
@@ -308,6 +334,133 @@ public final class BenchCommand {
         return 0;
     }
 
+    /** {@code flowsec bench tunnel}'s options; every value checked before anything is built. */
+    static TunnelOptions parseTunnel(List<String> args) throws UsageException {
+        List<String> tunnels = TunnelOptions.TUNNELS;
+        List<TunnelTest> tests = List.of(TunnelTest.values());
+        int seconds = TunnelOptions.DEFAULT_SECONDS;
+        int warmup = TunnelOptions.DEFAULT_WARMUP_SECONDS;
+        int lanes = Runtime.getRuntime().availableProcessors();
+        EspSuite suite = TunnelOptions.DEFAULT_SUITE;
+        Path outDirectory = TunnelOptions.DEFAULT_OUT;
+        JsonObject applianceConfig = new JsonObject();
+        for (int i = 0; i < args.size(); i += 2) {
+            String option = args.get(i);
+            if (!option.startsWith("-")) {
+                throw new UsageException("unexpected argument " + option);
+            }
+            if (i + 1 >= args.size()) {
+                throw new UsageException(option + " needs a value");
+            }
+            String value = args.get(i + 1);
+            switch (option) {
+                case "--tunnels" -> {
+                    tunnels = List.of(value.split(",", -1));
+                    for (String tunnel : tunnels) {
+                        if (!TunnelOptions.TUNNELS.contains(tunnel)) {
+                            throw new UsageException("unknown tunnel '" + tunnel + "' ("
+                                    + String.join(", ", TunnelOptions.TUNNELS) + ")");
+                        }
+                    }
+                    if (Set.copyOf(tunnels).size() != tunnels.size()) {
+                        throw new UsageException("--tunnels names a tunnel twice: " + value);
+                    }
+                }
+                case "--tests" -> {
+                    List<TunnelTest> parsed = new ArrayList<>();
+                    for (String id : value.split(",", -1)) {
+                        try {
+                            parsed.add(TunnelTest.of(id));
+                        } catch (IllegalArgumentException e) {
+                            throw new UsageException(e.getMessage());
+                        }
+                    }
+                    if (Set.copyOf(parsed).size() != parsed.size()) {
+                        throw new UsageException("--tests names a test twice: " + value);
+                    }
+                    tests = parsed;
+                }
+                case "--seconds" -> seconds = number(option, value, 1, 3600);
+                case "--warmup" -> warmup = number(option, value, 0, 600);
+                case "--lanes" -> lanes = number(option, value, 1, 128);
+                case "--suite" -> {
+                    try {
+                        suite = EspSuite.fromConfigName(value);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("unknown suite '" + value + "' (" + EspSuite.knownNames() + ")");
+                    }
+                }
+                case "--appliance-config" -> {
+                    try {
+                        applianceConfig = new JsonObject(value);
+                    } catch (RuntimeException e) {
+                        throw new UsageException("--appliance-config must be a JSON object, e.g. '{\"tunnelMtu\": 1500}', got "
+                                + value);
+                    }
+                    if (applianceConfig.containsKey("mode")) {
+                        throw new UsageException("--appliance-config cannot set mode: each flowsec tunnel is named by its mode");
+                    }
+                }
+                case "--out" -> outDirectory = Path.of(value);
+                default -> throw new UsageException("unknown option " + option + " for bench tunnel");
+            }
+        }
+        return new TunnelOptions(tunnels, tests, seconds, warmup, lanes, suite, outDirectory, applianceConfig);
+    }
+
+    /** {@code flowsec bench tunnel}: flowsec, wireguard-go and plain routing through the same tests in one run. */
+    private int runTunnel(List<String> args) throws Exception {
+        // 1. checks
+        TunnelOptions options = parseTunnel(args.subList(1, args.size()));
+        if (!"root".equals(user)) {
+            throw new UsageException("bench tunnel needs root (network namespaces, TUN devices): run it with sudo");
+        }
+        refuseLeftovers();
+        if (options.runsIperf()) {
+            ensureInstalled("iperf3", "iperf3");
+        }
+        if (options.runs(TunnelOptions.WIREGUARD)) {
+            ensureInstalled("wireguard-go", "wireguard-go");
+            ensureInstalled("wg", "wireguard-tools");
+        }
+        if (options.runsHttp()) {
+            ensureInstalled("nginx", "nginx");
+            ensureInstalled("ab", "apache2-utils");
+        }
+        ensureFonts();
+
+        // 2. the tunnels, one after the other
+        String machine = MachineInfo.describe();
+        String commandLine = "flowsec bench " + String.join(" ", args);
+        out.println("flowsec bench tunnel on " + machine);
+        out.printf("flowsec bench tunnel: %d tunnels x %d tests of %d s (+%d s warm-up per tunnel)%n",
+                options.tunnels().size(), options.tests().size(), options.seconds(), options.warmupSeconds());
+        Files.createDirectories(options.out());
+        Path work = Files.createTempDirectory("flowsec-bench-tunnel");
+        List<TunnelResult> results = new ArrayList<>();
+        Exception failure = null;
+        try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench tunnel", err)) {
+            cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX)); // last: a test bed Ctrl-C caught half-built
+            cleanup.addDirectory(work);
+            TunnelBenchmark.run(options, work, cleanup, out, results);
+        } catch (Exception e) {
+            failure = e;
+        }
+
+        // 3. results, also those measured before a failure
+        if (!results.isEmpty()) {
+            String summary = TunnelReport.write(options.out(), machine, commandLine, options.setup(), results);
+            out.println();
+            out.print(summary);
+            out.println("flowsec bench tunnel: " + (failure == null ? "" : "partial ") + "results in "
+                    + options.out().toAbsolutePath());
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return 0;
+    }
+
     /** Refuses to run beside another benchmark's or demo's namespaces (they share names and CPUs). */
     private static void refuseLeftovers() throws IOException, InterruptedException, UsageException {
         List<String> leftovers = new ArrayList<>(Topology.leftovers(BenchTestBed.PREFIX));
@@ -357,8 +510,12 @@ public final class BenchCommand {
         if (benchmark.equals("balance")) {
             return runBalance(args);
         }
+        if (benchmark.equals("tunnel")) {
+            return runTunnel(args);
+        }
         if (!BENCHMARKS.contains(benchmark)) {
-            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state, api or balance)");
+            throw new UsageException("unknown benchmark '" + benchmark
+                    + "' (micro, app, receiver, state, api, balance or tunnel)");
         }
         BenchOptions options = parse(benchmark, args.subList(1, args.size()));
 

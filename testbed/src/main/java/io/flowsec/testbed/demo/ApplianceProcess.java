@@ -105,6 +105,11 @@ public final class ApplianceProcess implements AutoCloseable {
         return Files.readString(log);
     }
 
+    /** The appliance's process id (ip netns exec replaced itself with the JVM). */
+    public long pid() {
+        return process.pid();
+    }
+
     /** CPU time (user + system) the appliance has used so far; 0 when the platform cannot tell. */
     public long cpuNanos() {
         return process.toHandle().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);

@@ -29,6 +29,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * commands; these only check that each one is measured and plausible.
  */
 class BenchCommandSystemTest {
+    private static final Path WIREGUARD_SOCKETS = Path.of("/var/run/wireguard");
+
     @TempDir
     Path out;
 
@@ -104,6 +106,34 @@ class BenchCommandSystemTest {
                     "the throttle's cgroup was removed");
         }
         assertOutputsAndNoLeftovers("balance");
+    }
+
+    @Test
+    void tunnel_measures_plain_routing_wireguard_and_flowsec_and_stops_every_router() throws Exception {
+        List<Row> rows = bench("tunnel", "--tunnels", "plain,wireguard,flow", "--tests", "tcp1,udp64", "--seconds", "1",
+                "--warmup", "0", "--lanes", "2");
+
+        assertEquals(List.of("plain tcp1", "plain udp64", "wireguard tcp1", "wireguard udp64", "flow tcp1", "flow udp64"),
+                rows.stream().map(row -> row.column("tunnel") + " " + row.column("test")).toList());
+        for (Row row : rows) {
+            assertTrue(row.number("value") > 0, "host B received through the tunnel: " + row);
+            if (row.column("tunnel").equals("plain")) {
+                assertEquals("n/a", row.column("routerA_cpu"), "the kernels forward: " + row);
+                assertEquals("n/a", row.column("routerB_cpu"), row.toString());
+            } else {
+                assertTrue(row.number("routerA_cpu") > 0 && row.number("routerB_cpu") > 0, "the routers worked: " + row);
+            }
+        }
+        assertEquals("Gbit/s", rows.getFirst().column("unit"));
+        assertEquals("packets/s", rows.get(1).column("unit"));
+        String summary = Files.readString(out.resolve("tunnel-summary.txt"));
+        assertTrue(summary.contains("| TCP, 1 stream: flow ≥ 30 % of plain | "), summary);
+        assertTrue(Files.size(out.resolve("iperf3").resolve("flow-udp64.json")) > 0, "iperf3's reports are kept");
+        try (var sockets = Files.isDirectory(WIREGUARD_SOCKETS) ? Files.list(WIREGUARD_SOCKETS) : java.util.stream.Stream.<Path>empty()) {
+            assertTrue(sockets.noneMatch(p -> p.getFileName().toString().startsWith(BenchTestBed.PREFIX)),
+                    "wireguard-go's control sockets are gone");
+        }
+        assertOutputsAndNoLeftovers("tunnel");
     }
 
     @Test

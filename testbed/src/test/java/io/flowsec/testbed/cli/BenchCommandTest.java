@@ -5,6 +5,8 @@ import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.testbed.bench.BenchOptions;
 import io.flowsec.testbed.bench.EspReplayGenerator;
 import io.flowsec.testbed.bench.balance.BalanceOptions;
+import io.flowsec.testbed.bench.tunnel.TunnelOptions;
+import io.flowsec.testbed.bench.tunnel.TunnelTest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -90,7 +92,7 @@ class BenchCommandTest {
     @Test
     void an_unknown_benchmark_is_a_usage_error() {
         UsageException e = assertThrows(UsageException.class, () -> command("root").run(List.of("foo")));
-        assertEquals("unknown benchmark 'foo' (micro, app, receiver, state, api or balance)", e.getMessage());
+        assertEquals("unknown benchmark 'foo' (micro, app, receiver, state, api, balance or tunnel)", e.getMessage());
         assertEquals("", out());
     }
 
@@ -160,6 +162,94 @@ class BenchCommandTest {
         assertEquals("--rate needs a value", assertThrows(UsageException.class,
                 () -> BenchCommand.parseBalance(List.of("--rate"))).getMessage());
         UsageException notRoot = assertThrows(UsageException.class, () -> command("nobody").run(List.of("balance")));
+        assertContains("root", notRoot.getMessage());
+        assertEquals("", out(), "nothing started");
+        assertEquals(List.of(), toolsAsked, "no tool looked up, nothing installed");
+    }
+
+    @Test
+    void tunnel_defaults_run_every_tunnel_and_test_for_10_seconds_after_3_with_a_lane_per_cpu() throws Exception {
+        TunnelOptions o = BenchCommand.parseTunnel(List.of());
+        assertEquals(List.of("plain", "wireguard", "single", "pcrypt", "flow"), o.tunnels());
+        assertEquals(List.of(TunnelTest.TCP1, TunnelTest.TCP8, TunnelTest.UDP64, TunnelTest.HTTP1K, TunnelTest.HTTP16K),
+                o.tests());
+        assertEquals(10, o.seconds());
+        assertEquals(3, o.warmupSeconds());
+        assertEquals(CPUS, o.lanes());
+        assertEquals(EspSuite.AES_GCM_128, o.suite());
+        assertEquals(Math.max(4, 2 * CPUS), o.saCount());
+        assertEquals(Path.of("bench-results", "tunnel"), o.out());
+        assertEquals(new JsonObject(), o.applianceConfig(), "nothing added to the appliances' configuration");
+        assertContains("flowsec bench tunnel [--tunnels LIST] [--tests LIST]", BenchCommand.USAGE);
+        assertContains("tunnel    flowsec against what a user would compare it with", BenchCommand.USAGE);
+    }
+
+    @Test
+    void tunnel_reads_every_option() throws Exception {
+        TunnelOptions o = BenchCommand.parseTunnel(List.of("--tunnels", "flow,plain", "--tests", "udp64,TCP1",
+                "--seconds", "1", "--warmup", "0", "--lanes", "1", "--suite", "chacha20-poly1305", "--out", "/tmp/t",
+                "--appliance-config", "{\"tunnelMtu\": 1400, \"steering\": \"rss\"}"));
+        assertEquals(List.of("flow", "plain"), o.tunnels(), "in the order given");
+        assertEquals(List.of(TunnelTest.UDP64, TunnelTest.TCP1), o.tests(), "in the order given, any case");
+        assertEquals(1, o.seconds());
+        assertEquals(0, o.warmupSeconds());
+        assertEquals(1, o.lanes());
+        assertEquals(4, o.saCount(), "at least 4 SAs per direction");
+        assertEquals(EspSuite.CHACHA20_POLY1305, o.suite());
+        assertEquals(Path.of("/tmp/t"), o.out());
+        assertEquals(new JsonObject().put("tunnelMtu", 1400).put("steering", "rss"), o.applianceConfig());
+        assertTrue(o.runsIperf());
+        assertTrue(!o.runsHttp());
+        assertTrue(!o.runs("wireguard"));
+        assertEquals(16, BenchCommand.parseTunnel(List.of("--lanes", "8")).saCount(), "2 SAs per lane");
+    }
+
+    @Test
+    void tunnel_setup_names_what_the_summary_depends_on() throws Exception {
+        assertEquals("Host A to host B, 10 s per test, after 3 s of warm-up per tunnel; flowsec: 2 lanes per router, "
+                + "aes-gcm-128, 4 SAs per direction, director steering; UDP: iperf3 at its full rate, datagrams/s host "
+                + "B received; HTTP: ab, 256 concurrent clients, 10 requests per keep-alive connection",
+                BenchCommand.parseTunnel(List.of("--lanes", "2")).setup());
+        assertEquals("Host A to host B, 5 s per test, no warm-up",
+                BenchCommand.parseTunnel(List.of("--tunnels", "plain,wireguard", "--tests", "tcp8", "--seconds", "5",
+                        "--warmup", "0")).setup());
+        assertContains("appliance configuration {\"tunnelMtu\":1400}", BenchCommand.parseTunnel(
+                List.of("--tunnels", "flow", "--appliance-config", "{\"tunnelMtu\":1400}")).setup());
+    }
+
+    @Test
+    void tunnel_refuses_bad_options_before_the_root_check() {
+        assertEquals("unknown tunnel 'ipsec' (plain, wireguard, single, pcrypt, flow)", assertThrows(UsageException.class,
+                () -> command("nobody").run(List.of("tunnel", "--tunnels", "plain,ipsec"))).getMessage());
+        assertEquals("unknown tunnel '' (plain, wireguard, single, pcrypt, flow)", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--tunnels", "plain,,flow"))).getMessage());
+        assertEquals("--tunnels names a tunnel twice: flow,flow", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--tunnels", "flow,flow"))).getMessage());
+        assertEquals("unknown test 'udp1400' (tcp1, tcp8, udp64, http1k, http16k)", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--tests", "tcp1,udp1400"))).getMessage());
+        assertEquals("--tests names a test twice: tcp1,tcp1", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--tests", "tcp1,tcp1"))).getMessage());
+        assertEquals("--seconds must be 1-3600, got 0", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--seconds", "0"))).getMessage());
+        assertEquals("--warmup must be 0-600, got -1", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--warmup", "-1"))).getMessage());
+        assertEquals("--lanes must be 1-128, got 129", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--lanes", "129"))).getMessage());
+        assertContains("unknown suite 'aes-ctr'", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--suite", "aes-ctr"))).getMessage());
+        assertEquals("--appliance-config must be a JSON object, e.g. '{\"tunnelMtu\": 1500}', got [1]",
+                assertThrows(UsageException.class,
+                        () -> BenchCommand.parseTunnel(List.of("--appliance-config", "[1]"))).getMessage());
+        assertEquals("--appliance-config cannot set mode: each flowsec tunnel is named by its mode",
+                assertThrows(UsageException.class, () -> BenchCommand.parseTunnel(
+                        List.of("--appliance-config", "{\"mode\": \"single\"}"))).getMessage());
+        assertEquals("unknown option --sizes for bench tunnel", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--sizes", "64"))).getMessage());
+        assertEquals("unexpected argument flow", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("flow"))).getMessage());
+        assertEquals("--seconds needs a value", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--seconds"))).getMessage());
+        UsageException notRoot = assertThrows(UsageException.class, () -> command("nobody").run(List.of("tunnel")));
         assertContains("root", notRoot.getMessage());
         assertEquals("", out(), "nothing started");
         assertEquals(List.of(), toolsAsked, "no tool looked up, nothing installed");

@@ -1,0 +1,67 @@
+package io.flowsec.testbed.bench.tunnel;
+
+import io.flowsec.testbed.bench.BenchTestBed;
+import io.flowsec.testbed.demo.Topology;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A flowsec appliance on each router in one mode, as {@code flowsec bench app} runs them ({@link BenchTestBed}: both
+ * directions tunnelled, ESP in UDP, {@code saCount} SAs per direction with fresh keys, {@code director} steering), with
+ * {@link TunnelOptions#applianceConfig()} put into both configuration files.
+ */
+final class FlowsecTunnel implements Tunnel {
+    private final String mode;
+    private final BenchTestBed bed;
+
+    private FlowsecTunnel(String mode, BenchTestBed bed) {
+        this.mode = mode;
+        this.bed = bed;
+    }
+
+    /** Starts both routers in {@code mode}; their files lie in a directory of {@code work} of this mode's own. */
+    static FlowsecTunnel start(String mode, TunnelOptions options, Path work) throws IOException, InterruptedException {
+        // each start has its own SA state directories: a new pair of routers starts its SAs' sequence numbers afresh
+        Path directory = Files.createDirectories(work.resolve("flowsec-" + mode));
+        BenchTestBed bed = BenchTestBed.start(new BenchTestBed.Settings(options.suite(), options.saCount(),
+                options.lanes(), options.lanes(), "director", BenchTestBed.ReturnPath.TUNNELLED, true), directory,
+                (router, config) -> {
+                    options.applianceConfig().forEach(property -> config.put(property.getKey(), property.getValue()));
+                    config.put("mode", mode);   // the tunnel's name says the mode; nothing overrides it
+                });
+        return new FlowsecTunnel(mode, bed);
+    }
+
+    @Override
+    public String name() {
+        return mode;
+    }
+
+    @Override
+    public Topology topology() {
+        return bed.topology();
+    }
+
+    @Override
+    public List<Long> routerAProcesses() {
+        return List.of(bed.routerAPid());
+    }
+
+    @Override
+    public List<Long> routerBProcesses() {
+        return List.of(bed.routerBPid());
+    }
+
+    @Override
+    public String logs() throws IOException {
+        return bed.logs();
+    }
+
+    @Override
+    public void close() throws IOException {
+        bed.close();
+    }
+}

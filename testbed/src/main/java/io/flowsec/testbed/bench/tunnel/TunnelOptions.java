@@ -1,0 +1,83 @@
+package io.flowsec.testbed.bench.tunnel;
+
+import io.flowsec.dataplane.crypto.EspSuite;
+import io.flowsec.testbed.bench.NginxServer;
+import io.vertx.core.json.JsonObject;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * {@code flowsec bench tunnel}'s options, checked by the command line before anything is built.
+ *
+ * @param tunnels         in the order they run: {@value #PLAIN}, {@value #WIREGUARD}, or a flowsec mode
+ * @param tests           in the order they run through each tunnel
+ * @param seconds         measured seconds per test
+ * @param warmupSeconds   unmeasured seconds of each tunnel's first test before its measured tests (0: none)
+ * @param lanes           lanes of each flowsec router
+ * @param suite           the flowsec tunnel's suite
+ * @param out             where the CSV, chart and summary go
+ * @param applianceConfig properties put into both flowsec routers' configuration files, over the test bed's own
+ *                        ({@code --appliance-config}); empty by default. The hook for comparing an appliance
+ *                        setting: run the command once per value
+ */
+public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int seconds, int warmupSeconds, int lanes,
+                            EspSuite suite, Path out, JsonObject applianceConfig) {
+    public static final String PLAIN = "plain";
+    public static final String WIREGUARD = "wireguard";
+    public static final List<String> FLOWSEC_MODES = List.of("single", "pcrypt", "flow");
+    public static final List<String> TUNNELS = List.of(PLAIN, WIREGUARD, "single", "pcrypt", "flow");
+    public static final int DEFAULT_SECONDS = 10;
+    public static final int DEFAULT_WARMUP_SECONDS = 3;
+    public static final EspSuite DEFAULT_SUITE = EspSuite.AES_GCM_128;
+    public static final Path DEFAULT_OUT = Path.of("bench-results", "tunnel");
+
+    public TunnelOptions {
+        tunnels = List.copyOf(tunnels);
+        tests = List.copyOf(tests);
+        applianceConfig = applianceConfig.copy();
+    }
+
+    /** SAs per direction of a flowsec tunnel: 4, or 2 per lane when more (each lane sends on SAs of its own). */
+    public int saCount() {
+        return Math.max(4, 2 * lanes);
+    }
+
+    public boolean runs(String tunnel) {
+        return tunnels.contains(tunnel);
+    }
+
+    public boolean runsIperf() {
+        return tests.stream().anyMatch(TunnelTest::isIperf);
+    }
+
+    public boolean runsHttp() {
+        return tests.stream().anyMatch(test -> !test.isIperf());
+    }
+
+    /** How the run was made, for the summary's heading. */
+    public String setup() {
+        StringBuilder text = new StringBuilder("Host A to host B, ").append(seconds).append(" s per test");
+        text.append(warmupSeconds > 0 ? ", after " + warmupSeconds + " s of warm-up per tunnel" : ", no warm-up");
+        if (tunnels.stream().anyMatch(FLOWSEC_MODES::contains)) {
+            text.append("; flowsec: ").append(lanes).append(lanes == 1 ? " lane" : " lanes").append(" per router, ")
+                    .append(suite.configName()).append(", ").append(saCount()).append(" SAs per direction, director steering");
+            if (!applianceConfig.isEmpty()) {
+                text.append(", appliance configuration ").append(applianceConfig.encode());
+            }
+        }
+        if (tests.contains(TunnelTest.UDP64)) {
+            text.append("; UDP: iperf3 at its full rate, datagrams/s host B received");
+        }
+        if (runsHttp()) {
+            text.append("; HTTP: ab, ").append(TunnelBenchmark.HTTP_CONCURRENCY).append(" concurrent clients, ")
+                    .append(NginxServer.KEEPALIVE_REQUESTS).append(" requests per keep-alive connection");
+        }
+        return text.toString();
+    }
+
+    @Override
+    public JsonObject applianceConfig() {
+        return applianceConfig.copy();
+    }
+}
