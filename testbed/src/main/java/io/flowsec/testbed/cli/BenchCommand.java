@@ -119,12 +119,13 @@ public final class BenchCommand {
                       not). Root, curl and the cgroup v1 cpu controller (/sys/fs/cgroup/cpu).
 
             tunnel    flowsec against what a user would compare it with, in one run: for each tunnel in LIST
-                      [plain,wireguard,single,pcrypt,flow], on a fresh test bed, each test in LIST
+                      [plain,wireguard,flow-no-offloads,single,pcrypt,flow], on a fresh test bed, each test in LIST
                       [tcp1,tcp8,udp64,http1k,http16k] from host A to host B for N s [10], after N s [3] of the first
                       test unmeasured (0: none).
                       plain: the routers forward IP, no tunnel; wireguard: wireguard-go on both routers (MTU 1440);
                       single, pcrypt, flow: flowsec appliances on both routers in that mode, N lanes each [CPUs],
-                      suite NAME [aes-gcm-128], 4 SAs per direction (2 per lane when more), director steering.
+                      suite NAME [aes-gcm-128], 4 SAs per direction (2 per lane when more), director steering;
+                      MODE-no-offloads: the same with "offloads": false (one system call per packet: the baseline).
                       tcp1, tcp8: iperf3 TCP with 1 and 8 streams, Gbit/s received; udp64: iperf3 UDP, 64-byte
                       datagrams at its full rate, datagrams/s received; http1k, http16k: ab (256 concurrent) against
                       nginx in host B, requests/s. Each router's tunnel processes' CPU time per second of each test

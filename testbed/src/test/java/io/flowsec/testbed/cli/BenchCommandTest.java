@@ -170,7 +170,7 @@ class BenchCommandTest {
     @Test
     void tunnel_defaults_run_every_tunnel_and_test_for_10_seconds_after_3_with_a_lane_per_cpu() throws Exception {
         TunnelOptions o = BenchCommand.parseTunnel(List.of());
-        assertEquals(List.of("plain", "wireguard", "single", "pcrypt", "flow"), o.tunnels());
+        assertEquals(List.of("plain", "wireguard", "flow-no-offloads", "single", "pcrypt", "flow"), o.tunnels());
         assertEquals(List.of(TunnelTest.TCP1, TunnelTest.TCP8, TunnelTest.UDP64, TunnelTest.HTTP1K, TunnelTest.HTTP16K),
                 o.tests());
         assertEquals(10, o.seconds());
@@ -218,10 +218,18 @@ class BenchCommandTest {
     }
 
     @Test
+    void tunnel_names_a_flowsec_mode_without_offloads_as_its_baseline() {
+        assertTrue(io.flowsec.testbed.bench.tunnel.TunnelOptions.isFlowsec("flow-no-offloads"));
+        assertEquals("flow", io.flowsec.testbed.bench.tunnel.TunnelOptions.flowsecMode("flow-no-offloads"));
+        assertEquals("single", io.flowsec.testbed.bench.tunnel.TunnelOptions.flowsecMode("single"));
+        assertTrue(!io.flowsec.testbed.bench.tunnel.TunnelOptions.isFlowsec("wireguard-no-offloads"));
+    }
+
+    @Test
     void tunnel_refuses_bad_options_before_the_root_check() {
-        assertEquals("unknown tunnel 'ipsec' (plain, wireguard, single, pcrypt, flow)", assertThrows(UsageException.class,
+        assertEquals("unknown tunnel 'ipsec' (plain, wireguard, flow-no-offloads, single, pcrypt, flow)", assertThrows(UsageException.class,
                 () -> command("nobody").run(List.of("tunnel", "--tunnels", "plain,ipsec"))).getMessage());
-        assertEquals("unknown tunnel '' (plain, wireguard, single, pcrypt, flow)", assertThrows(UsageException.class,
+        assertEquals("unknown tunnel '' (plain, wireguard, flow-no-offloads, single, pcrypt, flow)", assertThrows(UsageException.class,
                 () -> BenchCommand.parseTunnel(List.of("--tunnels", "plain,,flow"))).getMessage());
         assertEquals("--tunnels names a tunnel twice: flow,flow", assertThrows(UsageException.class,
                 () -> BenchCommand.parseTunnel(List.of("--tunnels", "flow,flow"))).getMessage());

@@ -14,30 +14,38 @@ import java.util.List;
  * {@link TunnelOptions#applianceConfig()} put into both configuration files.
  */
 final class FlowsecTunnel implements Tunnel {
-    private final String mode;
+    private final String name;
     private final BenchTestBed bed;
 
-    private FlowsecTunnel(String mode, BenchTestBed bed) {
-        this.mode = mode;
+    private FlowsecTunnel(String name, BenchTestBed bed) {
+        this.name = name;
         this.bed = bed;
     }
 
-    /** Starts both routers in {@code mode}; their files lie in a directory of {@code work} of this mode's own. */
-    static FlowsecTunnel start(String mode, TunnelOptions options, Path work) throws IOException, InterruptedException {
+    /**
+     * Starts both routers in the mode {@code name} says, without offloads for a {@code -no-offloads} name; their files
+     * lie in a directory of {@code work} of this tunnel's own.
+     */
+    static FlowsecTunnel start(String name, TunnelOptions options, Path work) throws IOException, InterruptedException {
+        String mode = TunnelOptions.flowsecMode(name);
+        boolean offloads = !name.endsWith(TunnelOptions.NO_OFFLOADS_SUFFIX);
         // each start has its own SA state directories: a new pair of routers starts its SAs' sequence numbers afresh
-        Path directory = Files.createDirectories(work.resolve("flowsec-" + mode));
+        Path directory = Files.createDirectories(work.resolve("flowsec-" + name));
         BenchTestBed bed = BenchTestBed.start(new BenchTestBed.Settings(options.suite(), options.saCount(),
                 options.lanes(), options.lanes(), "director", BenchTestBed.ReturnPath.TUNNELLED, true), directory,
                 (router, config) -> {
                     options.applianceConfig().forEach(property -> config.put(property.getKey(), property.getValue()));
-                    config.put("mode", mode);   // the tunnel's name says the mode; nothing overrides it
+                    config.put("mode", mode);   // the tunnel's name says the mode and the offloads; nothing overrides them
+                    if (!offloads) {
+                        config.put("offloads", false);
+                    }
                 });
-        return new FlowsecTunnel(mode, bed);
+        return new FlowsecTunnel(name, bed);
     }
 
     @Override
     public String name() {
-        return mode;
+        return name;
     }
 
     @Override

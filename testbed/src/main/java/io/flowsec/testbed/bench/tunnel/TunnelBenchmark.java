@@ -99,7 +99,7 @@ public final class TunnelBenchmark {
             case TunnelOptions.PLAIN -> PlainRouting.start();
             case TunnelOptions.WIREGUARD -> WireguardTunnel.start(work);
             default -> {
-                if (!TunnelOptions.FLOWSEC_MODES.contains(name)) {
+                if (!TunnelOptions.isFlowsec(name)) {
                     throw new IllegalArgumentException("unknown tunnel " + name);
                 }
                 yield FlowsecTunnel.start(name, options, work);

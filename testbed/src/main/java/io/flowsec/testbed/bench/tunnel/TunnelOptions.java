@@ -26,7 +26,13 @@ public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int se
     public static final String PLAIN = "plain";
     public static final String WIREGUARD = "wireguard";
     public static final List<String> FLOWSEC_MODES = List.of("single", "pcrypt", "flow");
-    public static final List<String> TUNNELS = List.of(PLAIN, WIREGUARD, "single", "pcrypt", "flow");
+    /**
+     * A flowsec tunnel with {@code "offloads": false}: one system call per packet, as flowsec ran before its batches
+     * and offloads. The baseline, in the same run, that shows what they bring.
+     */
+    public static final String NO_OFFLOADS_SUFFIX = "-no-offloads";
+    public static final String FLOW_NO_OFFLOADS = "flow" + NO_OFFLOADS_SUFFIX;
+    public static final List<String> TUNNELS = List.of(PLAIN, WIREGUARD, FLOW_NO_OFFLOADS, "single", "pcrypt", "flow");
     public static final int DEFAULT_SECONDS = 10;
     public static final int DEFAULT_WARMUP_SECONDS = 3;
     public static final EspSuite DEFAULT_SUITE = EspSuite.AES_GCM_128;
@@ -41,6 +47,16 @@ public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int se
     /** SAs per direction of a flowsec tunnel: 4, or 2 per lane when more (each lane sends on SAs of its own). */
     public int saCount() {
         return Math.max(4, 2 * lanes);
+    }
+
+    /** A flowsec mode, with its offloads or without ({@link #NO_OFFLOADS_SUFFIX}). */
+    public static boolean isFlowsec(String tunnel) {
+        return FLOWSEC_MODES.contains(flowsecMode(tunnel));
+    }
+
+    /** The flowsec mode a tunnel's name says. */
+    public static String flowsecMode(String tunnel) {
+        return tunnel.endsWith(NO_OFFLOADS_SUFFIX) ? tunnel.substring(0, tunnel.length() - NO_OFFLOADS_SUFFIX.length()) : tunnel;
     }
 
     public boolean runs(String tunnel) {
@@ -59,7 +75,7 @@ public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int se
     public String setup() {
         StringBuilder text = new StringBuilder("Host A to host B, ").append(seconds).append(" s per test");
         text.append(warmupSeconds > 0 ? ", after " + warmupSeconds + " s of warm-up per tunnel" : ", no warm-up");
-        if (tunnels.stream().anyMatch(FLOWSEC_MODES::contains)) {
+        if (tunnels.stream().anyMatch(TunnelOptions::isFlowsec)) {
             text.append("; flowsec: ").append(lanes).append(lanes == 1 ? " lane" : " lanes").append(" per router, ")
                     .append(suite.configName()).append(", ").append(saCount()).append(" SAs per direction, director steering");
             if (!applianceConfig.isEmpty()) {

@@ -20,7 +20,8 @@ public final class TunnelReport {
     public static final String NOT_ATTRIBUTED = "n/a";
     private static final String MISSING = "–";
     /** The ratio columns: flowsec's flow tunnel over each of these. */
-    private static final List<String> RATIO_REFERENCES = List.of(TunnelOptions.WIREGUARD, TunnelOptions.PLAIN, "single");
+    private static final List<String> RATIO_REFERENCES = List.of(TunnelOptions.WIREGUARD, TunnelOptions.PLAIN, "single",
+            TunnelOptions.FLOW_NO_OFFLOADS);
 
     private TunnelReport() {
     }
