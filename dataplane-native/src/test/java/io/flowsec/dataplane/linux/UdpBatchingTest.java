@@ -274,9 +274,9 @@ class UdpBatchingTest {
             allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
             assertTrue(received > 5_000L * packets.length / 2, "only " + received + " datagrams came back");
         }
-        // nothing per datagram (one object each would be 16 bytes or more a datagram); in some compilations of the
-        // lane's callers (seen only with other tests' profiles in the same JVM) one object of 40 bytes per batch
-        // remains, whose source JFR could not catch: bounded here, and named in the README
+        // nothing per datagram (one object each would be 16 bytes or more a datagram); in some compilations (seen
+        // with other tests' profiles in the same JVM) the JDK's downcall stub slices the errno capture segment
+        // (SharedUtils.checkCaptureSegment, 40 bytes) on each system call: per batch, not per packet, bounded here
         long datagrams = 5_000L * packets.length;
         assertTrue(allocated < datagrams * 4, allocated + " bytes allocated over " + datagrams + " datagrams out and back");
     }

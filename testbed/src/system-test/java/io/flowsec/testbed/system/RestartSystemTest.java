@@ -114,7 +114,7 @@ class RestartSystemTest {
         byte[] data = new byte[bytes];
         new Random(5101).nextBytes(data);
         byte[] expected = MessageDigest.getInstance("SHA-256").digest(data);
-        try (TunnelCapture capture = TunnelCapture.start(topology.routerB(), directory.resolve("kill.pcap"), 64)) {
+        try (TunnelCapture capture = TunnelCapture.start(topology, directory.resolve("kill.pcap"), 64)) {
             CompletableFuture<byte[]> received = in(topology.hostB(), () -> Transfers.receiveAndDigest(5101, bytes));
             Thread.sleep(300);
             CompletableFuture<Object> sent = in(topology.hostA(), () -> {
@@ -155,7 +155,7 @@ class RestartSystemTest {
     void b_packetsCapturedBeforeBothEndsRestartedAreAllDroppedAsReplays() throws Exception {
         int count = 300;
         List<TunnelCapture.Datagram> captured;
-        try (TunnelCapture capture = TunnelCapture.start(topology.routerB(), directory.resolve("replay.pcap"), 0)) {
+        try (TunnelCapture capture = TunnelCapture.start(topology, directory.resolve("replay.pcap"), 0)) {
             int before = sendUdp(7001, count);
             assertEquals(count, before, "host B received every datagram before the restart" + diagnosis());
             captured = capture.espDatagrams();

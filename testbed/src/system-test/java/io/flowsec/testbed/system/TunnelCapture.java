@@ -37,12 +37,18 @@ final class TunnelCapture implements AutoCloseable {
         this.file = file;
     }
 
-    static TunnelCapture start(String routerB, Path file) throws Exception {
-        return start(routerB, file, 0);
+    static TunnelCapture start(Topology topology, Path file) throws Exception {
+        return start(topology, file, 0);
     }
 
-    /** {@code snapLength} bytes of each frame (0: whole frames); 64 keeps the ESP header. */
-    static TunnelCapture start(String routerB, Path file, int snapLength) throws Exception {
+    /**
+     * {@code snapLength} bytes of each frame (0: whole frames); 64 keeps the ESP header. A wire carries single
+     * datagrams, so router A's UDP GSO runs are cut before its link from here on (as a NIC without UDP segmentation
+     * cuts them); else the capture would hold each run as one datagram as long as the run.
+     */
+    static TunnelCapture start(Topology topology, Path file, int snapLength) throws Exception {
+        Topology.run("ip", "-n", topology.routerA(), "link", "set", "dev", "wan", "gso_max_segs", "1");
+        String routerB = topology.routerB();
         Path err = file.resolveSibling(file.getFileName() + ".err");
         // -Z root: Debian's tcpdump otherwise drops to user tcpdump, who may not write into the test's directory
         Process tcpdump = new ProcessBuilder("ip", "netns", "exec", routerB, "tcpdump", "-i", "wan", "-n",

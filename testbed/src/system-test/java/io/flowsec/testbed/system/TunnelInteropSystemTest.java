@@ -59,6 +59,8 @@ class TunnelInteropSystemTest {
 
     @TempDir
     static Path directory;
+    /** The appliances' batching and offload paths: all of them here, none in {@link TunnelInteropNoOffloadsSystemTest}. */
+    static boolean offloads = true;
     private static Topology topology;
     private static ApplianceProcess routerB;
 
@@ -123,7 +125,8 @@ class TunnelInteropSystemTest {
                         .put("routes", new JsonArray().add(remoteSite)))
                 .put("statusSocket", directory.resolve(name + ".sock").toString())
                 .put("stateDirectory", directory.resolve(name + "-state").toString())
-                .put("policies", sa.getJsonArray("policies"));
+                .put("policies", sa.getJsonArray("policies"))
+                .put("offloads", offloads);
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());
         return ApplianceProcess.start(namespace, path, directory.resolve(name + ".sock"), directory.resolve(name + ".log"));
@@ -265,7 +268,7 @@ class TunnelInteropSystemTest {
         TunnelCapture tcpdump = null;
         try {
             Path capture = directory.resolve("tunnel.pcap");
-            tcpdump = TunnelCapture.start(topology.routerB(), capture);
+            tcpdump = TunnelCapture.start(topology, capture);
             int port = 7001;
             Random random = new Random(port);
             List<Datagram> sent = new ArrayList<>();
@@ -455,7 +458,7 @@ class TunnelInteropSystemTest {
         TunnelCapture tcpdump = null;
         try {
             Path capture = directory.resolve("tunnel-tos.pcap");
-            tcpdump = TunnelCapture.start(topology.routerB(), capture);
+            tcpdump = TunnelCapture.start(topology, capture);
             int port = 7004;
             int flows = 64;
             int perFlow = 5;
