@@ -439,7 +439,16 @@ class ApplianceConfigTest {
                 bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
                 bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
+                        "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, offloads, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
+                bad("offloads that are a string", c -> c.put("offloads", "on"), "offloads", "must be true, false or an object"),
+                bad("an unknown offload", c -> c.put("offloads", new JsonObject().put("tso", false)), "offloads.tso",
+                        "unknown key (allowed: tun, tunGro, udpBatching, udpGro, udpGso)"),
+                bad("an offload that is not a boolean", c -> c.put("offloads", new JsonObject().put("udpGso", 0)),
+                        "offloads.udpGso", "must be true or false"),
+                bad("TUN GRO without TUN offloads", c -> c.put("offloads", new JsonObject().put("tun", false)),
+                        "offloads.tunGro", "needs offloads.tun"),
+                bad("UDP GRO without batching", c -> c.put("offloads", new JsonObject().put("udpBatching", false)
+                        .put("udpGso", false)), "offloads.udpGro", "needs offloads.udpBatching"),
                 bad("a name that is not a string", c -> c.put("name", 7), "name", "must be a non-empty string"),
                 bad("an empty name", c -> c.put("name", ""), "name", "must be a non-empty string"),
                 bad("a name that climbs out of /run/flowsec", c -> c.put("name", "../../etc/cron.d/x"), "name",
@@ -583,6 +592,18 @@ class ApplianceConfigTest {
 
     private static JsonObject tunnel() {
         return new JsonObject().put("id", "a-b").put("policy", "site-b-to-site-a").put("peer", "router-a");
+    }
+
+    @Test
+    void offloads_are_all_on_by_default_all_off_with_false_and_switched_one_by_one_in_an_object() throws Exception {
+        assertEquals(Offloads.ALL, ApplianceConfig.parse(minimal()).offloads());
+        assertEquals(Offloads.ALL, ApplianceConfig.parse(minimal().put("offloads", true)).offloads());
+        assertEquals(Offloads.NONE, ApplianceConfig.parse(minimal().put("offloads", false)).offloads());
+        assertEquals(new Offloads(true, false, true, false, true), ApplianceConfig.parse(minimal().put("offloads",
+                new JsonObject().put("tunGro", false).put("udpGso", false))).offloads());
+        assertEquals(new Offloads(false, false, false, false, false), ApplianceConfig.parse(minimal().put("offloads",
+                new JsonObject().put("tun", false).put("tunGro", false).put("udpBatching", false).put("udpGso", false)
+                        .put("udpGro", false))).offloads());
     }
 
     @Test
