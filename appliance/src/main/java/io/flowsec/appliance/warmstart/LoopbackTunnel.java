@@ -1,6 +1,5 @@
 package io.flowsec.appliance.warmstart;
 
-import io.flowsec.appliance.cli.ApiCommand;
 import io.flowsec.appliance.cli.TokenCommand;
 import io.flowsec.appliance.config.ApplianceConfig;
 import io.flowsec.appliance.config.ConfigurationFile;
@@ -13,8 +12,15 @@ import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.linux.Errno;
 import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemTrustOptions;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -32,7 +38,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
@@ -57,14 +63,15 @@ final class LoopbackTunnel implements AutoCloseable {
     private static final InetAddress ROUTER_B = address("127.0.0.2");
     /** Inner sizes pushed in turn: small, typical and large datagrams. */
     private static final int[] SIZES = {64, 512, 1400, 128, 1024, 256};
+    private static final long API_TIMEOUT_SECONDS = 10;
     /** Inner packets written to one queue per turn, as a TUN queue's backlog. */
     private static final int BURST = 32;
 
     private final List<AutoCloseable> opened = new ArrayList<>();
     private final Router routerA;
     private final Router routerB;
-    private final Path certificate;
-    private final String apiUrl;
+    private final HttpClient apiClient;
+    private final int apiPort;
     private final String token;
     private final Errno errno = new Errno();
     private long sentAtoB;
@@ -76,11 +83,11 @@ final class LoopbackTunnel implements AutoCloseable {
     private record Router(String name, Appliance appliance, ControlCommands commands, Path statusSocket, int[] siteFds) {
     }
 
-    private LoopbackTunnel(Router routerA, Router routerB, Path certificate, String apiUrl, String token) {
+    private LoopbackTunnel(Router routerA, Router routerB, HttpClient apiClient, int apiPort, String token) {
         this.routerA = routerA;
         this.routerB = routerB;
-        this.certificate = certificate;
-        this.apiUrl = apiUrl;
+        this.apiClient = apiClient;
+        this.apiPort = apiPort;
         this.token = token;
     }
 
@@ -119,9 +126,13 @@ final class LoopbackTunnel implements AutoCloseable {
         try {
             Router b = startRouter("train-b", configB, true, opened, log);
             Router a = startRouter("train-a", configA, false, opened, log);
-            Path certificate = directory.resolve("train-b-state").resolve("api-cert.pem");
-            LoopbackTunnel tunnel = new LoopbackTunnel(a, b, certificate,
-                    "https://127.0.0.1:" + apiPort + "/api/v1", token);
+            // a client of the API, trusting the certificate router B made at its first start
+            Vertx clientVertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
+            opened.add(() -> clientVertx.close().await(10, TimeUnit.SECONDS));
+            HttpClient client = clientVertx.createHttpClient(new HttpClientOptions().setSsl(true).setVerifyHost(false)
+                    .setTrustOptions(new PemTrustOptions().addCertPath(
+                            directory.resolve("train-b-state").resolve("api-cert.pem").toString())));
+            LoopbackTunnel tunnel = new LoopbackTunnel(a, b, client, apiPort, token);
             tunnel.opened.addAll(opened);
             return tunnel;
         } catch (Exception e) {
@@ -222,11 +233,31 @@ final class LoopbackTunnel implements AutoCloseable {
         return routerA.commands().execute(command);
     }
 
-    /** The command line's API client against router B, as {@code flowsec COMMAND} runs (its output dropped). */
-    void apiCommand(String command, String... args) throws Exception {
-        Map<String, String> environment = Map.of("FLOWSEC_API", apiUrl, "FLOWSEC_TOKEN", token,
-                "FLOWSEC_CACERT", certificate.toString());
-        new ApiCommand(quiet(), environment).run(command, new ArrayList<>(List.of(args)));
+    /**
+     * {@code GET /api/v1/PATH} at router B's API over HTTPS with the token, as a client of the API asks (the
+     * dashboard, the command line); its answer must be 200.
+     */
+    void apiGet(String path) throws Exception {
+        HttpClientResponse response = apiClient.request(HttpMethod.GET, apiPort, "127.0.0.1", "/api/v1/" + path)
+                .compose(request -> request.putHeader("Authorization", "Bearer " + token).send())
+                .await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        response.body().await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        if (response.statusCode() != 200) {
+            throw new IOException("router B's API answered GET " + path + " with " + response.statusCode());
+        }
+    }
+
+    /** {@code PUT /api/v1/mode} at router B's API: a change, recorded in its configuration. */
+    void apiSetMode(String mode) throws Exception {
+        HttpClientResponse response = apiClient.request(HttpMethod.PUT, apiPort, "127.0.0.1", "/api/v1/mode")
+                .compose(request -> request.putHeader("Authorization", "Bearer " + token)
+                        .putHeader("Content-Type", "application/json")
+                        .send(new JsonObject().put("mode", mode).encode()))
+                .await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        response.body().await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        if (response.statusCode() / 100 != 2) {
+            throw new IOException("router B's API answered PUT mode with " + response.statusCode());
+        }
     }
 
     /** A flow per source port; flow f goes on queue f mod lanes, as the TUN device's flow hash keeps a flow on one. */
