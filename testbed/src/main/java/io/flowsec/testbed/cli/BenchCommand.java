@@ -17,6 +17,7 @@ import io.flowsec.testbed.bench.balance.BalanceOptions;
 import io.flowsec.testbed.bench.balance.BalanceResults;
 import io.flowsec.testbed.bench.balance.BalanceSample;
 import io.flowsec.testbed.bench.balance.LaneThrottle;
+import io.flowsec.testbed.bench.warmstart.WarmStartCommand;
 import io.flowsec.testbed.demo.CleanupOnExit;
 import io.flowsec.testbed.demo.Topology;
 
@@ -50,6 +51,8 @@ public final class BenchCommand {
                    flowsec bench api [--rounds N] [--seconds N] [--connections N] [--client-nice N] [--delay-ms N]
                    flowsec bench balance [--policies LIST] [--seconds N] [--rate N] [--lane-cpu-percent N] [--bursts ON/OFF|steady]
                                          [--out DIR]
+                   flowsec bench warmstart [OPTIONS]   a fresh tunnel's first seconds without and with the AOT cache
+                                                       (README "Warm start"; 'flowsec bench warmstart --help')
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -339,6 +342,12 @@ public final class BenchCommand {
     }
 
     public int run(List<String> args) throws Exception {
+        if (!args.isEmpty() && args.getFirst().equals("warmstart")) {   // options, help and runner of its own
+            return new WarmStartCommand(out, err, user, () -> {
+                refuseLeftovers();
+                ensureFonts();
+            }).run(args.subList(1, args.size()));
+        }
         if (args.isEmpty()) {
             err.print(USAGE);
             return 2;
@@ -358,7 +367,7 @@ public final class BenchCommand {
             return runBalance(args);
         }
         if (!BENCHMARKS.contains(benchmark)) {
-            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state, api or balance)");
+            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state, api, balance or warmstart)");
         }
         BenchOptions options = parse(benchmark, args.subList(1, args.size()));
 

@@ -47,7 +47,15 @@ public final class ApplianceProcess implements AutoCloseable {
      * How an appliance process's JVM starts: on {@code classPath}, with {@code aotCache} when present (README "Warm
      * start"). The JVM options are {@link #JVM_OPTIONS}, the same for the start and for recording its cache.
      */
-    public record Jvm(String classPath, Optional<Path> aotCache) {
+    public record Jvm(String classPath, Optional<Path> aotCache, List<String> extraOptions) {
+        public Jvm {
+            extraOptions = List.copyOf(extraOptions);
+        }
+
+        public Jvm(String classPath, Optional<Path> aotCache) {
+            this(classPath, aotCache, List.of());
+        }
+
         /** This JVM's class path, with the cache recorded for it when that is current. */
         public static Jvm current() throws IOException {
             return of(System.getProperty("java.class.path"));
@@ -61,7 +69,18 @@ public final class ApplianceProcess implements AutoCloseable {
         }
 
         public Jvm withoutCache() {
-            return new Jvm(classPath, Optional.empty());
+            return new Jvm(classPath, Optional.empty(), extraOptions);
+        }
+
+        public Jvm withCache(Path cache) {
+            return new Jvm(classPath, Optional.of(cache), extraOptions);
+        }
+
+        /** With more JVM options after the usual ones (experiments: JIT flags; never module options). */
+        public Jvm withOptions(List<String> options) {
+            List<String> all = new ArrayList<>(extraOptions);
+            all.addAll(options);
+            return new Jvm(classPath, aotCache, all);
         }
 
         /** {@code java OPTIONS [AOT options] -cp CLASS_PATH io.flowsec.appliance.Main}, the appliance's arguments to follow. */
@@ -69,6 +88,7 @@ public final class ApplianceProcess implements AutoCloseable {
             List<String> command = new ArrayList<>(List.of(java().toString()));
             command.addAll(JVM_OPTIONS);
             aotCache.ifPresent(cache -> command.addAll(AotCache.useOptions(cache)));
+            command.addAll(extraOptions);
             command.addAll(List.of("-cp", classPath, Main.class.getName()));
             return command;
         }
@@ -157,7 +177,8 @@ public final class ApplianceProcess implements AutoCloseable {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     }
 
-    static Path javaHome() throws IOException {
+    /** The JDK of {@link #java}. */
+    public static Path javaHome() throws IOException {
         return AotCache.javaHomeOf(java());
     }
 
