@@ -62,8 +62,9 @@ public final class AotCache {
 
     /**
      * The files a JVM checks a cache against for {@code classPath}: each entry and the entries its jar manifest's
-     * {@code Class-Path} adds, in order. Empty when a cache cannot serve it: an entry is a directory (the JVM records no
-     * classes from directories) or missing.
+     * {@code Class-Path} adds, in order (the JVM skips those that do not exist, as the class loader does: the test
+     * bed's copy of the appliance jar names a {@code lib/} beside it that is not there). Empty when a cache cannot serve
+     * it: an entry is a directory (the JVM records no classes from directories) or a missing jar.
      */
     public static Optional<List<Path>> classPathFiles(String classPath) throws IOException {
         List<Path> files = new ArrayList<>();
@@ -102,7 +103,10 @@ public final class AotCache {
             } catch (IllegalArgumentException e) {
                 return false;
             }
-            if (Files.isDirectory(path) || !addJar(path.normalize(), files, depth + 1)) {
+            if (Files.isDirectory(path)) {
+                return false;
+            }
+            if (Files.exists(path) && !addJar(path.normalize(), files, depth + 1)) {
                 return false;
             }
         }

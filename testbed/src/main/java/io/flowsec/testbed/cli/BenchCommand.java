@@ -367,7 +367,7 @@ public final class BenchCommand {
             return runBalance(args);
         }
         if (!BENCHMARKS.contains(benchmark)) {
-            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state, api, balance or warmstart)");
+            throw new UsageException("unknown benchmark '" + benchmark + "' (micro, app, receiver, state, api or balance)");
         }
         BenchOptions options = parse(benchmark, args.subList(1, args.size()));
 
