@@ -87,9 +87,11 @@ public final class WarmStartBenchmark {
                 runs.add(run);
                 WarmStartFigures figures = WarmStartFigures.of(run, options.seconds(), options.steadySeconds());
                 out.printf(Locale.ROOT, "  round %d, %-7s: ready A %d ms, B %d ms; first ping %.2f ms; first second "
-                                + "%,.0f pkt/s, steady %,.0f pkt/s (%.2f); settled after %.1f s%n", round + 1, variant,
+                                + "%,.0f pkt/s, steady %,.0f pkt/s (%.2f); settled after %.1f s; router B's CPU per "
+                                + "packet %.2f µs in the first second, %.2f µs steady%n", round + 1, variant,
                         run.readyMsA(), run.readyMsB(), figures.firstPingMs(), figures.firstSecondRate(),
-                        figures.steadyRate(), figures.ratio(), figures.settledAfterS());
+                        figures.steadyRate(), figures.ratio(), figures.settledAfterS(),
+                        figures.firstSecondCpuNsPerPacket() / 1000, figures.steadyCpuNsPerPacket() / 1000);
             }
         }
     }
@@ -138,7 +140,7 @@ public final class WarmStartBenchmark {
             BenchTestBed.Snapshot now = bed.snapshotB();
             long nowNs = System.nanoTime();
             windows.add(new WarmStartRun.Window((previousNs - startNs) / 1e9, (nowNs - startNs) / 1e9,
-                    previous.sitePacketsUntil(now)));
+                    previous.sitePacketsUntil(now), previous.cpuNanosUntil(now)));
             previous = now;
             previousNs = nowNs;
         }

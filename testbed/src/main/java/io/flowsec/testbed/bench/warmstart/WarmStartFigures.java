@@ -4,12 +4,13 @@ import java.util.List;
 
 /**
  * What a {@link WarmStartRun} amounts to: the rate of its first second, its steady rate (the mean of its last
- * {@code steadySeconds}), their ratio, and when the rate settled (the start of the first half second whose mean
- * reached {@value #SETTLED_SHARE} of the steady rate). Rates are packets per second, each the packets of the windows
- * that lie in a range over the time they cover, so windows of unequal length count by their length.
+ * {@code steadySeconds}), their ratio, when the rate settled (the start of the first half second whose mean reached
+ * {@value #SETTLED_SHARE} of the steady rate), its pings, and router B's CPU time per packet in the first second and
+ * when steady. Rates are packets per second, each the packets of the windows that lie in a range over the time they
+ * cover, so windows of unequal length count by their length.
  */
 public record WarmStartFigures(double firstSecondRate, double steadyRate, double settledAfterS, double firstPingMs,
-                               double laterPingsMedianMs) {
+                               double laterPingsMedianMs, double firstSecondCpuNsPerPacket, double steadyCpuNsPerPacket) {
     public static final double SETTLED_SHARE = 0.9;
     /** The span over which a settled rate is averaged. */
     public static final double SETTLED_SPAN_S = 0.5;
@@ -20,7 +21,21 @@ public record WarmStartFigures(double firstSecondRate, double steadyRate, double
         double steady = rate(windows, trafficSeconds - steadySeconds, trafficSeconds);
         return new WarmStartFigures(rate(windows, 0, 1), steady, settledAfter(windows, steady),
                 run.pingsMs().isEmpty() ? Double.NaN : run.pingsMs().getFirst(), median(run.pingsMs().subList(
-                Math.min(1, run.pingsMs().size()), run.pingsMs().size())));
+                Math.min(1, run.pingsMs().size()), run.pingsMs().size())), cpuNsPerPacket(windows, 0, 1),
+                cpuNsPerPacket(windows, trafficSeconds - steadySeconds, trafficSeconds));
+    }
+
+    /** Router B's CPU time per packet over the windows lying within [{@code fromS}, {@code toS}] (NaN: no packet). */
+    static double cpuNsPerPacket(List<WarmStartRun.Window> windows, double fromS, double toS) {
+        long packets = 0;
+        long cpuNanos = 0;
+        for (WarmStartRun.Window window : windows) {
+            if (window.fromS() >= fromS - 1e-9 && window.toS() <= toS + 1e-9) {
+                packets += window.packets();
+                cpuNanos += window.cpuNanos();
+            }
+        }
+        return packets == 0 ? Double.NaN : (double) cpuNanos / packets;
     }
 
     /** First second / steady: 1 is no warm-up at all. */

@@ -65,13 +65,13 @@ public final class WarmStartResults {
 
     public static String csv(List<WarmStartRun> runs) {
         StringBuilder out = new StringBuilder("variant,round,ready_ms_router_a,ready_ms_router_b,from_s,to_s,packets,"
-                + "packets_per_s\n");
+                + "packets_per_s,cpu_ns\n");
         for (WarmStartRun run : runs) {
             for (WarmStartRun.Window window : run.windows()) {
                 out.append(run.variant()).append(',').append(run.round() + 1).append(',').append(run.readyMsA())
                         .append(',').append(run.readyMsB()).append(',').append(number(window.fromS(), 3)).append(',')
                         .append(number(window.toS(), 3)).append(',').append(window.packets()).append(',')
-                        .append(number(window.packetsPerSecond(), 0)).append('\n');
+                        .append(number(window.packetsPerSecond(), 0)).append(',').append(window.cpuNanos()).append('\n');
             }
         }
         return out.toString();
@@ -102,12 +102,14 @@ public final class WarmStartResults {
         out.append(String.format(Locale.ROOT, "each start: %s started afresh (ready: from the process's start until "
                         + "it answers on its status socket), %d pings host A -> host B 0.1 s apart, then %d UDP flows "
                         + "of %d-byte payloads for %d s; rates are router B's packets towards host B, first second "
-                        + "against the mean of the last %d s; settled: the first half second at %.0f %% of that%n%n",
+                        + "against the mean of the last %d s; settled: the first half second at %.0f %% of that; CPU/pkt: "
+                        + "router B's process CPU time (lanes, JIT compilers, all) per packet it delivered%n%n",
                 setup.routers(), setup.pings(), setup.flows(), setup.size(), setup.seconds(), setup.steadySeconds(),
                 100 * WarmStartFigures.SETTLED_SHARE));
         out.append("| variant | starts | ready A ms | ready B ms | first second pkt/s | steady pkt/s | first second / "
-                + "steady | settled after s | first ping ms | pings 2.. median ms |\n");
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "steady | settled after s | first ping ms | pings 2.. median ms | B's CPU/pkt first second µs | "
+                + "B's CPU/pkt steady µs |\n");
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         Map<String, Means> means = new LinkedHashMap<>();
         for (Map.Entry<String, List<WarmStartRun>> entry : byVariant.entrySet()) {
             Means m = Means.of(entry.getValue(), setup.seconds(), setup.steadySeconds());
@@ -116,7 +118,9 @@ public final class WarmStartResults {
                     .append(number(m.readyA, 0)).append(" | ").append(number(m.readyB, 0)).append(" | ")
                     .append(grouped(m.firstSecond)).append(" | ").append(grouped(m.steady)).append(" | ")
                     .append(number(m.ratio, 2)).append(" | ").append(number(m.settled, 1)).append(" | ")
-                    .append(number(m.firstPing, 2)).append(" | ").append(number(m.laterPings, 2)).append(" |\n");
+                    .append(number(m.firstPing, 2)).append(" | ").append(number(m.laterPings, 2)).append(" | ")
+                    .append(number(m.firstSecondCpu / 1000, 2)).append(" | ").append(number(m.steadyCpu / 1000, 2))
+                    .append(" |\n");
         }
         Means without = means.get(WarmStartOptions.WITHOUT);
         for (Map.Entry<String, Means> entry : means.entrySet()) {
@@ -125,13 +129,14 @@ public final class WarmStartResults {
             }
             Means with = entry.getValue();
             out.append(String.format(Locale.ROOT, "%n%s / without: ready (the later router) %sx, first-second rate %sx, "
-                            + "steady rate %sx, first ping %sx%n", entry.getKey(),
-                    number(Math.max(with.readyA, with.readyB) / Math.max(without.readyA, without.readyB), 2),
+                            + "steady rate %sx, first ping %sx, B's CPU per packet in the first second %sx, steady %sx%n",
+                    entry.getKey(), number(Math.max(with.readyA, with.readyB) / Math.max(without.readyA, without.readyB), 2),
                     number(with.firstSecond / without.firstSecond, 2), number(with.steady / without.steady, 2),
-                    number(with.firstPing / without.firstPing, 2)));
+                    number(with.firstPing / without.firstPing, 2), number(with.firstSecondCpu / without.firstSecondCpu, 2),
+                    number(with.steadyCpu / without.steadyCpu, 2)));
         }
         out.append("\nEach start:\n\n| variant | round | ready A ms | ready B ms | first second pkt/s | steady pkt/s | "
-                + "ratio | settled s | pings ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+                + "ratio | settled s | CPU/pkt µs first s, steady | pings ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
         for (WarmStartRun run : runs) {
             WarmStartFigures f = WarmStartFigures.of(run, setup.seconds(), setup.steadySeconds());
             List<String> pings = run.pingsMs().stream().map(p -> Double.isNaN(p) ? "lost" : number(p, 2)).toList();
@@ -139,6 +144,8 @@ public final class WarmStartResults {
                     .append(run.readyMsA()).append(" | ").append(run.readyMsB()).append(" | ")
                     .append(grouped(f.firstSecondRate())).append(" | ").append(grouped(f.steadyRate())).append(" | ")
                     .append(number(f.ratio(), 2)).append(" | ").append(number(f.settledAfterS(), 1)).append(" | ")
+                    .append(number(f.firstSecondCpuNsPerPacket() / 1000, 2)).append(", ")
+                    .append(number(f.steadyCpuNsPerPacket() / 1000, 2)).append(" | ")
                     .append(String.join(" ", pings)).append(" |\n");
         }
         return out.toString();
@@ -146,13 +153,15 @@ public final class WarmStartResults {
 
     /** A variant's figures, each the mean over its starts. */
     record Means(double readyA, double readyB, double firstSecond, double steady, double ratio, double settled,
-                 double firstPing, double laterPings) {
+                 double firstPing, double laterPings, double firstSecondCpu, double steadyCpu) {
         static Means of(List<WarmStartRun> runs, int seconds, int steadySeconds) {
             List<WarmStartFigures> figures = runs.stream().map(r -> WarmStartFigures.of(r, seconds, steadySeconds)).toList();
             return new Means(mean(runs, r -> (double) r.readyMsA()), mean(runs, r -> (double) r.readyMsB()),
                     mean(figures, WarmStartFigures::firstSecondRate), mean(figures, WarmStartFigures::steadyRate),
                     mean(figures, WarmStartFigures::ratio), mean(figures, WarmStartFigures::settledAfterS),
-                    mean(figures, WarmStartFigures::firstPingMs), mean(figures, WarmStartFigures::laterPingsMedianMs));
+                    mean(figures, WarmStartFigures::firstPingMs), mean(figures, WarmStartFigures::laterPingsMedianMs),
+                    mean(figures, WarmStartFigures::firstSecondCpuNsPerPacket),
+                    mean(figures, WarmStartFigures::steadyCpuNsPerPacket));
         }
 
         private static <T> double mean(List<T> items, Function<T, Double> figure) {

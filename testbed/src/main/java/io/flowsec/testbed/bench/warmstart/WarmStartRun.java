@@ -17,8 +17,12 @@ public record WarmStartRun(String variant, int round, long readyMsA, long readyM
         windows = List.copyOf(windows);
     }
 
-    /** Router B's packets written towards host B between {@code fromS} and {@code toS} after the traffic started. */
-    public record Window(double fromS, double toS, long packets) {
+    /**
+     * Router B's packets written towards host B between {@code fromS} and {@code toS} after the traffic started, and
+     * the CPU time its process used meanwhile (lanes, JIT compiler, everything: the cost of a cold start shows there
+     * even when other work on the machine holds the rate down).
+     */
+    public record Window(double fromS, double toS, long packets, long cpuNanos) {
         public double packetsPerSecond() {
             return packets / (toS - fromS);
         }

@@ -16,7 +16,8 @@ class WarmStartFiguresTest {
     private static List<WarmStartRun.Window> windows(double... rates) {
         List<WarmStartRun.Window> windows = new ArrayList<>();
         for (int i = 0; i < rates.length; i++) {
-            windows.add(new WarmStartRun.Window(i / 10.0, (i + 1) / 10.0, Math.round(rates[i] / 10)));
+            long packets = Math.round(rates[i] / 10);
+            windows.add(new WarmStartRun.Window(i / 10.0, (i + 1) / 10.0, packets, 50_000_000L));
         }
         return windows;
     }
@@ -40,6 +41,8 @@ class WarmStartFiguresTest {
         assertEquals(1.9, figures.settledAfterS(), 1e-9, "1.9-2.4 s: 28,000 pkt/s, the first half second at 90 % of steady");
         assertEquals(2.5, figures.firstPingMs());
         assertEquals(0.4, figures.laterPingsMedianMs(), 1e-9);
+        assertEquals(50_000_000 / 1000.0, figures.firstSecondCpuNsPerPacket(), 1e-6, "half a CPU at 10,000 pkt/s");
+        assertEquals(50_000_000 / 3000.0, figures.steadyCpuNsPerPacket(), 1e-6);
     }
 
     @Test
@@ -56,11 +59,13 @@ class WarmStartFiguresTest {
 
     @Test
     void windows_count_by_their_length_and_only_those_inside_the_range() {
-        List<WarmStartRun.Window> uneven = List.of(new WarmStartRun.Window(0, 0.1, 100),
-                new WarmStartRun.Window(0.1, 0.4, 900), new WarmStartRun.Window(0.4, 1.2, 8000));
+        List<WarmStartRun.Window> uneven = List.of(new WarmStartRun.Window(0, 0.1, 100, 1_000_000),
+                new WarmStartRun.Window(0.1, 0.4, 900, 3_000_000), new WarmStartRun.Window(0.4, 1.2, 8000, 8_000_000));
 
         assertEquals(1000 / 0.4, WarmStartFigures.rate(uneven, 0, 1), 1e-6, "the window running past 1 s is left out");
         assertTrue(Double.isNaN(WarmStartFigures.rate(uneven, 2, 3)));
+        assertEquals(4_000_000 / 1000.0, WarmStartFigures.cpuNsPerPacket(uneven, 0, 1), 1e-9);
+        assertTrue(Double.isNaN(WarmStartFigures.cpuNsPerPacket(uneven, 2, 3)));
     }
 
     @Test
