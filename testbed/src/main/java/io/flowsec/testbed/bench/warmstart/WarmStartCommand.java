@@ -18,7 +18,8 @@ import java.util.Optional;
  * <ol>
  *   <li>check: the options, root, then what {@code flowsec bench} checks for every benchmark (no other benchmark's or
  *       demo's namespaces, fonts for the chart);</li>
- *   <li>the AOT cache, recorded now when the build's is missing or stale;</li>
+ *   <li>a namespace that keeps other benchmarks away between its starts; the AOT cache, recorded now when the
+ *       build's is missing or stale;</li>
  *   <li>the starts ({@link WarmStartBenchmark}), each printed as it is measured;</li>
  *   <li>the CSVs, the chart and the summary ({@link WarmStartResults}), also after a failure for the starts measured;</li>
  *   <li>everything it made removed, Ctrl-C included.</li>
@@ -57,18 +58,23 @@ public final class WarmStartCommand {
         String machine = MachineInfo.describe();
         out.println("flowsec bench warmstart on " + machine);
 
-        // 2. the cache
-        Optional<WarmStartBenchmark.Cache> cache = WarmStartBenchmark.prepareCache(options, classPath, out);
-        cache.ifPresent(c -> out.println("flowsec bench warmstart: AOT cache " + c.describe()));
-
-        // 3. the starts
         Files.createDirectories(options.out());
         Path work = Files.createTempDirectory("flowsec-bench-warmstart");
         List<WarmStartRun> runs = new ArrayList<>();
+        Optional<WarmStartBenchmark.Cache> cache = Optional.empty();
         Exception failure = null;
         try (CleanupOnExit cleanup = new CleanupOnExit("flowsec bench warmstart", err)) {
             cleanup.add(() -> Topology.removeAll(BenchTestBed.PREFIX)); // last: a test bed Ctrl-C caught half-built
             cleanup.addDirectory(work);
+            // each start builds and removes its own test bed: between two, this namespace tells another benchmark or
+            // demo (which checks for the prefix) that the machine is taken
+            Topology.run("ip", "netns", "add", BenchTestBed.PREFIX + "-warmstart");
+
+            // 2. the cache
+            cache = WarmStartBenchmark.prepareCache(options, classPath, out);
+            cache.ifPresent(c -> out.println("flowsec bench warmstart: AOT cache " + c.describe()));
+
+            // 3. the starts
             WarmStartBenchmark.run(options, classPath, cache, work, cleanup, out, runs);
         } catch (Exception e) {
             failure = e;
