@@ -80,8 +80,9 @@ public final class WarmStartBenchmark {
                 ApplianceProcess.Jvm jvm = switch (variant) {
                     case WarmStartOptions.WITHOUT -> without;
                     case WarmStartOptions.WITH -> without.withCache(cache.orElseThrow().path());
-                    default -> without.withCache(cache.orElseThrow().path())
+                    case WarmStartOptions.EAGER -> without.withCache(cache.orElseThrow().path())
                             .withOptions(List.of("-XX:+UnlockExperimentalVMOptions", "-XX:+AOTCompileEagerly"));
+                    default -> without.withCache(cache.orElseThrow().path()).withOptions(options.experimentOptions());
                 };
                 WarmStartRun run = measure(options, jvm, variant, round, work, cleanup, options.seconds());
                 runs.add(run);

@@ -17,17 +17,20 @@ import java.util.Set;
  */
 public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int pings, int flows, int size,
                                EspSuite suite, int lanes, int trainSeconds, List<String> variants,
-                               Optional<String> classPath, Optional<Path> cache, Path out) {
+                               Optional<String> classPath, Optional<Path> cache, Path out,
+                               List<String> experimentOptions) {
     public static final String WITHOUT = "without";
     public static final String WITH = "with";
     /** An experiment: the cache, and C2 compiling at once what the training compiled (-XX:+AOTCompileEagerly). */
     public static final String EAGER = "eager";
-    public static final List<String> VARIANTS = List.of(WITHOUT, WITH, EAGER);
+    /** The cache and the JVM options of --experiment. */
+    public static final String EXPERIMENT = "experiment";
+    public static final List<String> VARIANTS = List.of(WITHOUT, WITH, EAGER, EXPERIMENT);
 
     public static final String USAGE = """
             Usage: flowsec bench warmstart [--rounds N] [--seconds N] [--steady N] [--pings N] [--flows N] [--size N]
                                            [--suite NAME] [--lanes N] [--train-seconds N] [--variants LIST]
-                                           [--classpath CP] [--cache FILE] [--out DIR]
+                                           [--classpath CP] [--cache FILE] [--experiment OPTIONS] [--out DIR]
 
               As root, how fast a freshly started appliance reaches its steady rate, without the AOT cache and with it
               (README "Warm start"), on the test bed of flowsec bench: for each variant in turn, N rounds [2] with the
@@ -46,15 +49,16 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
             Options [defaults]:
               --suite NAME         the tunnel's suite [aes-gcm-128]
               --lanes N            lanes of each router [CPUs]
-              --variants LIST      without, with (the cache) and eager (the cache and -XX:+AOTCompileEagerly, an
-                                   experiment) [without,with]
+              --variants LIST      without, with (the cache), eager (the cache and -XX:+AOTCompileEagerly) and
+                                   experiment (the cache and --experiment's options) [without,with]
+              --experiment OPTIONS JVM options, separated by spaces, for the experiment variant (JIT flags)
               --classpath CP       the appliances' class path [this JVM's: the test bed's jar]
               --cache FILE         the AOT cache [appliance-processes.aot beside the class path's first jar, made by
                                    ./flowsec after a build]; recorded now, training N seconds [4], when missing or stale
             """;
 
     private static final Set<String> OPTIONS = Set.of("--rounds", "--seconds", "--steady", "--pings", "--flows", "--size",
-            "--suite", "--lanes", "--train-seconds", "--variants", "--classpath", "--cache", "--out");
+            "--suite", "--lanes", "--train-seconds", "--variants", "--classpath", "--cache", "--experiment", "--out");
 
     public static WarmStartOptions parse(List<String> args) throws UsageException {
         int rounds = 2;
@@ -70,6 +74,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
         Optional<String> classPath = Optional.empty();
         Optional<Path> cache = Optional.empty();
         Path out = Path.of("bench-results", "warmstart");
+        List<String> experiment = List.of();
         for (int i = 0; i < args.size(); i += 2) {
             String option = args.get(i);
             if (!OPTIONS.contains(option)) {
@@ -100,7 +105,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
                     variants = List.of(value.split(","));
                     for (String variant : variants) {
                         if (!VARIANTS.contains(variant)) {
-                            throw new UsageException("unknown variant '" + variant + "' (without, with, eager)");
+                            throw new UsageException("unknown variant '" + variant + "' (without, with, eager, experiment)");
                         }
                     }
                     if (Set.copyOf(variants).size() != variants.size()) {
@@ -109,6 +114,14 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
                 }
                 case "--classpath" -> classPath = Optional.of(value);
                 case "--cache" -> cache = Optional.of(Path.of(value));
+                case "--experiment" -> {
+                    experiment = List.of(value.strip().split("\\s+"));
+                    for (String jvmOption : experiment) {
+                        if (!jvmOption.startsWith("-X")) {
+                            throw new UsageException("--experiment takes -X and -XX options, not '" + jvmOption + "'");
+                        }
+                    }
+                }
                 default -> out = Path.of(value);   // --out
             }
         }
@@ -116,8 +129,11 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
             throw new UsageException("--steady " + steady + " must be shorter than --seconds " + seconds
                     + " (the first second is measured before it)");
         }
+        if (variants.contains(EXPERIMENT) != !experiment.isEmpty()) {
+            throw new UsageException("the experiment variant and --experiment OPTIONS go together");
+        }
         return new WarmStartOptions(rounds, seconds, steady, pings, flows, size, suite, lanes, trainSeconds,
-                List.copyOf(variants), classPath, cache, out);
+                List.copyOf(variants), classPath, cache, out, experiment);
     }
 
     /** Round {@code round}'s order: the variants rotated by the round, so each is measured first as often. */
@@ -131,7 +147,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
 
     /** Whether a variant starts with the cache. */
     public boolean usesCache() {
-        return variants.contains(WITH) || variants.contains(EAGER);
+        return !variants.equals(List.of(WITHOUT));
     }
 
     private static int number(String option, String value, int min, int max) throws UsageException {

@@ -50,7 +50,9 @@ class WarmStartOptionsTest {
 
         assertEquals(new WarmStartOptions(3, 5, 2, 0, 8, 1400, EspSuite.AES_CBC_128_HMAC_SHA1_96, 1, 2,
                 List.of("with", "eager", "without"), Optional.of("/x/t.jar"), Optional.of(Path.of("/tmp/c.aot")),
-                Path.of("/tmp/o")), options);
+                Path.of("/tmp/o"), List.of()), options);
+        assertEquals(List.of("-XX:CompileThresholdScaling=0.1", "-Xss1m"), WarmStartOptions.parse(List.of("--variants",
+                "without,experiment", "--experiment", " -XX:CompileThresholdScaling=0.1  -Xss1m")).experimentOptions());
     }
 
     @Test
@@ -65,6 +67,10 @@ class WarmStartOptionsTest {
         assertRefused("--pings needs a value", "--pings");
         assertRefused("unknown option --modes for bench warmstart", "--modes", "flow");
         assertRefused("unexpected argument extra", "extra", "1");
+        assertRefused("the experiment variant and --experiment OPTIONS go together", "--variants", "experiment");
+        assertRefused("the experiment variant and --experiment OPTIONS go together", "--experiment", "-Xint");
+        assertRefused("--experiment takes -X and -XX options, not '--add-opens'", "--variants", "experiment",
+                "--experiment", "--add-opens");
     }
 
     @Test
