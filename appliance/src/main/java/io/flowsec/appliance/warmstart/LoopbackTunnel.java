@@ -57,8 +57,31 @@ import java.util.function.Consumer;
  * </ol>
  */
 final class LoopbackTunnel implements AutoCloseable {
-    static final int LANES = 2;
-    private static final int SAS = 4;
+    /** A policy of the loopback tunnel: its suite and the two sites' prefixes (router A's first; IPv4 /16 or IPv6 /64). */
+    record PolicySpec(String name, EspSuite suite, String siteA, String siteB) {
+    }
+
+    /**
+     * How the two routers run: lanes each, the policies between them, router B's control API or not, both routers'
+     * mode and steering.
+     */
+    record Setup(int lanes, List<PolicySpec> policies, boolean api, String mode, String steering) {
+        /** At least 4 SAs per direction and policy, and one per lane. */
+        int sas() {
+            return Math.max(4, lanes);
+        }
+    }
+
+    /**
+     * The training's: 2 lanes; AES-GCM-128 for IPv4 and IPv6 sites, the paper's AES-CBC-128 + HMAC-SHA1-96 for
+     * others; router B's API; flow mode with director steering.
+     */
+    static final Setup TRAINING = new Setup(2, List.of(
+            new PolicySpec("gcm", EspSuite.AES_GCM_128, "10.1.0.0/16", "10.2.0.0/16"),
+            new PolicySpec("gcm-ipv6", EspSuite.AES_GCM_128, "fd01::/64", "fd02::/64"),
+            new PolicySpec("cbc", EspSuite.AES_CBC_128_HMAC_SHA1_96, "10.3.0.0/16", "10.4.0.0/16")),
+            true, "flow", "director");
+
     private static final InetAddress ROUTER_A = address("127.0.0.1");
     private static final InetAddress ROUTER_B = address("127.0.0.2");
     /** Inner sizes pushed in turn: small, typical and large datagrams. */
@@ -68,6 +91,7 @@ final class LoopbackTunnel implements AutoCloseable {
     private static final int BURST = 32;
 
     private final List<AutoCloseable> opened = new ArrayList<>();
+    private final Setup setup;
     private final Router routerA;
     private final Router routerB;
     private final HttpClient apiClient;
@@ -83,7 +107,8 @@ final class LoopbackTunnel implements AutoCloseable {
     private record Router(String name, Appliance appliance, ControlCommands commands, Path statusSocket, int[] siteFds) {
     }
 
-    private LoopbackTunnel(Router routerA, Router routerB, HttpClient apiClient, int apiPort, String token) {
+    private LoopbackTunnel(Setup setup, Router routerA, Router routerB, HttpClient apiClient, int apiPort, String token) {
+        this.setup = setup;
         this.routerA = routerA;
         this.routerB = routerB;
         this.apiClient = apiClient;
@@ -91,48 +116,57 @@ final class LoopbackTunnel implements AutoCloseable {
         this.token = token;
     }
 
-    /** Writes the configurations into {@code directory} (private) and starts both routers. */
-    static LoopbackTunnel start(Path directory, Consumer<String> log) throws Exception {
+    /** Writes the configurations into {@code directory} (private) and starts both routers as {@code setup} says. */
+    static LoopbackTunnel start(Path directory, Setup setup, Consumer<String> log) throws Exception {
         // 1. configurations: ports from the kernel (free on both loopback addresses), fresh keys
-        int[] ports = freeUdpPorts(1 + POLICIES.size() * SAS);
+        int sas = setup.sas();
+        int[] ports = freeUdpPorts(1 + setup.policies().size() * sas);
         int tunnelPort = ports[0];
-        int apiPort = freeTcpPort();
+        int apiPort = setup.api() ? freeTcpPort() : 0;
         SecureRandom random = new SecureRandom();
         List<JsonArray[]> groups = new ArrayList<>();
-        for (int policy = 0; policy < POLICIES.size(); policy++) {
-            EspSuite suite = POLICIES.get(policy).suite();
+        for (int policy = 0; policy < setup.policies().size(); policy++) {
+            EspSuite suite = setup.policies().get(policy).suite();
             JsonArray forward = new JsonArray();
             JsonArray backward = new JsonArray();
-            for (int i = 0; i < SAS; i++) {
-                int sourcePort = ports[1 + policy * SAS + i];
+            for (int i = 0; i < sas; i++) {
+                int sourcePort = ports[1 + policy * sas + i];
                 forward.add(sa(suite, random, 0xb000 + policy * 0x100 + i + 1, sourcePort));
                 backward.add(sa(suite, random, 0xa000 + policy * 0x100 + i + 1, sourcePort));
             }
             groups.add(new JsonArray[] {forward, backward});
         }
-        Path configA = writeConfig(directory, "train-a", ROUTER_A, ROUTER_B, tunnelPort, groups, true, 0);
-        Path configB = writeConfig(directory, "train-b", ROUTER_B, ROUTER_A, tunnelPort, groups, false, apiPort);
+        Path configA = writeConfig(directory, "train-a", ROUTER_A, ROUTER_B, tunnelPort, groups, true, 0, setup);
+        Path configB = writeConfig(directory, "train-b", ROUTER_B, ROUTER_A, tunnelPort, groups, false, apiPort, setup);
 
         // 2. a token for router B's API, made as an operator makes one before the start that reads it
-        Files.createDirectory(directory.resolve("train-b-state"), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rwx------")));
-        ByteArrayOutputStream issued = new ByteArrayOutputStream();
-        new TokenCommand(new PrintStream(issued, true, StandardCharsets.UTF_8), quiet())
-                .run(List.of("add", "--config", configB.toString(), "--name", "train", "--role", "admin"));
-        String token = issued.toString(StandardCharsets.UTF_8).strip();
+        String token = "";
+        if (setup.api()) {
+            Files.createDirectory(directory.resolve("train-b-state"), PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rwx------")));
+            ByteArrayOutputStream issued = new ByteArrayOutputStream();
+            new TokenCommand(new PrintStream(issued, true, StandardCharsets.UTF_8), quiet())
+                    .run(List.of("add", "--config", configB.toString(), "--name", "train", "--role", "admin"));
+            token = issued.toString(StandardCharsets.UTF_8).strip();
+        }
 
         // 3. routers: B first (A's first packets find it listening), each as flowsec run starts one
         List<AutoCloseable> opened = new ArrayList<>();
         try {
-            Router b = startRouter("train-b", configB, true, opened, log);
-            Router a = startRouter("train-a", configA, false, opened, log);
+            Router b = startRouter("train-b", configB, setup.api(), setup.lanes(), opened, log);
+            Router a = startRouter("train-a", configA, false, setup.lanes(), opened, log);
+            if (!setup.api()) {
+                LoopbackTunnel tunnel = new LoopbackTunnel(setup, a, b, null, 0, "");
+                tunnel.opened.addAll(opened);
+                return tunnel;
+            }
             // a client of the API, trusting the certificate router B made at its first start
             Vertx clientVertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
             opened.add(() -> clientVertx.close().await(10, TimeUnit.SECONDS));
             HttpClient client = clientVertx.createHttpClient(new HttpClientOptions().setSsl(true).setVerifyHost(false)
                     .setTrustOptions(new PemTrustOptions().addCertPath(
                             directory.resolve("train-b-state").resolve("api-cert.pem").toString())));
-            LoopbackTunnel tunnel = new LoopbackTunnel(a, b, client, apiPort, token);
+            LoopbackTunnel tunnel = new LoopbackTunnel(setup, a, b, client, apiPort, token);
             tunnel.opened.addAll(opened);
             return tunnel;
         } catch (Exception e) {
@@ -141,13 +175,13 @@ final class LoopbackTunnel implements AutoCloseable {
         }
     }
 
-    private static Router startRouter(String name, Path configPath, boolean api, List<AutoCloseable> opened,
+    private static Router startRouter(String name, Path configPath, boolean api, int lanes, List<AutoCloseable> opened,
                                       Consumer<String> log) throws Exception {
         ApplianceConfig config = ApplianceConfig.read(configPath);
         ConfigurationFile configuration = ConfigurationFile.open(configPath);
-        int[] laneFds = new int[LANES];
-        int[] siteFds = new int[LANES];
-        for (int lane = 0; lane < LANES; lane++) {
+        int[] laneFds = new int[lanes];
+        int[] siteFds = new int[lanes];
+        for (int lane = 0; lane < lanes; lane++) {
             int[] pair = Syscalls.socketpair(Syscalls.AF_UNIX, Syscalls.SOCK_DGRAM | Syscalls.SOCK_NONBLOCK | Syscalls.SOCK_CLOEXEC);
             laneFds[lane] = pair[0];
             siteFds[lane] = pair[1];
@@ -175,15 +209,16 @@ final class LoopbackTunnel implements AutoCloseable {
      * reading what each site receives between bursts.
      */
     void drive(long deadlineNs, int flows) {
-        byte[][] aToB = packets(flows, true);
-        byte[][] bToA = packets(flows, false);
+        int lanes = setup.lanes();
+        byte[][] aToB = packets(setup.policies(), flows, true);
+        byte[][] bToA = packets(setup.policies(), flows, false);
         MemorySegment receive = MemorySegment.ofArray(new byte[65536]);
         int next = 0;
         while (System.nanoTime() < deadlineNs) {
             boolean progressed = false;
-            for (int lane = 0; lane < LANES; lane++) {
+            for (int lane = 0; lane < lanes; lane++) {
                 for (int i = 0; i < BURST; i++) {
-                    byte[] packet = aToB[(next + i * LANES + lane) % aToB.length];
+                    byte[] packet = aToB[(next + i * lanes + lane) % aToB.length];
                     if (Syscalls.write(errno, routerA.siteFds()[lane], MemorySegment.ofArray(packet)) < 0) {
                         break;
                     }
@@ -191,15 +226,15 @@ final class LoopbackTunnel implements AutoCloseable {
                     progressed = true;
                 }
                 for (int i = 0; i < BURST / 4; i++) {
-                    byte[] packet = bToA[(next + i * LANES + lane) % bToA.length];
+                    byte[] packet = bToA[(next + i * lanes + lane) % bToA.length];
                     if (Syscalls.write(errno, routerB.siteFds()[lane], MemorySegment.ofArray(packet)) < 0) {
                         break;
                     }
                     sentBtoA++;
                 }
             }
-            next = (next + BURST * LANES) % aToB.length;
-            for (int lane = 0; lane < LANES; lane++) {
+            next = (next + BURST * lanes) % aToB.length;
+            for (int lane = 0; lane < lanes; lane++) {
                 while (Syscalls.read(errno, routerB.siteFds()[lane], receive) > 0) {
                     receivedAtB++;
                     progressed = true;
@@ -260,30 +295,30 @@ final class LoopbackTunnel implements AutoCloseable {
         }
     }
 
-    /** A flow per source port; flow f goes on queue f mod lanes, as the TUN device's flow hash keeps a flow on one. */
-    private static byte[][] packets(int flows, boolean fromA) {
+    /**
+     * A flow per source port, flow f in policy f mod policies (its sites' prefixes), UDP but every fourth TCP, each
+     * size in turn; flow f goes on queue f mod lanes, as the TUN device's flow hash keeps a flow on one queue.
+     */
+    private static byte[][] packets(List<PolicySpec> policies, int flows, boolean fromA) {
         List<byte[]> packets = new ArrayList<>();
-        byte[] v6A = address("fd01::").getAddress();
-        byte[] v6B = address("fd02::").getAddress();
         for (int size : SIZES) {
             for (int flow = 0; flow < flows; flow++) {
+                PolicySpec policy = policies.get(flow % policies.size());
                 int port = 20_000 + flow;
                 int protocol = flow % 4 == 3 ? InnerPackets.TCP : InnerPackets.UDP;
-                byte[] packet;
-                if (flow % 8 == 5) {
-                    packet = fromA ? InnerPackets.ipv6(protocol, InnerPackets.host(v6A, flow + 1), port, InnerPackets.host(v6B, 9), size)
-                            : InnerPackets.ipv6(protocol, InnerPackets.host(v6B, 9), port, InnerPackets.host(v6A, flow + 1), size);
-                } else {
-                    // flows 0-3 of 8 AES-GCM (10.1 - 10.2), the others the paper's suite (10.3 - 10.4)
-                    int site = flow % 8 < 4 ? 1 : 3;
-                    byte[] a = InnerPackets.host(new byte[] {10, (byte) site, 0, 0}, flow + 1);
-                    byte[] b = InnerPackets.host(new byte[] {10, (byte) (site + 1), 0, 0}, 9);
-                    packet = fromA ? InnerPackets.ipv4(protocol, a, port, b, size) : InnerPackets.ipv4(protocol, b, port, a, size);
-                }
-                packets.add(packet);
+                byte[] a = InnerPackets.host(prefix(policy.siteA()), flow + 1);
+                byte[] b = InnerPackets.host(prefix(policy.siteB()), 9);
+                byte[] source = fromA ? a : b;
+                byte[] destination = fromA ? b : a;
+                packets.add(a.length == 4 ? InnerPackets.ipv4(protocol, source, port, destination, size)
+                        : InnerPackets.ipv6(protocol, source, port, destination, size));
             }
         }
         return packets.toArray(byte[][]::new);
+    }
+
+    private static byte[] prefix(String prefix) {
+        return address(prefix.substring(0, prefix.indexOf('/'))).getAddress();
     }
 
     private static JsonObject sa(EspSuite suite, SecureRandom random, int spi, int sourcePort) {
@@ -295,27 +330,17 @@ final class LoopbackTunnel implements AutoCloseable {
         return sa;
     }
 
-    /** A policy of the training: its suite and the two sites' prefixes (router A's first). */
-    private record PolicySpec(String name, EspSuite suite, String siteA, String siteB) {
-    }
-
-    /** AES-GCM-128 for IPv4 and IPv6 sites, the paper's AES-CBC-128 + HMAC-SHA1-96 for others. */
-    private static final List<PolicySpec> POLICIES = List.of(
-            new PolicySpec("gcm", EspSuite.AES_GCM_128, "10.1.0.0/16", "10.2.0.0/16"),
-            new PolicySpec("gcm-ipv6", EspSuite.AES_GCM_128, "fd01::/64", "fd02::/64"),
-            new PolicySpec("cbc", EspSuite.AES_CBC_128_HMAC_SHA1_96, "10.3.0.0/16", "10.4.0.0/16"));
-
     /** A router's configuration, as an operator writes one; router A sends with each group's first array, B with its second. */
     private static Path writeConfig(Path directory, String name, InetAddress local, InetAddress remote, int port,
-                                    List<JsonArray[]> groups, boolean isA, int apiPort) throws IOException {
+                                    List<JsonArray[]> groups, boolean isA, int apiPort, Setup setup) throws IOException {
         JsonArray policies = new JsonArray();
-        for (int policy = 0; policy < POLICIES.size(); policy++) {
-            PolicySpec spec = POLICIES.get(policy);
+        for (int policy = 0; policy < setup.policies().size(); policy++) {
+            PolicySpec spec = setup.policies().get(policy);
             policies.add(policy(name + "-" + spec.name(), isA ? spec.siteA() : spec.siteB(), isA ? spec.siteB() : spec.siteA(),
                     spec.suite(), local, remote, port, groups.get(policy)[isA ? 0 : 1], groups.get(policy)[isA ? 1 : 0]));
         }
         JsonObject config = new JsonObject()
-                .put("name", name).put("lanes", LANES).put("mode", "flow").put("steering", "director")
+                .put("name", name).put("lanes", setup.lanes()).put("mode", setup.mode()).put("steering", setup.steering())
                 .put("site", new JsonObject().put("device", "fs-" + name)
                         .put("addresses", new JsonArray().add(isA ? "10.255.0.1/32" : "10.255.0.2/32"))
                         .put("routes", new JsonArray().add(isA ? "10.2.0.0/16" : "10.1.0.0/16")))

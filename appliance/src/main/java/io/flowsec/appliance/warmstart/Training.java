@@ -56,7 +56,7 @@ public final class Training {
         Path directory = Files.createTempDirectory("flowsec-train");   // 0700: keys and state are the training's own
         try {
             LoopbackTunnel.Traffic traffic;
-            try (LoopbackTunnel tunnel = LoopbackTunnel.start(directory, log)) {
+            try (LoopbackTunnel tunnel = LoopbackTunnel.start(directory, LoopbackTunnel.TRAINING, log)) {
                 log.accept("routers started in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs) + " ms");
                 long phaseNs = TimeUnit.SECONDS.toNanos(seconds) / PHASES.size();
                 for (int phase = 0; phase < PHASES.size(); phase++) {
@@ -96,7 +96,7 @@ public final class Training {
         }
     }
 
-    private static void deleteTree(Path directory) throws IOException {
+    static void deleteTree(Path directory) throws IOException {
         List<Path> paths;
         try (Stream<Path> walk = Files.walk(directory)) {
             paths = new ArrayList<>(walk.sorted(Comparator.reverseOrder()).toList());

@@ -74,17 +74,18 @@ public final class WarmStartBenchmark {
             throws IOException, InterruptedException {
         ApplianceProcess.Jvm without = new ApplianceProcess.Jvm(classPath, Optional.empty());
         out.println("flowsec bench warmstart: an unmeasured start first (warms this JVM, which sends the traffic)");
-        measure(options, without, "warm-up", -1, work, cleanup, Math.min(3, options.seconds()));
+        measure(options, without, 0, "warm-up", -1, work, cleanup, Math.min(3, options.seconds()));
         for (int round = 0; round < options.rounds(); round++) {
             for (String variant : options.order(round)) {
                 ApplianceProcess.Jvm jvm = switch (variant) {
                     case WarmStartOptions.WITHOUT -> without;
-                    case WarmStartOptions.WITH -> without.withCache(cache.orElseThrow().path());
+                    case WarmStartOptions.WITH, WarmStartOptions.WARM -> without.withCache(cache.orElseThrow().path());
                     case WarmStartOptions.EAGER -> without.withCache(cache.orElseThrow().path())
                             .withOptions(List.of("-XX:+UnlockExperimentalVMOptions", "-XX:+AOTCompileEagerly"));
                     default -> without.withCache(cache.orElseThrow().path()).withOptions(options.experimentOptions());
                 };
-                WarmStartRun run = measure(options, jvm, variant, round, work, cleanup, options.seconds());
+                int warmUp = variant.equals(WarmStartOptions.WARM) ? options.warmUpSeconds() : 0;
+                WarmStartRun run = measure(options, jvm, warmUp, variant, round, work, cleanup, options.seconds());
                 runs.add(run);
                 WarmStartFigures figures = WarmStartFigures.of(run, options.seconds(), options.steadySeconds());
                 out.printf(Locale.ROOT, "  round %d, %-7s: ready A %d ms, B %d ms; first ping %.2f ms; first second "
@@ -97,13 +98,21 @@ public final class WarmStartBenchmark {
         }
     }
 
-    /** One start of the test bed on {@code jvm}: ready times, pings, then {@code seconds} of traffic sampled. */
-    static WarmStartRun measure(WarmStartOptions options, ApplianceProcess.Jvm jvm, String variant, int round, Path work,
-                                CleanupOnExit cleanup, int seconds) throws IOException, InterruptedException {
+    /**
+     * One start of the test bed on {@code jvm}, each router warming up for {@code warmUpSeconds} (0: none) at start:
+     * ready times, pings, then {@code seconds} of traffic sampled.
+     */
+    static WarmStartRun measure(WarmStartOptions options, ApplianceProcess.Jvm jvm, int warmUpSeconds, String variant,
+                                int round, Path work, CleanupOnExit cleanup, int seconds)
+            throws IOException, InterruptedException {
         Path directory = Files.createDirectories(work.resolve(variant + "-" + round));
         BenchTestBed.Settings settings = new BenchTestBed.Settings(options.suite(), Math.max(4, 2 * options.lanes()),
                 options.lanes(), options.lanes(), "director", BenchTestBed.ReturnPath.TUNNELLED, true);
-        BenchTestBed bed = cleanup.add(BenchTestBed.start(settings, directory, (router, config) -> { }, jvm));
+        BenchTestBed bed = cleanup.add(BenchTestBed.start(settings, directory, (router, config) -> {
+            if (warmUpSeconds > 0) {
+                config.put("warmUpSeconds", warmUpSeconds);
+            }
+        }, jvm));
         try {
             long readyA = bed.routerA().readyMillis();
             long readyB = bed.routerB().readyMillis();

@@ -18,23 +18,27 @@ import java.util.Set;
 public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int pings, int flows, int size,
                                EspSuite suite, int lanes, int trainSeconds, List<String> variants,
                                Optional<String> classPath, Optional<Path> cache, Path out,
-                               List<String> experimentOptions) {
+                               List<String> experimentOptions, int warmUpSeconds) {
     public static final String WITHOUT = "without";
     public static final String WITH = "with";
     /** An experiment: the cache, and C2 compiling at once what the training compiled (-XX:+AOTCompileEagerly). */
     public static final String EAGER = "eager";
     /** The cache and the JVM options of --experiment. */
     public static final String EXPERIMENT = "experiment";
-    public static final List<String> VARIANTS = List.of(WITHOUT, WITH, EAGER, EXPERIMENT);
+    /** The cache, and the appliance's own warm-up at start (warmUpSeconds in its configuration). */
+    public static final String WARM = "warm";
+    public static final List<String> VARIANTS = List.of(WITHOUT, WITH, WARM, EAGER, EXPERIMENT);
 
     public static final String USAGE = """
             Usage: flowsec bench warmstart [--rounds N] [--seconds N] [--steady N] [--pings N] [--flows N] [--size N]
                                            [--suite NAME] [--lanes N] [--train-seconds N] [--variants LIST]
-                                           [--classpath CP] [--cache FILE] [--experiment OPTIONS] [--out DIR]
+                                           [--warm-up N] [--classpath CP] [--cache FILE] [--experiment OPTIONS]
+                                           [--out DIR]
 
-              As root, how fast a freshly started appliance reaches its steady rate, without the AOT cache and with it
-              (README "Warm start"), on the test bed of flowsec bench: for each variant in turn, N rounds [2] with the
-              order alternating, after one unmeasured start that warms this JVM (it sends the traffic) up:
+              As root, how fast a freshly started appliance reaches its steady rate, without the AOT cache, with it,
+              and with it and the appliance's warm-up at start (README "Warm start"), on the test bed of flowsec
+              bench: for each variant in turn, N rounds [2] with the order rotating, after one unmeasured start that
+              warms this JVM (it sends the traffic) up:
                 1. start router A and router B as fresh processes (new namespaces, state, keys); each one's time from
                    its process's start until it answers on its status socket is its ready time;
                 2. N pings [10] host A -> host B through the tunnel, 0.1 s apart: their round trip times;
@@ -49,8 +53,10 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
             Options [defaults]:
               --suite NAME         the tunnel's suite [aes-gcm-128]
               --lanes N            lanes of each router [CPUs]
-              --variants LIST      without, with (the cache), eager (the cache and -XX:+AOTCompileEagerly) and
-                                   experiment (the cache and --experiment's options) [without,with]
+              --variants LIST      without, with (the cache), warm (the cache, and the appliance's warm-up at start:
+                                   warmUpSeconds N [2] in its configuration), eager (the cache and
+                                   -XX:+AOTCompileEagerly) and experiment (the cache and --experiment's options)
+                                   [without,with,warm]
               --experiment OPTIONS JVM options, separated by spaces, for the experiment variant (JIT flags)
               --classpath CP       the appliances' class path [this JVM's: the test bed's jar]
               --cache FILE         the AOT cache [appliance-processes.aot beside the class path's first jar, made by
@@ -58,7 +64,8 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
             """;
 
     private static final Set<String> OPTIONS = Set.of("--rounds", "--seconds", "--steady", "--pings", "--flows", "--size",
-            "--suite", "--lanes", "--train-seconds", "--variants", "--classpath", "--cache", "--experiment", "--out");
+            "--suite", "--lanes", "--train-seconds", "--variants", "--classpath", "--cache", "--experiment", "--warm-up",
+            "--out");
 
     public static WarmStartOptions parse(List<String> args) throws UsageException {
         int rounds = 2;
@@ -70,7 +77,8 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
         EspSuite suite = EspSuite.AES_GCM_128;
         int lanes = Runtime.getRuntime().availableProcessors();
         int trainSeconds = 4;
-        List<String> variants = List.of(WITHOUT, WITH);
+        List<String> variants = List.of(WITHOUT, WITH, WARM);
+        int warmUp = 2;
         Optional<String> classPath = Optional.empty();
         Optional<Path> cache = Optional.empty();
         Path out = Path.of("bench-results", "warmstart");
@@ -105,7 +113,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
                     variants = List.of(value.split(","));
                     for (String variant : variants) {
                         if (!VARIANTS.contains(variant)) {
-                            throw new UsageException("unknown variant '" + variant + "' (without, with, eager, experiment)");
+                            throw new UsageException("unknown variant '" + variant + "' (without, with, warm, eager, experiment)");
                         }
                     }
                     if (Set.copyOf(variants).size() != variants.size()) {
@@ -114,6 +122,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
                 }
                 case "--classpath" -> classPath = Optional.of(value);
                 case "--cache" -> cache = Optional.of(Path.of(value));
+                case "--warm-up" -> warmUp = number(option, value, 1, 60);
                 case "--experiment" -> {
                     experiment = List.of(value.strip().split("\\s+"));
                     for (String jvmOption : experiment) {
@@ -133,7 +142,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
             throw new UsageException("the experiment variant and --experiment OPTIONS go together");
         }
         return new WarmStartOptions(rounds, seconds, steady, pings, flows, size, suite, lanes, trainSeconds,
-                List.copyOf(variants), classPath, cache, out, experiment);
+                List.copyOf(variants), classPath, cache, out, experiment, warmUp);
     }
 
     /** Round {@code round}'s order: the variants rotated by the round, so each is measured first as often. */

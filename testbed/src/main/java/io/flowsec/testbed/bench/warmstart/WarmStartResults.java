@@ -41,6 +41,7 @@ public final class WarmStartResults {
     private static final Map<String, Color> COLOURS = Map.of(
             WarmStartOptions.WITHOUT, new Color(0x80, 0x80, 0x80),
             WarmStartOptions.WITH, new Color(0x1F, 0x5F, 0xBF),
+            WarmStartOptions.WARM, new Color(0x2E, 0x8B, 0x57),
             WarmStartOptions.EAGER, new Color(0xE6, 0x7E, 0x00));
 
     /** How the starts were made, for the summary's heading. */

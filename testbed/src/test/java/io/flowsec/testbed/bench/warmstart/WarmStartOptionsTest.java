@@ -23,7 +23,7 @@ class WarmStartOptionsTest {
     }
 
     @Test
-    void the_defaults_compare_two_rounds_of_eight_seconds_without_and_with_the_cache() throws Exception {
+    void the_defaults_compare_two_rounds_of_eight_seconds_without_the_cache_with_it_and_warmed_up() throws Exception {
         WarmStartOptions options = WarmStartOptions.parse(List.of());
 
         assertEquals(2, options.rounds());
@@ -35,7 +35,8 @@ class WarmStartOptionsTest {
         assertEquals(EspSuite.AES_GCM_128, options.suite());
         assertEquals(Runtime.getRuntime().availableProcessors(), options.lanes());
         assertEquals(4, options.trainSeconds());
-        assertEquals(List.of("without", "with"), options.variants());
+        assertEquals(List.of("without", "with", "warm"), options.variants());
+        assertEquals(2, options.warmUpSeconds());
         assertEquals(Optional.empty(), options.classPath());
         assertEquals(Optional.empty(), options.cache());
         assertEquals(Path.of("bench-results", "warmstart"), options.out());
@@ -46,11 +47,11 @@ class WarmStartOptionsTest {
         WarmStartOptions options = WarmStartOptions.parse(List.of("--rounds", "3", "--seconds", "5", "--steady", "2",
                 "--pings", "0", "--flows", "8", "--size", "1400", "--suite", "aes-cbc-128-hmac-sha1-96", "--lanes", "1",
                 "--train-seconds", "2", "--variants", "with,eager,without", "--classpath", "/x/t.jar", "--cache",
-                "/tmp/c.aot", "--out", "/tmp/o"));
+                "/tmp/c.aot", "--out", "/tmp/o", "--warm-up", "5"));
 
         assertEquals(new WarmStartOptions(3, 5, 2, 0, 8, 1400, EspSuite.AES_CBC_128_HMAC_SHA1_96, 1, 2,
                 List.of("with", "eager", "without"), Optional.of("/x/t.jar"), Optional.of(Path.of("/tmp/c.aot")),
-                Path.of("/tmp/o"), List.of()), options);
+                Path.of("/tmp/o"), List.of(), 5), options);
         assertEquals(List.of("-XX:CompileThresholdScaling=0.1", "-Xss1m"), WarmStartOptions.parse(List.of("--variants",
                 "without,experiment", "--experiment", " -XX:CompileThresholdScaling=0.1  -Xss1m")).experimentOptions());
     }
@@ -65,6 +66,7 @@ class WarmStartOptionsTest {
         assertRefused("unknown suite 'des'", "--suite", "des");
         assertRefused("--size must be", "--size", "1401");
         assertRefused("--pings needs a value", "--pings");
+        assertRefused("--warm-up must be", "--warm-up", "0");
         assertRefused("unknown option --modes for bench warmstart", "--modes", "flow");
         assertRefused("unexpected argument extra", "extra", "1");
         assertRefused("the experiment variant and --experiment OPTIONS go together", "--variants", "experiment");
@@ -75,7 +77,7 @@ class WarmStartOptionsTest {
 
     @Test
     void the_order_of_the_variants_turns_from_round_to_round() throws Exception {
-        WarmStartOptions two = WarmStartOptions.parse(List.of());
+        WarmStartOptions two = WarmStartOptions.parse(List.of("--variants", "without,with"));
         assertEquals(List.of("without", "with"), two.order(0));
         assertEquals(List.of("with", "without"), two.order(1));
         assertEquals(List.of("without", "with"), two.order(2));
