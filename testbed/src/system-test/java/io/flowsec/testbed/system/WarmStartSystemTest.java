@@ -61,7 +61,7 @@ class WarmStartSystemTest {
             assertTrue(Long.parseLong(windows.getFirst()[2]) > 0 && Long.parseLong(windows.getFirst()[3]) > 0,
                     variant + ": both routers' ready times");
             assertTrue(windows.stream().skip(20).mapToLong(cells -> Long.parseLong(cells[6])).sum() > 0,
-                    variant + ": router B delivered in the last second: " + printed);
+                    variant + ": host B received through the tunnel in the last second: " + printed);
         }
         List<String> pings = Files.readAllLines(out.resolve("warmstart-pings.csv"));
         assertEquals(1 + 3 * 3, pings.size(), pings.toString());

@@ -43,7 +43,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
                    its process's start until it answers on its status socket is its ready time;
                 2. N pings [10] host A -> host B through the tunnel, 0.1 s apart: their round trip times;
                 3. N UDP flows [64] of N-byte payloads [64] from host A to host B, as fast as 2 threads send, for N
-                   seconds [8], router B's packets towards host B counted every 100 ms.
+                   seconds [8]: what host B receives, and router B's CPU time, read every 100 ms.
               The first second's rate over the steady rate (the mean of the last N seconds [3]) says how far from
               warm a start is (1: not at all); "settled" is the start of the first half second at 90 % of it.
               Writes OUT/warmstart.csv (every 100-ms window of every start), OUT/warmstart-pings.csv,
@@ -54,7 +54,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
               --suite NAME         the tunnel's suite [aes-gcm-128]
               --lanes N            lanes of each router [CPUs]
               --variants LIST      without, with (the cache), warm (the cache, and the appliance's warm-up at start:
-                                   warmUpSeconds N [2] in its configuration), eager (the cache and
+                                   warmUpSeconds N [1] in its configuration), eager (the cache and
                                    -XX:+AOTCompileEagerly) and experiment (the cache and --experiment's options)
                                    [without,with,warm]
               --experiment OPTIONS JVM options, separated by spaces, for the experiment variant (JIT flags)
@@ -78,7 +78,7 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
         int lanes = Runtime.getRuntime().availableProcessors();
         int trainSeconds = 4;
         List<String> variants = List.of(WITHOUT, WITH, WARM);
-        int warmUp = 2;
+        int warmUp = 1;
         Optional<String> classPath = Optional.empty();
         Optional<Path> cache = Optional.empty();
         Path out = Path.of("bench-results", "warmstart");

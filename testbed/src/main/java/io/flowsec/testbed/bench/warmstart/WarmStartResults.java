@@ -102,9 +102,9 @@ public final class WarmStartResults {
         out.append("AOT cache: ").append(setup.cache().map(WarmStartBenchmark.Cache::describe).orElse("none")).append('\n');
         out.append(String.format(Locale.ROOT, "each start: %s started afresh (ready: from the process's start until "
                         + "it answers on its status socket), %d pings host A -> host B 0.1 s apart, then %d UDP flows "
-                        + "of %d-byte payloads for %d s; rates are router B's packets towards host B, first second "
-                        + "against the mean of the last %d s; settled: the first half second at %.0f %% of that; CPU/pkt: "
-                        + "router B's process CPU time (lanes, JIT compilers, all) per packet it delivered%n%n",
+                        + "of %d-byte payloads for %d s; rates are the datagrams host B received, first second against "
+                        + "the mean of the last %d s; settled: the first half second at %.0f %% of that; CPU/pkt: router "
+                        + "B's process CPU time (lanes, JIT compilers, all) per datagram host B received%n%n",
                 setup.routers(), setup.pings(), setup.flows(), setup.size(), setup.seconds(), setup.steadySeconds(),
                 100 * WarmStartFigures.SETTLED_SHARE));
         out.append("| variant | starts | ready A ms | ready B ms | first second pkt/s | steady pkt/s | first second / "
@@ -185,7 +185,7 @@ public final class WarmStartResults {
         }
         NumberAxis time = new NumberAxis("seconds since the traffic started (100-ms windows)");
         time.setRange(0, setup.seconds());
-        NumberAxis rate = new NumberAxis("router B's packets/s towards host B");
+        NumberAxis rate = new NumberAxis("datagrams/s host B received through the tunnel");
         XYPlot plot = new XYPlot(dataset, time, rate, renderer);
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);

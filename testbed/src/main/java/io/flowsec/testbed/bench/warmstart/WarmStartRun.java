@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * One start of the test bed's two routers, measured: how long each took from its process's start until it answered
  * on its status socket, the round trip times of the first pings from host A to host B through the tunnel (NaN: lost),
- * and then router B's delivery towards host B in windows of 100 ms from the moment the traffic started.
+ * and then what host B received through the tunnel in windows of 100 ms from the moment the traffic started.
  *
  * @param variant "without" or "with" the AOT cache (or an experiment's name)
  * @param round   0, 1, ...: the variants alternate in order from round to round
@@ -18,9 +18,9 @@ public record WarmStartRun(String variant, int round, long readyMsA, long readyM
     }
 
     /**
-     * Router B's packets written towards host B between {@code fromS} and {@code toS} after the traffic started, and
-     * the CPU time its process used meanwhile (lanes, JIT compiler, everything: the cost of a cold start shows there
-     * even when other work on the machine holds the rate down).
+     * The datagrams host B received between {@code fromS} and {@code toS} after the traffic started, and the CPU time
+     * router B's process used meanwhile (lanes, JIT compiler, everything: the cost of a cold start shows there even
+     * when other work on the machine holds the rate down).
      */
     public record Window(double fromS, double toS, long packets, long cpuNanos) {
         public double packetsPerSecond() {

@@ -36,7 +36,7 @@ class WarmStartOptionsTest {
         assertEquals(Runtime.getRuntime().availableProcessors(), options.lanes());
         assertEquals(4, options.trainSeconds());
         assertEquals(List.of("without", "with", "warm"), options.variants());
-        assertEquals(2, options.warmUpSeconds());
+        assertEquals(1, options.warmUpSeconds());
         assertEquals(Optional.empty(), options.classPath());
         assertEquals(Optional.empty(), options.cache());
         assertEquals(Path.of("bench-results", "warmstart"), options.out());
