@@ -61,7 +61,7 @@ class WarmStartOptionsTest {
         assertRefused("--rounds must be a whole number from 1 to 100, got '0'", "--rounds", "0");
         assertRefused("--seconds must be", "--seconds", "1");
         assertRefused("--steady 8 must be shorter than --seconds 8", "--steady", "8");
-        assertRefused("unknown variant 'warm'", "--variants", "without,warm");
+        assertRefused("unknown variant 'hot'", "--variants", "without,hot");
         assertRefused("--variants names a variant twice", "--variants", "with,with");
         assertRefused("unknown suite 'des'", "--suite", "des");
         assertRefused("--size must be", "--size", "1401");
