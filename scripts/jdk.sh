@@ -20,3 +20,21 @@ packages.adoptium.net, or a tarball from adoptium.net) and set JAVA_HOME to it, 
 MSG
   return 1
 }
+
+# The AOT caches (README "Warm start"). A cache's stamp, CACHE.jdk, names the JDK that recorded it: its real path and
+# its release file (vendor, version, build); io.flowsec.appliance.warmstart.AotCache writes and reads the same.
+flowsec_jdk_stamp() {
+  local home
+  home="$(readlink -f "$1")"
+  printf 'java.home=%s\n' "$home"
+  cat "$home/release" 2>/dev/null || true
+}
+
+# flowsec_aot_current CACHE JAVA_HOME FILE...: the cache was recorded by that JDK after every FILE (jars, their lib
+# directories) last changed; the JVM would refuse it otherwise, so it is recorded again.
+flowsec_aot_current() {
+  local cache=$1 home=$2
+  shift 2
+  [ -f "$cache" ] && [ -f "$cache.jdk" ] && cmp -s "$cache.jdk" <(flowsec_jdk_stamp "$home") || return 1
+  [ -z "$(find "$@" -newer "$cache" -print -quit 2>/dev/null)" ]
+}

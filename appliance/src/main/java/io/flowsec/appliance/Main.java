@@ -6,6 +6,7 @@ import io.flowsec.appliance.cli.PcapCommand;
 import io.flowsec.appliance.cli.RunCommand;
 import io.flowsec.appliance.cli.StatusCommand;
 import io.flowsec.appliance.cli.TokenCommand;
+import io.flowsec.appliance.cli.TrainCommand;
 import io.flowsec.appliance.cli.UsageException;
 import io.flowsec.appliance.config.ConfigException;
 import io.flowsec.appliance.pcap.PcapFormatException;
@@ -43,6 +44,8 @@ public final class Main {
               tunnels | tunnel ID [balancing set POLICY]   the cluster's tunnels, an assignment, its balancing
               pcap decrypt --sa SA.json IN.pcap OUT.pcap   decrypt a capture's ESP packets with the given SAs
               pcap encrypt --sa SA.json IN.pcap OUT.pcap   encrypt a capture's IP packets as the appliance would
+              train [--seconds N]                          the warm-start training workload (no root; the build
+                                                           records an AOT cache from it: README "Warm start")
               --version                                    print the version
               --help                                       this text; 'flowsec pcap --help' for the pcap tool
 
@@ -88,6 +91,7 @@ public final class Main {
                 case "lanes", "sas", "policies", "drops", "steering", "weights", "sa", "policy" ->
                         new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));
                 case "token" -> new TokenCommand(out, err).run(args.subList(1, args.size()));
+                case "train" -> new TrainCommand(out, err).run(args.subList(1, args.size()));
                 case "cluster" -> clusterCommand(args.subList(1, args.size()), out);
                 case "tunnels", "tunnel" ->
                         new ApiCommand(out, System.getenv()).run(args.getFirst(), args.subList(1, args.size()));

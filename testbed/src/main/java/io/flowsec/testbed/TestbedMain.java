@@ -2,10 +2,14 @@ package io.flowsec.testbed;
 
 import io.flowsec.appliance.Main;
 import io.flowsec.appliance.cli.UsageException;
+import io.flowsec.appliance.warmstart.AotCache;
+import io.flowsec.appliance.warmstart.Training;
 import io.flowsec.testbed.cli.BenchCommand;
 import io.flowsec.testbed.cli.DemoCommand;
+import io.flowsec.testbed.demo.ApplianceProcess;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
@@ -49,8 +53,29 @@ public final class TestbedMain {
                 }
                 case "demo" -> new DemoCommand(out).run(args.subList(1, args.size()));
                 case "bench" -> new BenchCommand(out, err).run(args.subList(1, args.size()));
+                // not listed: the ./flowsec launcher runs it after a build (README "Warm start")
+                case "aot-cache" -> recordApplianceCache(err);
                 default -> throw new UsageException("unknown test bed command '" + args.getFirst() + "'");
             };
         });
+    }
+
+    /**
+     * Records the AOT cache of the appliance processes that demo and bench start ({@link ApplianceProcess#CACHE_NAME}
+     * beside the test bed's jar) unless the one there is current; its training's output goes beside it
+     * ({@code CACHE.log}).
+     */
+    private static int recordApplianceCache(PrintStream err) throws Exception {
+        String classPath = System.getProperty("java.class.path");
+        Path cache = ApplianceProcess.cacheFor(classPath).orElseThrow(() -> new UsageException(
+                "aot-cache: the test bed runs from its jar (java -jar flowsec-testbed.jar), not from " + classPath));
+        if (ApplianceProcess.Jvm.of(classPath).aotCache().isPresent()) {
+            return 0;
+        }
+        AotCache.Recorded recorded = ApplianceProcess.recordCache(classPath, cache, Training.DEFAULT_SECONDS,
+                cache.resolveSibling(cache.getFileName() + ".log"));
+        err.printf("flowsec: AOT cache of the test bed's appliance processes: %s (%d MB, recorded in %.1f s)%n",
+                recorded.cache(), recorded.bytes() >> 20, recorded.millis() / 1000.0);
+        return 0;
     }
 }

@@ -8,6 +8,7 @@ import io.flowsec.appliance.runtime.ControlApi;
 import io.flowsec.appliance.runtime.Appliance;
 import io.flowsec.appliance.runtime.ControlCommands;
 import io.flowsec.appliance.runtime.StatusServer;
+import io.flowsec.appliance.warmstart.WarmUp;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
@@ -67,6 +68,7 @@ public final class RunCommand {
         ApplianceConfig config = ApplianceConfig.read(path);
         checkKeysAreTheOwnersOnly(path, config, allowReadableKeys);
         ConfigurationFile configuration = ConfigurationFile.open(path);
+        warmUp(config);
         Appliance appliance = Appliance.start(config, freshState, this::log);
         ControlCommands commands = ControlCommands.of(appliance, configuration);
         appliance.dataplane().addListener(event -> log("event " + event));
@@ -121,6 +123,23 @@ public final class RunCommand {
         log("stopped; totals " + totals.encode());
         closed.countDown();
         return 0;
+    }
+
+    /**
+     * The configuration's packet path run over the loopback for {@code warmUpSeconds} before the lanes open, so the
+     * first packets find it compiled (README "Warm start"); an appliance that cannot warm up starts all the same.
+     */
+    private void warmUp(ApplianceConfig config) {
+        if (config.warmUpSeconds() == 0) {
+            return;
+        }
+        try {
+            WarmUp.Result result = WarmUp.run(config, config.warmUpSeconds(), line -> { });
+            log("warm-up: " + result.packets() + " packets through this configuration's packet path over the loopback in "
+                    + result.millis() + " ms");
+        } catch (Exception e) {
+            log("warm-up left out (" + e.getMessage() + "); starting cold");
+        }
     }
 
     /** Keys in a file that group or others can read are keys others have: refused, or (asked for) warned about. */

@@ -23,7 +23,8 @@ import java.util.TreeSet;
  */
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
                               Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies,
-                              ApiSettings api, ClusterConfig cluster, java.time.Duration flowletGap, Offloads offloads) {
+                              ApiSettings api, ClusterConfig cluster, java.time.Duration flowletGap, Offloads offloads,
+                              int warmUpSeconds) {
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -31,7 +32,9 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
 
     public static final int DEFAULT_TUNNEL_MTU = 1500;
     private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
-            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros", "offloads");
+            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros", "warmUpSeconds", "offloads");
+    /** The longest warm-up at start ({@code warmUpSeconds}). */
+    public static final int MAX_WARM_UP_SECONDS = 60;
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
 
     public static ApplianceConfig read(Path path) throws ConfigException {
@@ -77,6 +80,10 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         if (flowletGapMicros < 0 || flowletGapMicros > 60_000_000) {
             throw new ConfigException("flowletGapMicros", "must be 0 (move at once) to 60000000 µs, got " + flowletGapMicros);
         }
+        int warmUpSeconds = integer(json, "warmUpSeconds", 0);
+        if (warmUpSeconds < 0 || warmUpSeconds > MAX_WARM_UP_SECONDS) {
+            throw new ConfigException("warmUpSeconds", "must be 0 (none) to " + MAX_WARM_UP_SECONDS + ", got " + warmUpSeconds);
+        }
         int tunnelMtu = integer(json, "tunnelMtu", DEFAULT_TUNNEL_MTU);
         if (tunnelMtu < 1280 || tunnelMtu > 65535) {
             throw new ConfigException("tunnelMtu", "must be 1280-65535, got " + tunnelMtu);
@@ -93,7 +100,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
                 stateDirectory, policies, ApiSettings.parse(json, stateDirectory),
                 ClusterConfig.parse(json, stateDirectory, policies.policies()),
-                java.time.Duration.ofNanos(flowletGapMicros * 1000L), Offloads.parse(json));
+                java.time.Duration.ofNanos(flowletGapMicros * 1000L), Offloads.parse(json), warmUpSeconds);
     }
 
     /**

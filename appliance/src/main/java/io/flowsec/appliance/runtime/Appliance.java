@@ -49,14 +49,17 @@ public final class Appliance implements AutoCloseable {
     private final List<ReuseportTunnelPort> ports = new ArrayList<>();
     private final List<RawClearPath> clearPaths = new ArrayList<>();
     private final boolean freshState;
+    /** The site's queues when given (the warm-start training's stand-in), else null: the TUN device is opened. */
+    private final TunDevice givenSite;
     private SaStateStore stateStore;
     private VertxLanes vertxLanes;
     private TunDevice tun;
     private Dataplane dataplane;
 
-    private Appliance(ApplianceConfig config, boolean freshState, Consumer<String> log) {
+    private Appliance(ApplianceConfig config, boolean freshState, TunDevice givenSite, Consumer<String> log) {
         this.config = config;
         this.freshState = freshState;
+        this.givenSite = givenSite;
         this.log = log;
     }
 
@@ -67,7 +70,25 @@ public final class Appliance implements AutoCloseable {
     /** @param freshState the configured SAs may start without sequence state (their keys were never used) */
     public static Appliance start(ApplianceConfig config, boolean freshState, Consumer<String> log)
             throws IOException, InterruptedException {
-        Appliance appliance = new Appliance(config, freshState, log);
+        return start(new Appliance(config, freshState, null, log));
+    }
+
+    /**
+     * As {@link #start(ApplianceConfig, boolean, Consumer)}, with the site side on {@code site}'s queues rather than a
+     * TUN device of its own: nothing is configured in the kernel, so neither root nor a device is needed. The
+     * warm-start training ({@code flowsec train}) runs appliances so, on datagram socket pairs
+     * ({@link TunDevice#adopt}); the appliance closes {@code site} when it closes.
+     */
+    public static Appliance startOn(TunDevice site, ApplianceConfig config, boolean freshState, Consumer<String> log)
+            throws IOException, InterruptedException {
+        if (site.queues() != config.lanes()) {
+            site.close();
+            throw new IllegalArgumentException("the site has " + site.queues() + " queues for " + config.lanes() + " lanes");
+        }
+        return start(new Appliance(config, freshState, site, log));
+    }
+
+    private static Appliance start(Appliance appliance) throws IOException, InterruptedException {
         try {
             appliance.startUp();
             return appliance;
@@ -94,16 +115,21 @@ public final class Appliance implements AutoCloseable {
         }
 
         // 2. site side: a device of our own, never another appliance's (joining its queues would steal its packets)
-        try {
-            tun = TunDevice.open(config.site().device(), laneCount, config.offloads().tun() ? TunDevice.ALL_OFFLOADS : 0);
-        } catch (io.flowsec.dataplane.linux.NativeException e) {
-            if (e.errno() == TunDevice.EBUSY) {
-                throw new IOException("site.device " + config.site().device() + " exists already (another appliance's "
-                        + "or another program's device): not joined; choose another name or stop its owner");
+        if (givenSite != null) {
+            tun = givenSite;
+        } else {
+            try {
+                tun = TunDevice.open(config.site().device(), laneCount,
+                        config.offloads().tun() ? TunDevice.ALL_OFFLOADS : 0);
+            } catch (io.flowsec.dataplane.linux.NativeException e) {
+                if (e.errno() == TunDevice.EBUSY) {
+                    throw new IOException("site.device " + config.site().device() + " exists already (another appliance's "
+                            + "or another program's device): not joined; choose another name or stop its owner");
+                }
+                throw e;
             }
-            throw e;
+            SiteInterface.configure(config);
         }
-        SiteInterface.configure(config);
         List<SiteQueue> siteQueues = new ArrayList<>();
         for (int i = 0; i < laneCount; i++) {
             siteQueues.add(new TunSiteQueue(tun, i, config.offloads().tunGro()));
@@ -226,7 +252,11 @@ public final class Appliance implements AutoCloseable {
         }
         if (tun != null) {
             tun.close();
-            awaitDeviceGone(config.site().device());
+            if (givenSite == null) {
+                awaitDeviceGone(config.site().device());
+            }
+        } else if (givenSite != null) {
+            givenSite.close();   // a start that failed before taking it
         }
     }
 

@@ -439,7 +439,7 @@ class ApplianceConfigTest {
                 bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
                 bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, offloads, policies, site, stateDirectory, statusSocket, steering, tunnelMtu)"),
+                        "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, offloads, policies, site, stateDirectory, statusSocket, steering, tunnelMtu, warmUpSeconds)"),
                 bad("offloads that are a string", c -> c.put("offloads", "on"), "offloads", "must be true, false or an object"),
                 bad("an unknown offload", c -> c.put("offloads", new JsonObject().put("tso", false)), "offloads.tso",
                         "unknown key (allowed: tun, tunGro, udpBatching, udpGro, udpGso)"),
@@ -581,6 +581,8 @@ class ApplianceConfigTest {
                         new JsonArray().add(tunnel()).add(tunnel()))), "cluster.tunnels[1].id", "given twice"),
                 bad("a negative flowlet gap", c -> c.put("flowletGapMicros", -1), "flowletGapMicros",
                         "must be 0 (move at once) to 60000000"),
+                bad("a warm-up over a minute", c -> c.put("warmUpSeconds", 61), "warmUpSeconds", "must be 0 (none) to 60"),
+                bad("a negative warm-up", c -> c.put("warmUpSeconds", -1), "warmUpSeconds", "must be 0 (none) to 60"),
                 bad("a load interval below 10 ms", c -> c.put("cluster", cluster().copy().put("loadIntervalMs", 5)),
                         "cluster.loadIntervalMs", "must be a whole number 10-60000"));
     }
@@ -611,6 +613,8 @@ class ApplianceConfigTest {
         assertEquals(ClusterConfig.NONE, ApplianceConfig.parse(minimal()).cluster(), "no section: no cluster");
         assertEquals(java.time.Duration.ofNanos(500_000), ApplianceConfig.parse(minimal()).flowletGap());
         assertEquals(java.time.Duration.ZERO, ApplianceConfig.parse(minimal().put("flowletGapMicros", 0)).flowletGap());
+        assertEquals(0, ApplianceConfig.parse(minimal()).warmUpSeconds(), "no warm-up unless asked for");
+        assertEquals(3, ApplianceConfig.parse(minimal().put("warmUpSeconds", 3)).warmUpSeconds());
         ClusterConfig cluster = ApplianceConfig.parse(minimal().put("name", "router-b").put("cluster", cluster()
                 .put("tunnels", new JsonArray().add(tunnel().put("balancing", "receiver"))))).cluster();
         assertEquals(new ClusterConfig(true, "flowsec", "192.0.2.2", 5701, List.of("192.0.2.1:5701"),

@@ -18,6 +18,7 @@ import java.lang.invoke.MethodHandle;
 public final class Syscalls {
     public static final int AF_INET = 2;
     public static final int AF_INET6 = 10;
+    public static final int AF_UNIX = 1;
     public static final int SOCK_DGRAM = 2;
     public static final int SOCK_NONBLOCK = 0x800;
     public static final int SOCK_CLOEXEC = 0x80000;
@@ -72,6 +73,7 @@ public final class Syscalls {
     private static final MethodHandle READ = handle("read", FunctionDescriptor.of(LONG, INT, POINTER, LONG), ERRNO, CRITICAL);
     private static final MethodHandle WRITE = handle("write", FunctionDescriptor.of(LONG, INT, POINTER, LONG), ERRNO, CRITICAL);
     private static final MethodHandle SOCKET = handle("socket", FunctionDescriptor.of(INT, INT, INT, INT), ERRNO);
+    private static final MethodHandle SOCKETPAIR = handle("socketpair", FunctionDescriptor.of(INT, INT, INT, INT, POINTER), ERRNO);
     private static final MethodHandle SETSOCKOPT = handle("setsockopt", FunctionDescriptor.of(INT, INT, INT, INT, POINTER, INT), ERRNO);
     private static final MethodHandle GETSOCKOPT = handle("getsockopt", FunctionDescriptor.of(INT, INT, INT, INT, POINTER, POINTER), ERRNO);
     private static final MethodHandle BIND = handle("bind", FunctionDescriptor.of(INT, INT, POINTER, INT), ERRNO);
@@ -176,6 +178,23 @@ public final class Syscalls {
                 throw new NativeException("socket", errno.value());
             }
             return fd;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** socketpair(2): two connected sockets of {@code family} and {@code type}, as {fd0, fd1}. */
+    public static int[] socketpair(int family, int type) throws NativeException {
+        Errno errno = new Errno();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(INT, 2);
+            int result = (int) SOCKETPAIR.invokeExact(errno.state, family, type, 0, fds);
+            if (result < 0) {
+                throw new NativeException("socketpair", errno.value());
+            }
+            return new int[] {fds.getAtIndex(INT, 0), fds.getAtIndex(INT, 1)};
         } catch (NativeException e) {
             throw e;
         } catch (Throwable t) {

@@ -144,6 +144,19 @@ public final class TunDevice implements Closeable {
         return offloadRefusal;
     }
 
+    /**
+     * A device whose queue descriptors were opened elsewhere: one per queue, non-blocking, each read and write one
+     * packet, as a TUN queue's. The appliance's warm-start training runs its lanes on datagram socket pairs adopted so
+     * ({@link Syscalls#socketpair}), which needs neither root nor a device, through the same queue code as production.
+     * Closing the device closes the descriptors.
+     */
+    public static TunDevice adopt(String name, int[] queueFds) {
+        if (queueFds.length < 1) {
+            throw new IllegalArgumentException("a TUN device needs at least one queue");
+        }
+        return new TunDevice(name, queueFds.clone(), false, 0, "");
+    }
+
     public String name() {
         return name;
     }

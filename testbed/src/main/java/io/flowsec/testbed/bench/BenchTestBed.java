@@ -60,16 +60,18 @@ public final class BenchTestBed implements AutoCloseable {
     private final Settings settings;
     private final Path directory;
     private final ConfigEditor editor;
+    private final ApplianceProcess.Jvm jvm;
     private final List<AutoCloseable> opened = new ArrayList<>();
     private Topology topology;
     private ApplianceProcess routerA;
     private ApplianceProcess routerB;
     private JsonObject policiesA;
 
-    private BenchTestBed(Settings settings, Path directory, ConfigEditor editor) {
+    private BenchTestBed(Settings settings, Path directory, ConfigEditor editor, ApplianceProcess.Jvm jvm) {
         this.settings = settings;
         this.directory = directory;
         this.editor = editor;
+        this.jvm = jvm;
     }
 
     /**
@@ -82,7 +84,13 @@ public final class BenchTestBed implements AutoCloseable {
     /** As {@link #start(Settings, Path)}, each router's configuration changed by {@code editor} first. */
     public static BenchTestBed start(Settings settings, Path directory, ConfigEditor editor)
             throws IOException, InterruptedException {
-        BenchTestBed bed = new BenchTestBed(settings, directory, editor);
+        return start(settings, directory, editor, ApplianceProcess.Jvm.current());
+    }
+
+    /** As {@link #start(Settings, Path, ConfigEditor)}, the routers' JVMs started as {@code jvm} says (warm-start bench). */
+    public static BenchTestBed start(Settings settings, Path directory, ConfigEditor editor, ApplianceProcess.Jvm jvm)
+            throws IOException, InterruptedException {
+        BenchTestBed bed = new BenchTestBed(settings, directory, editor, jvm);
         try {
             bed.build();
             return bed;
@@ -116,13 +124,13 @@ public final class BenchTestBed implements AutoCloseable {
         if (settings.startRouterA()) {
             routerA = ApplianceProcess.start(topology.routerA(),
                     writeConfig("router-a", settings.lanesA(), "10.255.0.1/32", List.of(SITE_B), policiesA),
-                    directory.resolve("router-a.sock"), directory.resolve("router-a.log"));
+                    directory.resolve("router-a.sock"), directory.resolve("router-a.log"), Map.of(), true, jvm);
             opened.add(routerA);
         }
         routerB = ApplianceProcess.start(topology.routerB(),
                 writeConfig("router-b", settings.lanesB(), "10.255.0.2/32", tunnelledReturn ? List.of(SITE_A) : List.of(),
                         policiesB),
-                directory.resolve("router-b.sock"), directory.resolve("router-b.log"));
+                directory.resolve("router-b.sock"), directory.resolve("router-b.log"), Map.of(), true, jvm);
         opened.add(routerB);
 
         // 4. the plain return path: router B's kernel routes site A over the tunnel link, not into its TUN device
@@ -187,6 +195,15 @@ public final class BenchTestBed implements AutoCloseable {
         Path path = directory.resolve(name + ".json");
         Files.writeString(path, config.encodePrettily());
         return path;
+    }
+
+    /** Router A's appliance process (started), and router B's: their start times, logs. */
+    public ApplianceProcess routerA() {
+        return routerA;
+    }
+
+    public ApplianceProcess routerB() {
+        return routerB;
     }
 
     public Topology topology() {

@@ -22,6 +22,7 @@ import io.flowsec.testbed.bench.tunnel.TunnelOptions;
 import io.flowsec.testbed.bench.tunnel.TunnelReport;
 import io.flowsec.testbed.bench.tunnel.TunnelResult;
 import io.flowsec.testbed.bench.tunnel.TunnelTest;
+import io.flowsec.testbed.bench.warmstart.WarmStartCommand;
 import io.flowsec.testbed.demo.CleanupOnExit;
 import io.flowsec.testbed.demo.Topology;
 import io.vertx.core.json.JsonObject;
@@ -58,6 +59,8 @@ public final class BenchCommand {
                                          [--out DIR]
                    flowsec bench tunnel [--tunnels LIST] [--tests LIST] [--seconds N] [--warmup N] [--lanes N] [--suite NAME]
                                         [--appliance-config JSON] [--out DIR]
+                   flowsec bench warmstart [OPTIONS]   a fresh tunnel's first seconds without and with the AOT cache
+                                                       (README "Warm start"; 'flowsec bench warmstart --help')
 
               As root, reproduces the paper's evaluation on this machine (README "Performance"): router B runs each
               mode in turn. Each run writes OUT/NAME.csv, OUT/NAME.png (throughput against size, one line per mode)
@@ -493,6 +496,12 @@ public final class BenchCommand {
     }
 
     public int run(List<String> args) throws Exception {
+        if (!args.isEmpty() && args.getFirst().equals("warmstart")) {   // options, help and runner of its own
+            return new WarmStartCommand(out, err, user, () -> {
+                refuseLeftovers();
+                ensureFonts();
+            }).run(args.subList(1, args.size()));
+        }
         if (args.isEmpty()) {
             err.print(USAGE);
             return 2;
