@@ -42,6 +42,9 @@ public final class RunCommand {
               api.address:api.port (default https://127.0.0.1:8443/api/v1, a self-signed certificate made at
               first start); make a token with 'flowsec token add'. Each change made through the API or the
               control socket is written back to FILE, so a restart comes back in the same state.
+              Warm start (README "Warm start"): ./flowsec starts it with the AOT cache recorded after the build, so
+              it loads sooner and compiles its packet path sooner; warmUpSeconds N in FILE runs that packet path over
+              the loopback for N seconds before the lanes open, so the first packets find it compiled.
             """;
 
     private final PrintStream out;

@@ -1,5 +1,6 @@
 package io.flowsec.appliance.warmstart;
 
+import io.flowsec.appliance.cli.ApiCommand;
 import io.flowsec.appliance.cli.TokenCommand;
 import io.flowsec.appliance.config.ApplianceConfig;
 import io.flowsec.appliance.config.ConfigurationFile;
@@ -12,15 +13,8 @@ import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.linux.Errno;
 import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
-import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
-import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientResponse;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.PemTrustOptions;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -38,6 +32,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -86,7 +81,6 @@ final class LoopbackTunnel implements AutoCloseable {
     private static final InetAddress ROUTER_B = address("127.0.0.2");
     /** Inner sizes pushed in turn: small, typical and large datagrams. */
     private static final int[] SIZES = {64, 512, 1400, 128, 1024, 256};
-    private static final long API_TIMEOUT_SECONDS = 10;
     /** Inner packets written to one queue per turn, as a TUN queue's backlog. */
     private static final int BURST = 32;
 
@@ -94,7 +88,7 @@ final class LoopbackTunnel implements AutoCloseable {
     private final Setup setup;
     private final Router routerA;
     private final Router routerB;
-    private final HttpClient apiClient;
+    private final Path certificate;
     private final int apiPort;
     private final String token;
     private final Errno errno = new Errno();
@@ -107,11 +101,11 @@ final class LoopbackTunnel implements AutoCloseable {
     private record Router(String name, Appliance appliance, ControlCommands commands, Path statusSocket, int[] siteFds) {
     }
 
-    private LoopbackTunnel(Setup setup, Router routerA, Router routerB, HttpClient apiClient, int apiPort, String token) {
+    private LoopbackTunnel(Setup setup, Router routerA, Router routerB, Path certificate, int apiPort, String token) {
         this.setup = setup;
         this.routerA = routerA;
         this.routerB = routerB;
-        this.apiClient = apiClient;
+        this.certificate = certificate;
         this.apiPort = apiPort;
         this.token = token;
     }
@@ -160,13 +154,8 @@ final class LoopbackTunnel implements AutoCloseable {
                 tunnel.opened.addAll(opened);
                 return tunnel;
             }
-            // a client of the API, trusting the certificate router B made at its first start
-            Vertx clientVertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
-            opened.add(() -> clientVertx.close().await(10, TimeUnit.SECONDS));
-            HttpClient client = clientVertx.createHttpClient(new HttpClientOptions().setSsl(true).setVerifyHost(false)
-                    .setTrustOptions(new PemTrustOptions().addCertPath(
-                            directory.resolve("train-b-state").resolve("api-cert.pem").toString())));
-            LoopbackTunnel tunnel = new LoopbackTunnel(setup, a, b, client, apiPort, token);
+            LoopbackTunnel tunnel = new LoopbackTunnel(setup, a, b,
+                    directory.resolve("train-b-state").resolve("api-cert.pem"), apiPort, token);
             tunnel.opened.addAll(opened);
             return tunnel;
         } catch (Exception e) {
@@ -269,29 +258,15 @@ final class LoopbackTunnel implements AutoCloseable {
     }
 
     /**
-     * {@code GET /api/v1/PATH} at router B's API over HTTPS with the token, as a client of the API asks (the
-     * dashboard, the command line); its answer must be 200.
+     * A command of the command line against router B's API (its tables dropped), as an operator runs
+     * {@code flowsec lanes}: HTTPS with the token, trusting the certificate router B made at its first start.
      */
-    void apiGet(String path) throws Exception {
-        HttpClientResponse response = apiClient.request(HttpMethod.GET, apiPort, "127.0.0.1", "/api/v1/" + path)
-                .compose(request -> request.putHeader("Authorization", "Bearer " + token).send())
-                .await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        response.body().await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        if (response.statusCode() != 200) {
-            throw new IOException("router B's API answered GET " + path + " with " + response.statusCode());
-        }
-    }
-
-    /** {@code PUT /api/v1/mode} at router B's API: a change, recorded in its configuration. */
-    void apiSetMode(String mode) throws Exception {
-        HttpClientResponse response = apiClient.request(HttpMethod.PUT, apiPort, "127.0.0.1", "/api/v1/mode")
-                .compose(request -> request.putHeader("Authorization", "Bearer " + token)
-                        .putHeader("Content-Type", "application/json")
-                        .send(new JsonObject().put("mode", mode).encode()))
-                .await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        response.body().await(API_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        if (response.statusCode() / 100 != 2) {
-            throw new IOException("router B's API answered PUT mode with " + response.statusCode());
+    void apiCommand(String command, String... args) throws Exception {
+        Map<String, String> environment = Map.of("FLOWSEC_API", "https://127.0.0.1:" + apiPort + "/api/v1",
+                "FLOWSEC_TOKEN", token, "FLOWSEC_CACERT", certificate.toString());
+        int status = new ApiCommand(quiet(), environment).run(command, new ArrayList<>(List.of(args)));
+        if (status != 0) {
+            throw new IOException("flowsec " + command + " against router B's API exited with " + status);
         }
     }
 

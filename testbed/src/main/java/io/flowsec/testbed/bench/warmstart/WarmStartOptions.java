@@ -46,9 +46,12 @@ public record WarmStartOptions(int rounds, int seconds, int steadySeconds, int p
                    seconds [8]: what host B receives, and router B's CPU time, read every 100 ms.
               The first second's rate over the steady rate (the mean of the last N seconds [3]) says how far from
               warm a start is (1: not at all); "settled" is the start of the first half second at 90 % of it.
+              Router B's CPU time per datagram, in the first second and steady, shows the cold code's cost even
+              when other work on the machine holds the rate down.
               Writes OUT/warmstart.csv (every 100-ms window of every start), OUT/warmstart-pings.csv,
-              OUT/warmstart.png (packets/s against seconds since the traffic started, one line per start) and
-              OUT/warmstart-summary.txt (per variant: ready times, rates, ratio, settled, pings) [bench-results/warmstart].
+              OUT/warmstart.png (datagrams/s against seconds since the traffic started: each variant's mean and
+              each start) and OUT/warmstart-summary.txt (per variant: ready times, rates, ratio, settled, pings,
+              CPU per datagram; the ratios to the start without the cache) [bench-results/warmstart].
 
             Options [defaults]:
               --suite NAME         the tunnel's suite [aes-gcm-128]

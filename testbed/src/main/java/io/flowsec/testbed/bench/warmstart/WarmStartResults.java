@@ -26,7 +26,8 @@ import java.util.function.Function;
 /**
  * Writes the warm-start benchmark's results: {@code warmstart.csv} (every 100-ms window of every start, with the
  * start's ready times), {@code warmstart-pings.csv}, {@code warmstart.png} (packets/s against time since the traffic
- * started, one line per start, a colour per variant) and {@code warmstart-summary.txt} (per variant the means over
+ * started, each variant's mean and each start, a colour per variant) and {@code warmstart-summary.txt} (per variant
+ * the means over
  * its starts of {@link WarmStartFigures}, the ratios of the cache's figures to those without it, then each start).
  */
 public final class WarmStartResults {
@@ -170,18 +171,44 @@ public final class WarmStartResults {
         }
     }
 
+    /**
+     * Each start as a thin pale line, and each variant's mean over its starts (window by window) as a thick one: the
+     * 100-ms windows of one start are noisy, their mean shows the warm-up.
+     */
     static JFreeChart chart(Setup setup, List<WarmStartRun> runs) {
         XYSeriesCollection dataset = new XYSeriesCollection();
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
+        Map<String, List<WarmStartRun>> byVariant = new LinkedHashMap<>();
         for (WarmStartRun run : runs) {
-            XYSeries series = new XYSeries(run.variant() + " cache, start " + (run.round() + 1));
-            for (WarmStartRun.Window window : run.windows()) {
-                series.add(window.toS(), window.packetsPerSecond());
+            byVariant.computeIfAbsent(run.variant(), v -> new ArrayList<>()).add(run);
+        }
+        for (Map.Entry<String, List<WarmStartRun>> variant : byVariant.entrySet()) {
+            Color colour = COLOURS.getOrDefault(variant.getKey(), Color.GREEN.darker());
+            List<WarmStartRun> starts = variant.getValue();
+            XYSeries mean = new XYSeries(variant.getKey() + (variant.getKey().equals(WarmStartOptions.WITHOUT)
+                    ? " cache" : variant.getKey().equals(WarmStartOptions.WARM) ? " (cache and warm-up)" : " cache")
+                    + ", mean of " + starts.size() + " start" + (starts.size() == 1 ? "" : "s"));
+            int windows = starts.stream().mapToInt(run -> run.windows().size()).min().orElse(0);
+            for (int k = 0; k < windows; k++) {
+                int index = k;
+                mean.add(starts.stream().mapToDouble(run -> run.windows().get(index).toS()).average().orElseThrow(),
+                        starts.stream().mapToDouble(run -> run.windows().get(index).packetsPerSecond()).average().orElseThrow());
             }
-            int index = dataset.getSeriesCount();
-            dataset.addSeries(series);
-            renderer.setSeriesPaint(index, COLOURS.getOrDefault(run.variant(), Color.GREEN.darker()));
-            renderer.setSeriesStroke(index, new BasicStroke(run.round() == 0 ? 2f : 1.2f));
+            int meanIndex = dataset.getSeriesCount();
+            dataset.addSeries(mean);
+            renderer.setSeriesPaint(meanIndex, colour);
+            renderer.setSeriesStroke(meanIndex, new BasicStroke(2.5f));
+            for (WarmStartRun run : starts) {
+                XYSeries series = new XYSeries(run.variant() + " start " + (run.round() + 1));
+                for (WarmStartRun.Window window : run.windows()) {
+                    series.add(window.toS(), window.packetsPerSecond());
+                }
+                int index = dataset.getSeriesCount();
+                dataset.addSeries(series);
+                renderer.setSeriesPaint(index, new Color(colour.getRed(), colour.getGreen(), colour.getBlue(), 60));
+                renderer.setSeriesStroke(index, new BasicStroke(0.8f));
+                renderer.setSeriesVisibleInLegend(index, false);
+            }
         }
         NumberAxis time = new NumberAxis("seconds since the traffic started (100-ms windows)");
         time.setRange(0, setup.seconds());
@@ -190,7 +217,7 @@ public final class WarmStartResults {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        JFreeChart chart = new JFreeChart("Warm start: a fresh tunnel's first seconds, without and with the AOT cache",
+        JFreeChart chart = new JFreeChart("Warm start: a fresh tunnel's first seconds",
                 JFreeChart.DEFAULT_TITLE_FONT, plot, true);
         chart.addSubtitle(new TextTitle(setup.machine()));
         chart.setBackgroundPaint(Color.WHITE);
