@@ -81,7 +81,10 @@ class WarmStartSystemTest {
             try {
                 process.onExit().get(15, java.util.concurrent.TimeUnit.SECONDS);
             } catch (java.util.concurrent.TimeoutException stillRunning) {
-                throw new AssertionError("a process it started is still running: " + process.info());
+                List<String> arguments = java.util.Arrays.asList(process.info().arguments().orElse(new String[0]));
+                throw new AssertionError("a process it started is still running (started "
+                        + process.info().startInstant().orElse(null) + "), its last arguments: "
+                        + arguments.subList(Math.max(0, arguments.size() - 8), arguments.size()));
             }
         }
     }
