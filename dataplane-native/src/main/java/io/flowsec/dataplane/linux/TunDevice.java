@@ -151,10 +151,18 @@ public final class TunDevice implements Closeable {
      * Closing the device closes the descriptors.
      */
     public static TunDevice adopt(String name, int[] queueFds) {
+        return adopt(name, queueFds, false);
+    }
+
+    /**
+     * As {@link #adopt(String, int[])}; with {@code vnetHeader} each packet read or written carries a virtio_net_hdr
+     * first, as on a device opened with offloads (none granted: the other ends decide what they write).
+     */
+    public static TunDevice adopt(String name, int[] queueFds, boolean vnetHeader) {
         if (queueFds.length < 1) {
             throw new IllegalArgumentException("a TUN device needs at least one queue");
         }
-        return new TunDevice(name, queueFds.clone(), false, 0, "");
+        return new TunDevice(name, queueFds.clone(), vnetHeader, 0, vnetHeader ? "adopted descriptors" : "");
     }
 
     public String name() {
