@@ -81,6 +81,9 @@ final class Transfers {
             try (DatagramSocket socket = new DatagramSocket(port,
                     InetAddress.getByName(Topology.HOST_B_ADDRESS))) {
                 socket.setSoTimeout(1500);
+                // the routers deliver a burst at once (GRO runs, batches): host B's socket, not the tunnel, would
+                // drop what its thread is too slow to take on a loaded machine
+                socket.setReceiveBufferSize(4 << 20);
                 byte[] buffer = new byte[2048];
                 int count = 0;
                 try {
