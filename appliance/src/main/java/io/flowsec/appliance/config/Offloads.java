@@ -15,11 +15,13 @@ import java.util.TreeSet;
  * @param udpBatching tunnel sockets send with sendmmsg and receive with recvmmsg
  * @param udpGso      runs of equal datagrams go out as one send (UDP_SEGMENT); needs {@code udpBatching}
  * @param udpGro      runs of datagrams arrive as one receive (UDP_GRO); needs {@code udpBatching}
+ * @param tunRing     TUN reads and writes go through the lane's io_uring (reads posted ahead, writes submitted per
+ *                    batch) instead of a system call each; where the lanes run on epoll it stays off
  */
-public record Offloads(boolean tun, boolean tunGro, boolean udpBatching, boolean udpGso, boolean udpGro) {
-    public static final Offloads ALL = new Offloads(true, true, true, true, true);
-    public static final Offloads NONE = new Offloads(false, false, false, false, false);
-    private static final Set<String> KEYS = Set.of("tun", "tunGro", "udpBatching", "udpGso", "udpGro");
+public record Offloads(boolean tun, boolean tunGro, boolean udpBatching, boolean udpGso, boolean udpGro, boolean tunRing) {
+    public static final Offloads ALL = new Offloads(true, true, true, true, true, true);
+    public static final Offloads NONE = new Offloads(false, false, false, false, false, false);
+    private static final Set<String> KEYS = Set.of("tun", "tunGro", "udpBatching", "udpGso", "udpGro", "tunRing");
 
     static Offloads parse(JsonObject json) throws ConfigException {
         Object value = json.getValue("offloads");
@@ -38,7 +40,7 @@ public record Offloads(boolean tun, boolean tunGro, boolean udpBatching, boolean
             }
         }
         Offloads offloads = new Offloads(flag(object, "tun"), flag(object, "tunGro"), flag(object, "udpBatching"),
-                flag(object, "udpGso"), flag(object, "udpGro"));
+                flag(object, "udpGso"), flag(object, "udpGro"), flag(object, "tunRing"));
         if (offloads.tunGro && !offloads.tun) {
             throw new ConfigException("offloads.tunGro", "needs offloads.tun (coalesced packets go to the TUN behind a virtio header)");
         }

@@ -132,7 +132,7 @@ public final class Appliance implements AutoCloseable {
         }
         List<SiteQueue> siteQueues = new ArrayList<>();
         for (int i = 0; i < laneCount; i++) {
-            siteQueues.add(new TunSiteQueue(tun, i, config.offloads().tunGro()));
+            siteQueues.add(new TunSiteQueue(tun, i, config.offloads().tunGro(), config.offloads().tunRing()));
         }
 
         // 3. tunnel endpoints

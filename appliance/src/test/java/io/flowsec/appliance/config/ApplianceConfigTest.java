@@ -442,7 +442,7 @@ class ApplianceConfigTest {
                         "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, offloads, policies, site, stateDirectory, statusSocket, steering, tunnelMtu, warmUpSeconds)"),
                 bad("offloads that are a string", c -> c.put("offloads", "on"), "offloads", "must be true, false or an object"),
                 bad("an unknown offload", c -> c.put("offloads", new JsonObject().put("tso", false)), "offloads.tso",
-                        "unknown key (allowed: tun, tunGro, udpBatching, udpGro, udpGso)"),
+                        "unknown key (allowed: tun, tunGro, tunRing, udpBatching, udpGro, udpGso)"),
                 bad("an offload that is not a boolean", c -> c.put("offloads", new JsonObject().put("udpGso", 0)),
                         "offloads.udpGso", "must be true or false"),
                 bad("TUN GRO without TUN offloads", c -> c.put("offloads", new JsonObject().put("tun", false)),
@@ -601,11 +601,13 @@ class ApplianceConfigTest {
         assertEquals(Offloads.ALL, ApplianceConfig.parse(minimal()).offloads());
         assertEquals(Offloads.ALL, ApplianceConfig.parse(minimal().put("offloads", true)).offloads());
         assertEquals(Offloads.NONE, ApplianceConfig.parse(minimal().put("offloads", false)).offloads());
-        assertEquals(new Offloads(true, false, true, false, true), ApplianceConfig.parse(minimal().put("offloads",
+        assertEquals(new Offloads(true, false, true, false, true, true), ApplianceConfig.parse(minimal().put("offloads",
                 new JsonObject().put("tunGro", false).put("udpGso", false))).offloads());
-        assertEquals(new Offloads(false, false, false, false, false), ApplianceConfig.parse(minimal().put("offloads",
+        assertEquals(new Offloads(false, false, false, false, false, false), ApplianceConfig.parse(minimal().put("offloads",
                 new JsonObject().put("tun", false).put("tunGro", false).put("udpBatching", false).put("udpGso", false)
-                        .put("udpGro", false))).offloads());
+                        .put("udpGro", false).put("tunRing", false))).offloads());
+        assertEquals(new Offloads(true, true, true, true, true, false), ApplianceConfig.parse(minimal().put("offloads",
+                new JsonObject().put("tunRing", false))).offloads());
     }
 
     @Test

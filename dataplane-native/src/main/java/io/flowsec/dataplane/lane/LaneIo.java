@@ -7,6 +7,7 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringIoOps;
 import io.netty.util.concurrent.Future;
@@ -21,15 +22,17 @@ import java.util.function.IntSupplier;
  * {@code flow} mode reception, ESP and transmission of a packet all happen on one thread.
  * <p>
  * Readiness drives the lane: with io_uring a one-shot {@code POLL_ADD} per descriptor, re-armed after each drain;
- * with epoll a level-triggered {@code EPOLLIN} interest. The lane then reads with plain non-blocking system calls
- * straight into its heap buffers. A drain that filled a whole batch yields to the other descriptors of the loop and
- * continues in a task, so one busy descriptor cannot starve the rest.
+ * with epoll a level-triggered {@code EPOLLIN} interest. The lane then reads with non-blocking calls straight into
+ * its heap buffers. A TUN queue on io_uring is served by its ring instead ({@link TunRing}): its reads stay posted
+ * and their completions start the drain. A drain that filled a whole batch yields to the other descriptors of the
+ * loop and continues later, so one busy descriptor cannot starve the rest; on io_uring it continues after the
+ * loop's next turn of the ring (a {@code NOP} completes then), so the writes the batch queued are submitted and their
+ * buffers come back before the next batch.
  * <p>
  * A binding can be paused (readiness is ignored and not re-armed, packets wait in the kernel's queues) and resumed,
  * which the control plane uses to hand SAs from one lane to another without two lanes touching one SA's state.
  */
 public final class LaneIo {
-    private static final byte IORING_OP_POLL_ADD = 6;
     private static final int POLLIN = 0x1;
 
     private final Lane lane;
@@ -58,6 +61,16 @@ public final class LaneIo {
         return io;
     }
 
+    /**
+     * Serves {@code site} alone on {@code loop}, calling {@code drain} as a lane's {@code onSiteReadable} would be
+     * called: the site queue's I/O without a lane around it (tests).
+     */
+    static LaneIo serveSite(TunSiteQueue site, IntSupplier drain, IoEventLoop loop) throws InterruptedException {
+        LaneIo io = new LaneIo(null, loop);
+        io.register(site, drain, false);
+        return io;
+    }
+
     private void register(LaneReadiness queue, IntSupplier drain, boolean tunnel) throws InterruptedException {
         int fd = queue.fd();
         if (fd < 0) {
@@ -67,13 +80,23 @@ public final class LaneIo {
             loop.execute(handle.wake);
             return;
         }
-        Readiness handle = loop.isCompatible(IoUringReadiness.class)
-                ? new IoUringReadiness(this, queue, fd, drain, tunnel)
-                : new EpollReadiness(this, queue, fd, drain, tunnel);
+        Readiness handle;
+        if (!loop.isCompatible(IoUringReadiness.class)) {
+            handle = new EpollReadiness(this, queue, fd, drain, tunnel);
+        } else if (queue instanceof TunSiteQueue tun && tun.wantsRing()) {
+            handle = new IoUringRingReadiness(this, tun, fd, drain);
+        } else {
+            handle = new IoUringReadiness(this, queue, fd, drain, tunnel);
+        }
         IoRegistration registration = loop.register((IoHandle) handle).sync().getNow();
         registrations.add(registration);
         handles.add(handle);
-        loop.execute(() -> handle.arm(registration));
+        loop.execute(() -> {
+            if (handle instanceof IoUringRingReadiness ringReadiness) {
+                ringReadiness.start(registration);
+            }
+            handle.arm(registration);
+        });
     }
 
     /** Runs {@code command} on the lane's thread between two batches; the future completes once it ran. */
@@ -232,10 +255,15 @@ public final class LaneIo {
                 return;
             }
             if (drain.getAsInt() == Lane.BATCH || queue.hasPending()) {
-                io.loop.execute(continueDrain);
+                continueLater();
             } else {
                 rearm();
             }
+        }
+
+        /** Drains again after the loop served its other descriptors. */
+        void continueLater() {
+            io.loop.execute(continueDrain);
         }
 
         abstract void rearm();
@@ -286,15 +314,20 @@ public final class LaneIo {
         }
     }
 
-    private static final class IoUringReadiness extends Readiness implements IoUringIoHandle {
+    private static class IoUringReadiness extends Readiness implements IoUringIoHandle {
         private final IoUringIoOps pollIn;
+        private final IoUringIoOps continuation;
         /** A POLL_ADD is outstanding: a second one would wake the lane twice for each readiness, for ever after. */
         private boolean armed;
+        /** A NOP is outstanding: its completion continues the drain. */
+        private boolean continuing;
 
         IoUringReadiness(LaneIo io, LaneReadiness queue, int fd, IntSupplier drain, boolean tunnel) {
             super(io, queue, fd, drain, tunnel);
-            this.pollIn = new IoUringIoOps(IORING_OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN,
-                    (short) 0, (short) 0, (short) 0, 0, 0L);
+            this.pollIn = new IoUringIoOps(TunRing.IORING_OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN,
+                    0L, (short) 0, (short) 0, 0, 0L);
+            this.continuation = new IoUringIoOps(TunRing.IORING_OP_NOP, (byte) 0, (short) 0, -1, 0L, 0L, 0, 0,
+                    0L, (short) 0, (short) 0, 0, 0L);
         }
 
         @Override
@@ -306,14 +339,92 @@ public final class LaneIo {
         }
 
         @Override
+        final void continueLater() {
+            if (!continuing) {
+                continuing = true;
+                registration.submit(continuation);
+            }
+        }
+
+        @Override
         void pausedInterest() {
             // one-shot poll: not re-arming is enough; resume() drains and re-arms
         }
 
         @Override
         public void handle(IoRegistration registration, IoEvent event) {
-            armed = false;   // one-shot: the poll that completed is gone
-            onReadable();
+            IoUringIoEvent completion = (IoUringIoEvent) event;
+            switch (completion.opcode()) {
+                case TunRing.IORING_OP_POLL_ADD -> {
+                    armed = false;   // one-shot: the poll that completed is gone
+                    onReadable();
+                }
+                case TunRing.IORING_OP_NOP -> {
+                    continuing = false;
+                    onReadable();
+                }
+                default -> onOtherCompletion(completion);
+            }
+        }
+
+        void onOtherCompletion(IoUringIoEvent completion) {
+        }
+    }
+
+    /**
+     * A TUN queue served by its {@link TunRing}: the ring's read completions start the drain (once per loop turn,
+     * after all of that turn's completions are in, so the drain sees them as one batch), and each drain posts the
+     * buffers it emptied again. Should the ring's reads fail, the queue is polled and read with system calls.
+     */
+    private static final class IoUringRingReadiness extends IoUringReadiness {
+        private final TunSiteQueue tun;
+        private final TunRing ring;
+        private final Runnable drainCompleted;
+        private boolean drainScheduled;
+        private boolean pollingFallback;
+
+        IoUringRingReadiness(LaneIo io, TunSiteQueue tun, int fd, IntSupplier drain) {
+            super(io, tun, fd, drain, false);
+            this.tun = tun;
+            this.ring = new TunRing(fd, Lane.MAX_PACKET);
+            this.drainCompleted = () -> {
+                drainScheduled = false;
+                onReadable();
+            };
+        }
+
+        @Override
+        void rearm() {
+            if (!pollingFallback) {
+                ring.postReads();
+                if (ring.readFailure() == 0 || ring.hasCompletedReads()) {
+                    return;
+                }
+                pollingFallback = true;
+                tun.ringReadsFailed(ring.readFailure());
+            }
+            super.rearm();
+        }
+
+        @Override
+        void onOtherCompletion(IoUringIoEvent completion) {
+            boolean readable = ring.onCompletion(completion.opcode(), completion.data(), completion.res());
+            if ((readable || ring.readFailure() != 0 && !pollingFallback) && !drainScheduled) {
+                drainScheduled = true;
+                io.loop.execute(drainCompleted);
+            }
+        }
+
+        @Override
+        public void close() {
+            ring.cancel();
+            super.close();
+        }
+
+        /** First thing on the loop: the queue reads and writes through the ring from now on. */
+        void start(IoRegistration registration) {
+            tun.useRing(ring);
+            ring.attach(registration);
         }
     }
 

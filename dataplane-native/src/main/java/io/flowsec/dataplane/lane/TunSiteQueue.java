@@ -9,12 +9,15 @@ import io.flowsec.dataplane.offload.TcpCoalescer;
 import io.flowsec.dataplane.offload.VirtioNetHeader;
 import io.flowsec.dataplane.packet.Packet;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
- * Queue {@code queue} of a multi-queue TUN device, one system call per packet read or written.
+ * Queue {@code queue} of a multi-queue TUN device. On a lane whose event loop runs io_uring its reads and writes go
+ * through that ring ({@link TunRing}: reads posted ahead, writes submitted per batch, no system call per packet);
+ * elsewhere each packet read or written is one system call.
  * <p>
- * On a device opened with offloads (a virtio_net_hdr before every packet) that one call moves up to 64 KB:
+ * On a device opened with offloads (a virtio_net_hdr before every packet) one read or write moves up to 64 KB:
  * <ol>
  *   <li>read: a TCP or UDP superpacket (TSO/USO) is cut here into the segments the kernel would have sent, each a
  *       whole IP packet with its checksum, in the lane's slots; what does not fit this batch waits for the next,
@@ -38,15 +41,26 @@ public final class TunSiteQueue implements SiteQueue {
     private final int[] inputLengths = new int[Lane.BATCH];
     private final long[] outputResults = new long[Lane.BATCH];
     private LaneCounters counters = new LaneCounters();
+    private final boolean ringWanted;
+    /** Set on the lane's thread before it starts (LaneIo); null: system calls. */
+    private TunRing ring;
+    /** What the status says of the ring (control side). */
+    private volatile Offload ringState;
 
     public TunSiteQueue(TunDevice device, int queue) {
-        this(device, queue, true);
+        this(device, queue, true, true);
     }
 
-    /** @param coalescing whether writes coalesce TCP segments (only on a device with a virtio header) */
-    public TunSiteQueue(TunDevice device, int queue, boolean coalescing) {
+    /**
+     * @param coalescing whether writes coalesce TCP segments (only on a device with a virtio header)
+     * @param ring       whether reads and writes go through the lane's io_uring where its loop has one
+     */
+    public TunSiteQueue(TunDevice device, int queue, boolean coalescing, boolean ring) {
         this.device = device;
         this.queue = queue;
+        this.ringWanted = ring;
+        this.ringState = ring ? Offload.refused("tun-ring", "the lane's event loop has no io_uring")
+                : Offload.notRequested("tun-ring");
         this.vnetHeader = device.vnetHeader();
         this.coalescing = vnetHeader && coalescing;
         this.segmenter = vnetHeader ? new GsoSegmenter(Lane.MAX_PACKET) : null;
@@ -62,17 +76,59 @@ public final class TunSiteQueue implements SiteQueue {
     @Override
     public void countInto(LaneCounters counters) {
         this.counters = counters;
+        if (ring != null) {
+            ring.countInto(counters);
+        }
     }
 
     @Override
     public boolean hasPending() {
-        return segmenter != null && segmenter.hasNext();
+        return segmenter != null && segmenter.hasNext() || ring != null && ring.hasCompletedReads();
+    }
+
+    /** Whether this queue would take a ring from its lane's io_uring loop. */
+    boolean wantsRing() {
+        return ringWanted;
+    }
+
+    /** From LaneIo, on the lane's thread before the first read: reads and writes go through {@code ring}. */
+    void useRing(TunRing ring) {
+        ring.countInto(counters);
+        this.ring = ring;
+        this.ringState = Offload.on("tun-ring", TunRing.READS + " reads posted, writes submitted per batch");
+    }
+
+    /** From LaneIo, when the ring's reads failed: reads go back to system calls; writes stay on the ring. */
+    void ringReadsFailed(int errno) {
+        this.ringState = Offload.refused("tun-ring", "reads refused by io_uring (errno " + errno
+                + "): reads by system call, writes by the ring");
+    }
+
+    /** One packet from the kernel: the next completed read of the ring while it reads, else a system call. */
+    private long readOne(MemorySegment target) {
+        TunRing r = ring;
+        if (r != null && (r.readFailure() == 0 || r.hasCompletedReads())) {
+            return r.takeRead(target);
+        }
+        return device.read(errno, queue, target);
+    }
+
+    /** One packet to the kernel: queued on the ring (its verdict counted on completion), else a system call. */
+    private long writeOne(MemorySegment packet, int length) {
+        TunRing r = ring;
+        if (r != null) {
+            long queued = r.write(packet, length);
+            if (queued >= 0) {
+                return queued;
+            }
+        }
+        return device.write(errno, queue, packet, length);
     }
 
     @Override
     public List<Offload> offloads() {
         if (!vnetHeader) {
-            return List.of(Offload.notRequested("tun-offloads"), Offload.notRequested("tun-gro"));
+            return List.of(Offload.notRequested("tun-offloads"), Offload.notRequested("tun-gro"), ringState);
         }
         int granted = device.offloads();
         Offload offloads = granted != 0
@@ -80,7 +136,7 @@ public final class TunSiteQueue implements SiteQueue {
                         + (device.offloadRefusal().isEmpty() ? "" : " (refused first: " + device.offloadRefusal() + ")"))
                 : Offload.refused("tun-offloads", device.offloadRefusal());
         Offload gro = coalescing ? Offload.on("tun-gro", "TCP") : Offload.notRequested("tun-gro");
-        return List.of(offloads, gro);
+        return List.of(offloads, gro, ringState);
     }
 
     @Override
@@ -95,7 +151,7 @@ public final class TunSiteQueue implements SiteQueue {
         }
         while (read < count) {
             Packet slot = slots[from + read];
-            long length = device.read(errno, queue, slot.receiveTarget());
+            long length = readOne(slot.receiveTarget());
             if (length <= 0) {
                 break;
             }
@@ -125,7 +181,7 @@ public final class TunSiteQueue implements SiteQueue {
         int read = 0;
         while (read < count) {
             Packet slot = slots[from + read];
-            long length = device.read(errno, queue, slot.receiveTarget());
+            long length = readOne(slot.receiveTarget());
             if (length <= 0) {
                 break;
             }
@@ -140,7 +196,7 @@ public final class TunSiteQueue implements SiteQueue {
         if (!vnetHeader) {
             for (int i = 0; i < count; i++) {
                 Packet packet = packets[i];
-                results[i] = device.write(errno, queue, packet.segment(), packet.length());
+                results[i] = writeOne(packet.segment(), packet.length());
             }
             return;
         }
@@ -161,7 +217,7 @@ public final class TunSiteQueue implements SiteQueue {
         }
         for (int o = 0; o < outputs; o++) {
             Packet packet = packets[o];
-            outputResults[o] = device.write(errno, queue, packet.segment(), packet.length());
+            outputResults[o] = writeOne(packet.segment(), packet.length());
             if (outputResults[o] >= 0 && VirtioNetHeader.gsoType(packet.buffer(), packet.offset()) != VirtioNetHeader.GSO_NONE) {
                 counters.add(IoCounter.SITE_SUPERPACKETS_WRITTEN, 1);
             }

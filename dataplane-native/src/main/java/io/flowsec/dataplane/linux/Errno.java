@@ -27,6 +27,7 @@ public final class Errno {
     public static final int ENOPROTOOPT = 92;
     public static final int EOPNOTSUPP = 95;
     public static final int EMSGSIZE = 90;
+    public static final int ECANCELED = 125;
 
     final MemorySegment state;
 

@@ -128,7 +128,9 @@ public final class BenchCommand {
                       plain: the routers forward IP, no tunnel; wireguard: wireguard-go on both routers (MTU 1440);
                       single, pcrypt, flow: flowsec appliances on both routers in that mode, N lanes each [CPUs],
                       suite NAME [aes-gcm-128], 4 SAs per direction (2 per lane when more), director steering;
-                      MODE-no-offloads: the same with "offloads": false (one system call per packet: the baseline).
+                      MODE-no-offloads: the same with "offloads": false (one system call per packet: the baseline);
+                      flow-no-ring (on demand only): flow with every offload but the TUN ring (a system call per
+                      TUN read and write), to show what the ring brings.
                       tcp1, tcp8: iperf3 TCP with 1 and 8 streams, Gbit/s received; udp64: iperf3 UDP, 64-byte
                       datagrams at its full rate, datagrams/s received; http1k, http16k: ab (256 concurrent) against
                       nginx in host B, requests/s. Each router's tunnel processes' CPU time per second of each test
@@ -361,9 +363,9 @@ public final class BenchCommand {
                 case "--tunnels" -> {
                     tunnels = List.of(value.split(",", -1));
                     for (String tunnel : tunnels) {
-                        if (!TunnelOptions.TUNNELS.contains(tunnel)) {
+                        if (!TunnelOptions.KNOWN_TUNNELS.contains(tunnel)) {
                             throw new UsageException("unknown tunnel '" + tunnel + "' ("
-                                    + String.join(", ", TunnelOptions.TUNNELS) + ")");
+                                    + String.join(", ", TunnelOptions.KNOWN_TUNNELS) + ")");
                         }
                     }
                     if (Set.copyOf(tunnels).size() != tunnels.size()) {

@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class OffloadsSystemTest {
     private static final String PREFIX = "fso" + ProcessHandle.current().pid() % 100000;
     private static final int FLOWS = 64;
-    private static final String[] PATHS = {"tun-offloads", "tun-gro", "udp-batching", "udp-gso", "udp-gro"};
+    private static final String[] PATHS = {"tun-offloads", "tun-gro", "udp-batching", "udp-gso", "udp-gro", "tun-ring"};
 
     @TempDir
     static Path directory;

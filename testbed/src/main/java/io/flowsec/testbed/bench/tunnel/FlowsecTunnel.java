@@ -23,7 +23,8 @@ final class FlowsecTunnel implements Tunnel {
     }
 
     /**
-     * Starts both routers in the mode {@code name} says, without offloads for a {@code -no-offloads} name; their files
+     * Starts both routers in the mode {@code name} says, without offloads for a {@code -no-offloads} name, without the
+     * TUN ring for a {@code -no-ring} name; their files
      * lie in a directory of {@code work} of this tunnel's own.
      */
     static FlowsecTunnel start(String name, TunnelOptions options, Path work) throws IOException, InterruptedException {
@@ -38,6 +39,8 @@ final class FlowsecTunnel implements Tunnel {
                     config.put("mode", mode);   // the tunnel's name says the mode and the offloads; nothing overrides them
                     if (!offloads) {
                         config.put("offloads", false);
+                    } else if (name.endsWith(TunnelOptions.NO_RING_SUFFIX)) {
+                        config.put("offloads", new io.vertx.core.json.JsonObject().put("tunRing", false));
                     }
                 });
         return new FlowsecTunnel(name, bed);

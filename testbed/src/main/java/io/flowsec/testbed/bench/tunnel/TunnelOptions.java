@@ -32,7 +32,17 @@ public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int se
      */
     public static final String NO_OFFLOADS_SUFFIX = "-no-offloads";
     public static final String FLOW_NO_OFFLOADS = "flow" + NO_OFFLOADS_SUFFIX;
+    /**
+     * A flowsec tunnel with every offload but the TUN ring ({@code "tunRing": false}): its TUN reads and writes take a
+     * system call each. Run on demand, beside {@code flow}, to show what the ring brings.
+     */
+    public static final String NO_RING_SUFFIX = "-no-ring";
+    public static final String FLOW_NO_RING = "flow" + NO_RING_SUFFIX;
+    /** The tunnels a run takes by default, in order. */
     public static final List<String> TUNNELS = List.of(PLAIN, WIREGUARD, FLOW_NO_OFFLOADS, "single", "pcrypt", "flow");
+    /** Every tunnel {@code --tunnels} accepts. */
+    public static final List<String> KNOWN_TUNNELS = List.of(PLAIN, WIREGUARD, FLOW_NO_OFFLOADS, FLOW_NO_RING, "single",
+            "pcrypt", "flow");
     public static final int DEFAULT_SECONDS = 10;
     public static final int DEFAULT_WARMUP_SECONDS = 3;
     public static final EspSuite DEFAULT_SUITE = EspSuite.AES_GCM_128;
@@ -49,14 +59,19 @@ public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int se
         return Math.max(4, 2 * lanes);
     }
 
-    /** A flowsec mode, with its offloads or without ({@link #NO_OFFLOADS_SUFFIX}). */
+    /** A flowsec mode, with its offloads or without ({@link #NO_OFFLOADS_SUFFIX}, {@link #NO_RING_SUFFIX}). */
     public static boolean isFlowsec(String tunnel) {
         return FLOWSEC_MODES.contains(flowsecMode(tunnel));
     }
 
     /** The flowsec mode a tunnel's name says. */
     public static String flowsecMode(String tunnel) {
-        return tunnel.endsWith(NO_OFFLOADS_SUFFIX) ? tunnel.substring(0, tunnel.length() - NO_OFFLOADS_SUFFIX.length()) : tunnel;
+        for (String suffix : List.of(NO_OFFLOADS_SUFFIX, NO_RING_SUFFIX)) {
+            if (tunnel.endsWith(suffix)) {
+                return tunnel.substring(0, tunnel.length() - suffix.length());
+            }
+        }
+        return tunnel;
     }
 
     public boolean runs(String tunnel) {

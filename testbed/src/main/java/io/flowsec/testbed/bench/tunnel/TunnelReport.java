@@ -21,7 +21,7 @@ public final class TunnelReport {
     private static final String MISSING = "–";
     /** The ratio columns: flowsec's flow tunnel over each of these. */
     private static final List<String> RATIO_REFERENCES = List.of(TunnelOptions.WIREGUARD, TunnelOptions.PLAIN, "single",
-            TunnelOptions.FLOW_NO_OFFLOADS);
+            TunnelOptions.FLOW_NO_OFFLOADS, TunnelOptions.FLOW_NO_RING);
 
     private TunnelReport() {
     }

@@ -1,0 +1,216 @@
+package io.flowsec.dataplane.lane;
+
+import io.flowsec.dataplane.esp.IoCounter;
+import io.flowsec.dataplane.esp.LaneCounters;
+import io.flowsec.dataplane.linux.Errno;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.uring.IoUringIoOps;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A TUN queue's reads and writes through its lane's io_uring, so the queue costs no system call per packet; the
+ * lane's event loop enters the ring once per loop turn for everything.
+ * <ol>
+ *   <li>reads: {@value #READS} reads stay posted in native buffers, as a NIC's receive ring; the kernel completes
+ *       one per packet as packets arrive, the lane takes them in completion order (the queue's order) into its
+ *       slots and posts their buffers again after its batch;</li>
+ *   <li>writes: each packet is copied into a free native buffer and queued as a one-iovec {@code WRITEV}; the loop
+ *       submits the lane's whole batch with its next {@code io_uring_enter}, and the completion frees the buffer.
+ *       A write the kernel refuses is counted then ({@link IoCounter#TUN_WRITE_ERRORS}). With no buffer free the
+ *       caller writes with a system call.</li>
+ * </ol>
+ * A read that fails with anything but EAGAIN/EINTR is not posted again: once none is left, the ring's reads have
+ * failed ({@link #readFailure}) and the queue goes back to polling and reading with system calls.
+ * <p>
+ * Only the lane's thread touches it. Every submission entry is made once, one per buffer (a write's length travels
+ * in its iovec), so nothing allocates per packet. The buffers live until the ring is unreachable, which is after
+ * the loop saw the completion of every operation posted (it holds the registration, and the registration this).
+ */
+final class TunRing {
+    static final int READS = 32;
+    static final int SMALL_WRITES = 256;
+    static final int SMALL_WRITE_BYTES = 2048;
+    static final int LARGE_WRITES = 16;
+
+    static final byte IORING_OP_NOP = 0;
+    static final byte IORING_OP_WRITEV = 2;
+    static final byte IORING_OP_POLL_ADD = 6;
+    static final byte IORING_OP_ASYNC_CANCEL = 14;
+    static final byte IORING_OP_READ = 22;
+    private static final int IORING_ASYNC_CANCEL_ALL = 1;
+    private static final int IORING_ASYNC_CANCEL_FD = 1 << 1;
+    /** An operation's data field names its buffer: reads 0 .. READS, writes from here on. */
+    private static final int WRITE_DATA = 0x1000;
+    private static final long IOVEC_BYTES = 16;
+
+    private final int fd;
+    private final MemorySegment[] readBuffers = new MemorySegment[READS];
+    private final IoUringIoOps[] readOps = new IoUringIoOps[READS];
+    /** Buffers to post: free, or taken by the lane and copied out. */
+    private final int[] unposted = new int[READS];
+    private int unpostedCount;
+    private int postedCount;
+    /** Completed reads in completion order: a circular queue of (buffer, length). */
+    private final int[] completedBuffer = new int[READS];
+    private final int[] completedLength = new int[READS];
+    private int completedHead;
+    private int completedCount;
+    private int readFailure;
+
+    private final MemorySegment[] writeBuffers = new MemorySegment[SMALL_WRITES + LARGE_WRITES];
+    private final MemorySegment iovecs;
+    private final IoUringIoOps[] writeOps = new IoUringIoOps[SMALL_WRITES + LARGE_WRITES];
+    private final int[] freeSmall = new int[SMALL_WRITES];
+    private int freeSmallCount;
+    private final int[] freeLarge = new int[LARGE_WRITES];
+    private int freeLargeCount;
+    private final IoUringIoOps cancelAll;
+
+    private IoRegistration registration;
+    private LaneCounters counters = new LaneCounters();
+
+    /** @param largestPacket the longest read or write, virtio header included */
+    TunRing(int fd, int largestPacket) {
+        this.fd = fd;
+        Arena arena = Arena.ofAuto();
+        for (int i = 0; i < READS; i++) {
+            readBuffers[i] = arena.allocate(largestPacket, 64);
+            readOps[i] = operation(IORING_OP_READ, readBuffers[i].address(), largestPacket, i);
+            unposted[unpostedCount++] = i;
+        }
+        iovecs = arena.allocate(IOVEC_BYTES * writeBuffers.length, 8);
+        for (int i = 0; i < writeBuffers.length; i++) {
+            writeBuffers[i] = arena.allocate(i < SMALL_WRITES ? SMALL_WRITE_BYTES : largestPacket, 64);
+            iovecs.set(ValueLayout.JAVA_LONG, i * IOVEC_BYTES, writeBuffers[i].address());
+            writeOps[i] = operation(IORING_OP_WRITEV, iovecs.address() + i * IOVEC_BYTES, 1, WRITE_DATA + i);
+            if (i < SMALL_WRITES) {
+                freeSmall[freeSmallCount++] = i;
+            } else {
+                freeLarge[freeLargeCount++] = i;
+            }
+        }
+        cancelAll = new IoUringIoOps(IORING_OP_ASYNC_CANCEL, (byte) 0, (short) 0, fd, 0L, 0L, 0,
+                IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD, (long) WRITE_DATA - 1, (short) 0, (short) 0, 0, 0L);
+    }
+
+    private IoUringIoOps operation(byte opcode, long address, int length, int data) {
+        return new IoUringIoOps(opcode, (byte) 0, (short) 0, fd, 0L, address, length, 0, (long) data,
+                (short) 0, (short) 0, 0, 0L);
+    }
+
+    /** From the lane's loop, once: where operations are submitted; then posts every read. */
+    void attach(IoRegistration registration) {
+        this.registration = registration;
+        postReads();
+    }
+
+    void countInto(LaneCounters counters) {
+        this.counters = counters;
+    }
+
+    /** Posts the reads whose buffers are free again (the loop submits them with its next enter). */
+    void postReads() {
+        if (registration == null || readFailure != 0) {
+            return;
+        }
+        while (unpostedCount > 0) {
+            int buffer = unposted[--unpostedCount];
+            registration.submit(readOps[buffer]);
+            postedCount++;
+        }
+    }
+
+    /** 0 while reads go through the ring; else the errno that stopped them (reads then take system calls). */
+    int readFailure() {
+        return readFailure;
+    }
+
+    boolean hasCompletedReads() {
+        return completedCount > 0;
+    }
+
+    /** Completions, from the loop. Returns true when a read completed (the lane has something to take). */
+    boolean onCompletion(byte opcode, int data, int result) {
+        if (opcode == IORING_OP_READ && data >= 0 && data < READS) {
+            postedCount--;
+            if (result == 0) {
+                result = -Errno.EIO;         // a TUN read never ends: 0 bytes means the descriptor is not a TUN's
+            }
+            if (result > 0) {
+                int tail = (completedHead + completedCount) % READS;
+                completedBuffer[tail] = data;
+                completedLength[tail] = result;
+                completedCount++;
+                return true;
+            }
+            if (result != -Errno.ECANCELED && (result != -Errno.EAGAIN && result != -Errno.EINTR)) {
+                readFailure = -result;       // this buffer stays out; the others fail the same way, or carry on
+            }
+            if (readFailure == 0) {
+                unposted[unpostedCount++] = data;
+            }
+            return false;
+        }
+        if (opcode == IORING_OP_WRITEV && data >= WRITE_DATA && data < WRITE_DATA + writeBuffers.length) {
+            int buffer = data - WRITE_DATA;
+            if (buffer < SMALL_WRITES) {
+                freeSmall[freeSmallCount++] = buffer;
+            } else {
+                freeLarge[freeLargeCount++] = buffer;
+            }
+            if (result < 0) {
+                counters.add(IoCounter.TUN_WRITE_ERRORS, 1);
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The next completed read, copied into {@code target} (which must hold it); returns its length, or -EAGAIN when
+     * none has completed. Its buffer is posted again with the next {@link #postReads}.
+     */
+    long takeRead(MemorySegment target) {
+        if (completedCount == 0) {
+            return -Errno.EAGAIN;
+        }
+        int buffer = completedBuffer[completedHead];
+        int length = completedLength[completedHead];
+        completedHead = (completedHead + 1) % READS;
+        completedCount--;
+        MemorySegment.copy(readBuffers[buffer], 0, target, 0, Math.min(length, target.byteSize()));
+        unposted[unpostedCount++] = buffer;
+        return length;
+    }
+
+    /**
+     * Queues {@code packet[0 .. length)} for writing; returns {@code length}, or -1 with no buffer free (the caller
+     * writes it itself). The kernel's verdict comes with the completion.
+     */
+    long write(MemorySegment packet, int length) {
+        if (registration == null) {
+            return -1;
+        }
+        int buffer;
+        if (length <= SMALL_WRITE_BYTES && freeSmallCount > 0) {
+            buffer = freeSmall[--freeSmallCount];
+        } else if (length <= writeBuffers[SMALL_WRITES].byteSize() && freeLargeCount > 0) {
+            buffer = freeLarge[--freeLargeCount];
+        } else {
+            return -1;
+        }
+        MemorySegment.copy(packet, 0, writeBuffers[buffer], 0, length);
+        iovecs.set(ValueLayout.JAVA_LONG, buffer * IOVEC_BYTES + 8, length);
+        registration.submit(writeOps[buffer]);
+        return length;
+    }
+
+    /** Cancels every operation posted on the queue's descriptor (closing); their completions still arrive. */
+    void cancel() {
+        if (registration != null && registration.isValid() && postedCount > 0) {
+            registration.submit(cancelAll);
+        }
+    }
+}

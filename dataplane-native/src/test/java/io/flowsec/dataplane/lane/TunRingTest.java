@@ -1,0 +1,205 @@
+package io.flowsec.dataplane.lane;
+
+import io.flowsec.dataplane.esp.IoCounter;
+import io.flowsec.dataplane.esp.LaneCounters;
+import io.flowsec.dataplane.linux.Errno;
+import io.flowsec.dataplane.linux.Syscalls;
+import io.flowsec.dataplane.linux.TunDevice;
+import io.flowsec.dataplane.packet.Bytes;
+import io.flowsec.dataplane.packet.Packet;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A TUN queue's reads and writes through the io_uring of the loop that serves it ({@link TunRing}), on a datagram
+ * socket pair standing in for the TUN queue (no root): reads come in the queue's order and in batches, writes leave
+ * in order with one submission per loop turn, a write the kernel refuses is counted when it completes, and a ring
+ * whose reads fail hands reading back to system calls.
+ */
+class TunRingTest {
+    private int[] pair;
+    private TunDevice device;
+    private MultiThreadIoEventLoopGroup group;
+
+    @BeforeEach
+    void socketPair() throws Exception {
+        pair = Syscalls.socketpair(Syscalls.AF_UNIX, Syscalls.SOCK_DGRAM | Syscalls.SOCK_NONBLOCK | Syscalls.SOCK_CLOEXEC);
+        device = TunDevice.adopt("fsring0", new int[] {pair[0]});
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        if (group != null) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+        device.close();
+        if (pair[1] >= 0) {
+            Syscalls.close(pair[1]);
+        }
+    }
+
+    @Test
+    void readsArriveInTheQueuesOrderAndInBatchesAndWritesLeaveInOrder() throws Exception {
+        IoEventLoop loop = ioUringLoop();
+        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
+        LaneCounters counters = new LaneCounters();
+        queue.countInto(counters);
+        Packet[] slots = slots(Lane.BATCH);
+        List<Integer> received = new CopyOnWriteArrayList<>();   // filled on the loop, read here
+        AtomicInteger drains = new AtomicInteger();
+        LaneIo io = LaneIo.serveSite(queue, () -> {
+            int read = queue.read(slots, 0, Lane.BATCH);
+            for (int i = 0; i < read; i++) {
+                received.add(Bytes.i32(slots[i].buffer(), slots[i].offset()));
+            }
+            drains.incrementAndGet();
+            return read;
+        }, loop);
+        awaitTrue(() -> ring(queue).active(), "the ring starts: " + ring(queue));
+        assertEquals("tun-ring", ring(queue).name());
+
+        // 1. while the lane is paused its posted reads fill up; the rest waits in the kernel's queue
+        io.pause().sync();
+        Errno errno = new Errno();
+        int packets = TunRing.READS + 8;   // a datagram socket pair queues 10 more by default
+        for (int i = 0; i < packets; i++) {
+            byte[] packet = new byte[100];
+            Bytes.i32(packet, 0, i);
+            assertEquals(packet.length, Syscalls.write(errno, pair[1], MemorySegment.ofArray(packet)), "datagram " + i);
+        }
+        Thread.sleep(100);
+        assertEquals(0, drains.get(), "paused: nothing drained");
+        io.resume().sync();
+        awaitTrue(() -> received.size() == packets, "all " + packets + " packets read: " + received);
+        List<Integer> expected = new ArrayList<>();
+        for (int i = 0; i < packets; i++) {
+            expected.add(i);
+        }
+        assertEquals(expected, received, "the queue's order");
+        assertTrue(drains.get() <= 4, "read in batches, not a drain per packet: " + drains.get() + " drains");
+
+        // 2. writes: queued on the ring, submitted with the loop's next turn, in order
+        long[] results = new long[Lane.BATCH];
+        Packet[] out = slots(Lane.BATCH);
+        for (int i = 0; i < Lane.BATCH; i++) {
+            byte[] packet = new byte[60 + i];
+            Bytes.i32(packet, 0, 1000 + i);
+            out[i].load(packet, 0, packet.length);
+        }
+        io.run(() -> queue.write(out, Lane.BATCH, results)).sync();
+        byte[] buffer = new byte[2048];
+        int taken = 0;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (taken < Lane.BATCH && System.nanoTime() < deadline) {
+            long length = Syscalls.read(errno, pair[1], MemorySegment.ofArray(buffer));
+            if (length < 0) {
+                Thread.sleep(1);
+                continue;
+            }
+            assertEquals(60 + taken, length);
+            assertEquals(1000 + taken, Bytes.i32(buffer, 0), "write " + taken + " in order");
+            assertEquals(60 + taken, results[taken]);
+            taken++;
+        }
+        assertEquals(Lane.BATCH, taken, "every write left");
+        assertEquals(0, counters.io(IoCounter.TUN_WRITE_ERRORS));
+        io.close();
+    }
+
+    @Test
+    void aWriteTheKernelRefusesIsCountedWhenItCompletes() throws Exception {
+        IoEventLoop loop = ioUringLoop();
+        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
+        LaneCounters counters = new LaneCounters();
+        queue.countInto(counters);
+        LaneIo io = LaneIo.serveSite(queue, () -> 0, loop);
+        awaitTrue(() -> ring(queue).active(), "the ring starts");
+        Syscalls.close(pair[1]);   // the peer is gone: every write fails
+        pair[1] = -1;
+        Packet[] out = slots(3);
+        for (Packet packet : out) {
+            packet.load(new byte[80], 0, 80);
+        }
+        long[] results = new long[3];
+        io.run(() -> queue.write(out, 3, results)).sync();
+        assertEquals(80, results[0], "queued: the verdict comes with the completion");
+        awaitTrue(() -> counters.io(IoCounter.TUN_WRITE_ERRORS) == 3, "three refusals counted: "
+                + counters.io(IoCounter.TUN_WRITE_ERRORS));
+        io.close();
+    }
+
+    @Test
+    void whenTheRingsReadsFailTheQueueReadsWithSystemCallsAgain() throws Exception {
+        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
+        TunRing ring = new TunRing(pair[0], Lane.MAX_PACKET);
+        queue.useRing(ring);
+        for (int i = 0; i < TunRing.READS; i++) {
+            assertFalse(ring.onCompletion(TunRing.IORING_OP_READ, i, -Errno.EINVAL));
+        }
+        assertEquals(Errno.EINVAL, ring.readFailure());
+        queue.ringReadsFailed(ring.readFailure());
+        assertFalse(ring(queue).active());
+        assertTrue(ring(queue).detail().contains("errno 22"), ring(queue).detail());
+
+        Errno errno = new Errno();
+        byte[] packet = new byte[90];
+        Bytes.i32(packet, 0, 7);
+        assertEquals(90, Syscalls.write(errno, pair[1], MemorySegment.ofArray(packet)));
+        Packet[] slots = slots(4);
+        assertEquals(1, queue.read(slots, 0, 4), "read by a system call");
+        assertEquals(7, Bytes.i32(slots[0].buffer(), slots[0].offset()));
+        assertEquals(90, slots[0].length());
+    }
+
+    @Test
+    void aQueueThatWantsNoRingSaysSo() {
+        assertEquals(Offload.notRequested("tun-ring"), ring(new TunSiteQueue(device, 0, false, false)));
+        assertFalse(ring(new TunSiteQueue(device, 0, false, true)).active(), "no loop has served it yet");
+    }
+
+    private IoEventLoop ioUringLoop() {
+        assumeTrue(IoUring.isAvailable(), "io_uring is unavailable here");
+        group = new MultiThreadIoEventLoopGroup(1, IoUringIoHandler.newFactory());
+        return (IoEventLoop) group.next();
+    }
+
+    private static Offload ring(TunSiteQueue queue) {
+        return queue.offloads().stream().filter(o -> o.name().equals("tun-ring")).findFirst().orElseThrow();
+    }
+
+    private static Packet[] slots(int count) {
+        Packet[] slots = new Packet[count];
+        for (int i = 0; i < count; i++) {
+            slots[i] = Packet.withRoomFor(Lane.MAX_PACKET);
+        }
+        return slots;
+    }
+
+    private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 5 s: " + what);
+            }
+            Thread.sleep(5);
+        }
+    }
+}
