@@ -357,7 +357,7 @@ public final class LaneIo {
             switch (completion.opcode()) {
                 case TunRing.IORING_OP_POLL_ADD -> {
                     armed = false;   // one-shot: the poll that completed is gone
-                    onReadable();
+                    onPollReady();
                 }
                 case TunRing.IORING_OP_NOP -> {
                     continuing = false;
@@ -367,14 +367,19 @@ public final class LaneIo {
             }
         }
 
+        void onPollReady() {
+            onReadable();
+        }
+
         void onOtherCompletion(IoUringIoEvent completion) {
         }
     }
 
     /**
-     * A TUN queue served by its {@link TunRing}: the ring's read completions start the drain (once per loop turn,
-     * after all of that turn's completions are in, so the drain sees them as one batch), and each drain posts the
-     * buffers it emptied again. Should the ring's reads fail, the queue is polled and read with system calls.
+     * A TUN queue served by its {@link TunRing}: a poll says the queue is readable, a burst of reads takes what it
+     * holds, and the burst's completions start the drain (once per loop turn, so the drain sees the whole burst).
+     * After the drain, a burst that found no end is followed by another, one that did by a poll. Should the ring's
+     * reads fail, the queue is polled and read with system calls.
      */
     private static final class IoUringRingReadiness extends IoUringReadiness {
         private final TunSiteQueue tun;
@@ -395,21 +400,30 @@ public final class LaneIo {
 
         @Override
         void rearm() {
-            if (!pollingFallback) {
-                ring.postReads();
-                if (ring.readFailure() == 0 || ring.hasCompletedReads()) {
-                    return;
+            if (ring.readFailure() != 0 && !ring.hasCompletedReads()) {
+                if (!pollingFallback) {
+                    pollingFallback = true;
+                    tun.ringReadsFailed(ring.readFailure());
                 }
-                pollingFallback = true;
-                tun.ringReadsFailed(ring.readFailure());
+                super.rearm();                   // the queue reads with system calls when the poll says so
+            } else if (!ring.burstInFlight() && (ring.burstFoundEnd() || ring.postBurst() == 0)) {
+                super.rearm();
             }
-            super.rearm();
+        }
+
+        @Override
+        void onPollReady() {
+            if (io.paused) {
+                return;                          // resume() drains and re-arms
+            }
+            if (ring.postBurst() == 0) {
+                onReadable();
+            }
         }
 
         @Override
         void onOtherCompletion(IoUringIoEvent completion) {
-            boolean readable = ring.onCompletion(completion.opcode(), completion.data(), completion.res());
-            if ((readable || ring.readFailure() != 0 && !pollingFallback) && !drainScheduled) {
+            if (ring.onCompletion(completion.opcode(), completion.data(), completion.res()) && !drainScheduled) {
                 drainScheduled = true;
                 io.loop.execute(drainCompleted);
             }

@@ -14,16 +14,19 @@ import java.lang.foreign.ValueLayout;
  * A TUN queue's reads and writes through its lane's io_uring, so the queue costs no system call per packet; the
  * lane's event loop enters the ring once per loop turn for everything.
  * <ol>
- *   <li>reads: {@value #READS} reads stay posted in native buffers, as a NIC's receive ring; the kernel completes
- *       one per packet as packets arrive, the lane takes them in completion order (the queue's order) into its
- *       slots and posts their buffers again after its batch;</li>
+ *   <li>reads, in bursts: when a poll says the queue is readable, a burst of reads that do not wait
+ *       ({@code RWF_NOWAIT}) goes in with the loop's next enter; the kernel runs them at once, in order, each taking
+ *       one packet or finding the queue empty (EAGAIN), and the lane takes the packets in that order into its slots.
+ *       A burst that found no end is followed by another, without a poll; one that did waits for the next poll.
+ *       Reads are never left waiting in the kernel: several waiting on one queue would all be woken by each packet.
+ *       A burst is twice the packets the last one found, at least {@value #MIN_BURST}, at most {@value #READS};</li>
  *   <li>writes: each packet is copied into a free native buffer and queued as a one-iovec {@code WRITEV}; the loop
  *       submits the lane's whole batch with its next {@code io_uring_enter}, and the completion frees the buffer.
  *       A write the kernel refuses is counted then ({@link IoCounter#TUN_WRITE_ERRORS}). With no buffer free the
  *       caller writes with a system call.</li>
  * </ol>
- * A read that fails with anything but EAGAIN/EINTR is not posted again: once none is left, the ring's reads have
- * failed ({@link #readFailure}) and the queue goes back to polling and reading with system calls.
+ * A read that fails with anything but EAGAIN/EINTR stops the ring's reads ({@link #readFailure}): the queue goes
+ * back to reading with system calls.
  * <p>
  * Only the lane's thread touches it. Every submission entry is made once, one per buffer (a write's length travels
  * in its iovec), so nothing allocates per packet. The buffers live until the ring is unreachable, which is after
@@ -31,6 +34,7 @@ import java.lang.foreign.ValueLayout;
  */
 final class TunRing {
     static final int READS = 32;
+    static final int MIN_BURST = 4;
     static final int SMALL_WRITES = 256;
     static final int SMALL_WRITE_BYTES = 2048;
     static final int LARGE_WRITES = 16;
@@ -42,6 +46,7 @@ final class TunRing {
     static final byte IORING_OP_READ = 22;
     private static final int IORING_ASYNC_CANCEL_ALL = 1;
     private static final int IORING_ASYNC_CANCEL_FD = 1 << 1;
+    private static final int RWF_NOWAIT = 0x8;
     /** An operation's data field names its buffer: reads 0 .. READS, writes from here on. */
     private static final int WRITE_DATA = 0x1000;
     private static final long IOVEC_BYTES = 16;
@@ -53,6 +58,10 @@ final class TunRing {
     private final int[] unposted = new int[READS];
     private int unpostedCount;
     private int postedCount;
+    /** Reads of the burst in flight; what the last complete burst found. */
+    private int burstOutstanding;
+    private int burstPackets;
+    private boolean burstFoundEnd;
     /** Completed reads in completion order: a circular queue of (buffer, length). */
     private final int[] completedBuffer = new int[READS];
     private final int[] completedLength = new int[READS];
@@ -78,14 +87,14 @@ final class TunRing {
         Arena arena = Arena.ofAuto();
         for (int i = 0; i < READS; i++) {
             readBuffers[i] = arena.allocate(largestPacket, 64);
-            readOps[i] = operation(IORING_OP_READ, readBuffers[i].address(), largestPacket, i);
+            readOps[i] = operation(IORING_OP_READ, readBuffers[i].address(), largestPacket, RWF_NOWAIT, i);
             unposted[unpostedCount++] = i;
         }
         iovecs = arena.allocate(IOVEC_BYTES * writeBuffers.length, 8);
         for (int i = 0; i < writeBuffers.length; i++) {
             writeBuffers[i] = arena.allocate(i < SMALL_WRITES ? SMALL_WRITE_BYTES : largestPacket, 64);
             iovecs.set(ValueLayout.JAVA_LONG, i * IOVEC_BYTES, writeBuffers[i].address());
-            writeOps[i] = operation(IORING_OP_WRITEV, iovecs.address() + i * IOVEC_BYTES, 1, WRITE_DATA + i);
+            writeOps[i] = operation(IORING_OP_WRITEV, iovecs.address() + i * IOVEC_BYTES, 1, 0, WRITE_DATA + i);
             if (i < SMALL_WRITES) {
                 freeSmall[freeSmallCount++] = i;
             } else {
@@ -96,31 +105,56 @@ final class TunRing {
                 IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD, (long) WRITE_DATA - 1, (short) 0, (short) 0, 0, 0L);
     }
 
-    private IoUringIoOps operation(byte opcode, long address, int length, int data) {
-        return new IoUringIoOps(opcode, (byte) 0, (short) 0, fd, 0L, address, length, 0, (long) data,
+    private IoUringIoOps operation(byte opcode, long address, int length, int flags, int data) {
+        return new IoUringIoOps(opcode, (byte) 0, (short) 0, fd, 0L, address, length, flags, (long) data,
                 (short) 0, (short) 0, 0, 0L);
     }
 
-    /** From the lane's loop, once: where operations are submitted; then posts every read. */
+    /** From the lane's loop, once: where operations are submitted. */
     void attach(IoRegistration registration) {
         this.registration = registration;
-        postReads();
     }
 
     void countInto(LaneCounters counters) {
         this.counters = counters;
     }
 
-    /** Posts the reads whose buffers are free again (the loop submits them with its next enter). */
-    void postReads() {
-        if (registration == null || readFailure != 0) {
-            return;
+    /**
+     * Submits a burst of reads into free buffers (the loop enters the ring with them on its next turn); returns how
+     * many, 0 when no buffer is free (the lane still holds them all) or reads have failed.
+     */
+    int postBurst() {
+        if (registration == null || readFailure != 0 || burstOutstanding > 0) {
+            return 0;
         }
-        while (unpostedCount > 0) {
-            int buffer = unposted[--unpostedCount];
-            registration.submit(readOps[buffer]);
-            postedCount++;
+        int reads = Math.min(unpostedCount, Math.max(MIN_BURST, 2 * burstPackets));
+        for (int i = 0; i < reads; i++) {
+            registration.submit(readOps[unposted[--unpostedCount]]);
         }
+        postedCount += reads;
+        burstOutstanding = reads;
+        burstPackets = 0;
+        burstFoundEnd = false;
+        return reads;
+    }
+
+    /** Which buffer a submitted read fills (the data its completion carries), -1 for another operation (tests). */
+    int readBufferOf(io.netty.channel.IoOps operation) {
+        for (int i = 0; i < READS; i++) {
+            if (readOps[i] == operation) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    boolean burstInFlight() {
+        return burstOutstanding > 0;
+    }
+
+    /** Whether the last burst found the queue empty: then only a poll says when to read again. */
+    boolean burstFoundEnd() {
+        return burstFoundEnd;
     }
 
     /** 0 while reads go through the ring; else the errno that stopped them (reads then take system calls). */
@@ -132,10 +166,11 @@ final class TunRing {
         return completedCount > 0;
     }
 
-    /** Completions, from the loop. Returns true when a read completed (the lane has something to take). */
+    /** Completions, from the loop. Returns true when the last read of a burst completed. */
     boolean onCompletion(byte opcode, int data, int result) {
         if (opcode == IORING_OP_READ && data >= 0 && data < READS) {
             postedCount--;
+            burstOutstanding--;
             if (result == 0) {
                 result = -Errno.EIO;         // a TUN read never ends: 0 bytes means the descriptor is not a TUN's
             }
@@ -144,15 +179,15 @@ final class TunRing {
                 completedBuffer[tail] = data;
                 completedLength[tail] = result;
                 completedCount++;
-                return true;
-            }
-            if (result != -Errno.ECANCELED && (result != -Errno.EAGAIN && result != -Errno.EINTR)) {
-                readFailure = -result;       // this buffer stays out; the others fail the same way, or carry on
-            }
-            if (readFailure == 0) {
+                burstPackets++;
+            } else {
                 unposted[unpostedCount++] = data;
+                burstFoundEnd = true;
+                if (result != -Errno.EAGAIN && result != -Errno.EINTR && result != -Errno.ECANCELED) {
+                    readFailure = -result;
+                }
             }
-            return false;
+            return burstOutstanding == 0;
         }
         if (opcode == IORING_OP_WRITEV && data >= WRITE_DATA && data < WRITE_DATA + writeBuffers.length) {
             int buffer = data - WRITE_DATA;
@@ -170,7 +205,7 @@ final class TunRing {
 
     /**
      * The next completed read, copied into {@code target} (which must hold it); returns its length, or -EAGAIN when
-     * none has completed. Its buffer is posted again with the next {@link #postReads}.
+     * none has completed. Its buffer is free for the next burst.
      */
     long takeRead(MemorySegment target) {
         if (completedCount == 0) {

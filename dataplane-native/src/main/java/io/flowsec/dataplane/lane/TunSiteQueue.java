@@ -95,7 +95,8 @@ public final class TunSiteQueue implements SiteQueue {
     void useRing(TunRing ring) {
         ring.countInto(counters);
         this.ring = ring;
-        this.ringState = Offload.on("tun-ring", TunRing.READS + " reads posted, writes submitted per batch");
+        this.ringState = Offload.on("tun-ring", "reads in bursts of " + TunRing.MIN_BURST + "-" + TunRing.READS
+                + ", writes submitted per batch");
     }
 
     /** From LaneIo, when the ring's reads failed: reads go back to system calls; writes stay on the ring. */

@@ -7,7 +7,11 @@ import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
 import io.flowsec.dataplane.packet.Bytes;
 import io.flowsec.dataplane.packet.Packet;
+import io.flowsec.dataplane.linux.SocketAddress;
+import io.flowsec.dataplane.linux.UdpSocket;
 import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoOps;
+import io.netty.channel.IoRegistration;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
@@ -15,7 +19,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -30,9 +36,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A TUN queue's reads and writes through the io_uring of the loop that serves it ({@link TunRing}), on a datagram
- * socket pair standing in for the TUN queue (no root): reads come in the queue's order and in batches, writes leave
- * in order with one submission per loop turn, a write the kernel refuses is counted when it completes, and a ring
- * whose reads fail hands reading back to system calls.
+ * socket pair or a UDP socket standing in for the TUN queue (no root): reads come in the queue's order and in bursts,
+ * writes leave in order, a write the kernel refuses is counted when it completes, and a ring whose reads fail hands
+ * reading back to system calls.
  */
 class TunRingTest {
     private int[] pair;
@@ -57,58 +63,78 @@ class TunRingTest {
     }
 
     @Test
-    void readsArriveInTheQueuesOrderAndInBatchesAndWritesLeaveInOrder() throws Exception {
+    void readsArriveInTheQueuesOrderInBurstsNotAReadPerPacket() throws Exception {
+        IoEventLoop loop = ioUringLoop();
+        // a UDP socket on loopback stands in for the TUN queue here: its queue holds hundreds of datagrams
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        try (UdpSocket receiver = UdpSocket.bind(loopback, 0, false); UdpSocket sender = UdpSocket.bind(loopback, 0, false);
+             Arena arena = Arena.ofConfined()) {
+            TunDevice udpDevice = TunDevice.adopt("fsring1", new int[] {receiver.fd()});
+            TunSiteQueue queue = new TunSiteQueue(udpDevice, 0, false, true);
+            Packet[] slots = slots(Lane.BATCH);
+            List<Integer> received = new CopyOnWriteArrayList<>();   // filled on the loop, read here
+            AtomicInteger drains = new AtomicInteger();
+            LaneIo io = LaneIo.serveSite(queue, () -> {
+                int read = queue.read(slots, 0, Lane.BATCH);
+                for (int i = 0; i < read; i++) {
+                    received.add(Bytes.i32(slots[i].buffer(), slots[i].offset()));
+                }
+                if (read > 0) {
+                    drains.incrementAndGet();
+                }
+                return read;
+            }, loop);
+            awaitTrue(() -> ring(queue).active(), "the ring starts: " + ring(queue));
+
+            // 1. while the lane is paused, the packets wait in the kernel's queue
+            io.pause().sync();
+            Errno errno = new Errno();
+            MemorySegment destination = SocketAddress.of(arena, loopback, receiver.localPort());
+            int packets = 200;
+            for (int i = 0; i < packets; i++) {
+                byte[] packet = new byte[100];
+                Bytes.i32(packet, 0, i);
+                assertEquals(packet.length, sender.send(errno, MemorySegment.ofArray(packet), destination), "datagram " + i);
+            }
+            Thread.sleep(100);
+            assertEquals(0, drains.get(), "paused: nothing read");
+
+            // 2. resumed, bursts of reads take them, in order, a batch at a time
+            io.resume().sync();
+            awaitTrue(() -> received.size() == packets, "all " + packets + " packets read: " + received.size());
+            List<Integer> expected = new ArrayList<>();
+            for (int i = 0; i < packets; i++) {
+                expected.add(i);
+            }
+            assertEquals(expected, received, "the queue's order");
+            assertTrue(drains.get() <= packets / TunRing.MIN_BURST, "read in bursts, not a drain per packet: "
+                    + drains.get() + " drains for " + packets + " packets");
+            io.close();
+        }
+    }
+
+    @Test
+    void writesLeaveInOrderOneSubmissionForTheBatch() throws Exception {
         IoEventLoop loop = ioUringLoop();
         TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
         LaneCounters counters = new LaneCounters();
         queue.countInto(counters);
-        Packet[] slots = slots(Lane.BATCH);
-        List<Integer> received = new CopyOnWriteArrayList<>();   // filled on the loop, read here
-        AtomicInteger drains = new AtomicInteger();
-        LaneIo io = LaneIo.serveSite(queue, () -> {
-            int read = queue.read(slots, 0, Lane.BATCH);
-            for (int i = 0; i < read; i++) {
-                received.add(Bytes.i32(slots[i].buffer(), slots[i].offset()));
-            }
-            drains.incrementAndGet();
-            return read;
-        }, loop);
-        awaitTrue(() -> ring(queue).active(), "the ring starts: " + ring(queue));
-        assertEquals("tun-ring", ring(queue).name());
-
-        // 1. while the lane is paused its posted reads fill up; the rest waits in the kernel's queue
-        io.pause().sync();
-        Errno errno = new Errno();
-        int packets = TunRing.READS + 8;   // a datagram socket pair queues 10 more by default
-        for (int i = 0; i < packets; i++) {
-            byte[] packet = new byte[100];
-            Bytes.i32(packet, 0, i);
-            assertEquals(packet.length, Syscalls.write(errno, pair[1], MemorySegment.ofArray(packet)), "datagram " + i);
-        }
-        Thread.sleep(100);
-        assertEquals(0, drains.get(), "paused: nothing drained");
-        io.resume().sync();
-        awaitTrue(() -> received.size() == packets, "all " + packets + " packets read: " + received);
-        List<Integer> expected = new ArrayList<>();
-        for (int i = 0; i < packets; i++) {
-            expected.add(i);
-        }
-        assertEquals(expected, received, "the queue's order");
-        assertTrue(drains.get() <= 4, "read in batches, not a drain per packet: " + drains.get() + " drains");
-
-        // 2. writes: queued on the ring, submitted with the loop's next turn, in order
-        long[] results = new long[Lane.BATCH];
-        Packet[] out = slots(Lane.BATCH);
-        for (int i = 0; i < Lane.BATCH; i++) {
+        LaneIo io = LaneIo.serveSite(queue, () -> 0, loop);
+        awaitTrue(() -> ring(queue).active(), "the ring starts");
+        int count = 8;   // a datagram socket pair queues 10 at most
+        long[] results = new long[count];
+        Packet[] out = slots(count);
+        for (int i = 0; i < count; i++) {
             byte[] packet = new byte[60 + i];
             Bytes.i32(packet, 0, 1000 + i);
             out[i].load(packet, 0, packet.length);
         }
-        io.run(() -> queue.write(out, Lane.BATCH, results)).sync();
+        io.run(() -> queue.write(out, count, results)).sync();
+        Errno errno = new Errno();
         byte[] buffer = new byte[2048];
         int taken = 0;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (taken < Lane.BATCH && System.nanoTime() < deadline) {
+        while (taken < count && System.nanoTime() < deadline) {
             long length = Syscalls.read(errno, pair[1], MemorySegment.ofArray(buffer));
             if (length < 0) {
                 Thread.sleep(1);
@@ -119,7 +145,7 @@ class TunRingTest {
             assertEquals(60 + taken, results[taken]);
             taken++;
         }
-        assertEquals(Lane.BATCH, taken, "every write left");
+        assertEquals(count, taken, "every write left");
         assertEquals(0, counters.io(IoCounter.TUN_WRITE_ERRORS));
         io.close();
     }
@@ -150,11 +176,19 @@ class TunRingTest {
     void whenTheRingsReadsFailTheQueueReadsWithSystemCallsAgain() throws Exception {
         TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
         TunRing ring = new TunRing(pair[0], Lane.MAX_PACKET);
+        List<IoOps> submitted = new ArrayList<>();
+        ring.attach(new RecordingRegistration(submitted));
         queue.useRing(ring);
-        for (int i = 0; i < TunRing.READS; i++) {
-            assertFalse(ring.onCompletion(TunRing.IORING_OP_READ, i, -Errno.EINVAL));
+        int burst = ring.postBurst();
+        assertEquals(TunRing.MIN_BURST, burst);
+        assertEquals(burst, submitted.size());
+        for (int i = 0; i < burst; i++) {
+            int data = ring.readBufferOf(submitted.get(i));
+            assertEquals(i == burst - 1, ring.onCompletion(TunRing.IORING_OP_READ, data, -Errno.EINVAL),
+                    "the burst ends with its last completion");
         }
         assertEquals(Errno.EINVAL, ring.readFailure());
+        assertEquals(0, ring.postBurst(), "no reads after a failure");
         queue.ringReadsFailed(ring.readFailure());
         assertFalse(ring(queue).active());
         assertTrue(ring(queue).detail().contains("errno 22"), ring(queue).detail());
@@ -167,6 +201,45 @@ class TunRingTest {
         assertEquals(1, queue.read(slots, 0, 4), "read by a system call");
         assertEquals(7, Bytes.i32(slots[0].buffer(), slots[0].offset()));
         assertEquals(90, slots[0].length());
+    }
+
+    @Test
+    void aBurstThatFindsNoEndIsFollowedByOneTwiceTheSize() throws Exception {
+        TunRing ring = new TunRing(pair[0], Lane.MAX_PACKET);
+        List<IoOps> submitted = new ArrayList<>();
+        ring.attach(new RecordingRegistration(submitted));
+        assertEquals(TunRing.MIN_BURST, ring.postBurst());
+        assertEquals(0, ring.postBurst(), "one burst at a time");
+        for (int i = 0; i < TunRing.MIN_BURST; i++) {
+            ring.onCompletion(TunRing.IORING_OP_READ, ring.readBufferOf(submitted.get(i)), 100);
+        }
+        assertFalse(ring.burstFoundEnd(), "every read found a packet");
+        assertEquals(2 * TunRing.MIN_BURST, ring.postBurst(), "the buffers the lane still holds are not posted");
+        assertTrue(ring.hasCompletedReads());
+    }
+
+    /** Takes the ring's submissions and keeps them; the test completes them by hand. */
+    private record RecordingRegistration(List<IoOps> submitted) implements IoRegistration {
+        @Override
+        public <T> T attachment() {
+            return null;
+        }
+
+        @Override
+        public long submit(IoOps ops) {
+            submitted.add(ops);
+            return submitted.size();
+        }
+
+        @Override
+        public boolean isValid() {
+            return true;
+        }
+
+        @Override
+        public boolean cancel() {
+            return false;
+        }
     }
 
     @Test
