@@ -124,7 +124,9 @@ public final class BenchCommand {
             tunnel    flowsec against what a user would compare it with, in one run: for each tunnel in LIST
                       [plain,wireguard,flow-no-offloads,single,pcrypt,flow], on a fresh test bed, each test in LIST
                       [tcp1,tcp8,udp64,http1k,http16k] from host A to host B for N s [10], after N s [3] of the first
-                      test unmeasured (0: none).
+                      test unmeasured (0: none). --rounds N [1]: all of it N times, the tunnels taking turns in each
+                      round; each figure is then the median of its N rounds (every round's value in the CSV's note
+                      and in OUT/tunnel-rounds.csv), which a noisy neighbour moves less than a single run.
                       plain: the routers forward IP, no tunnel; wireguard: wireguard-go on both routers (MTU 1440);
                       single, pcrypt, flow: flowsec appliances on both routers in that mode, N lanes each [CPUs],
                       suite NAME [aes-gcm-128], 4 SAs per direction (2 per lane when more), director steering;
@@ -350,6 +352,7 @@ public final class BenchCommand {
         EspSuite suite = TunnelOptions.DEFAULT_SUITE;
         Path outDirectory = TunnelOptions.DEFAULT_OUT;
         JsonObject applianceConfig = new JsonObject();
+        int rounds = 1;
         for (int i = 0; i < args.size(); i += 2) {
             String option = args.get(i);
             if (!option.startsWith("-")) {
@@ -389,6 +392,7 @@ public final class BenchCommand {
                 case "--seconds" -> seconds = number(option, value, 1, 3600);
                 case "--warmup" -> warmup = number(option, value, 0, 600);
                 case "--lanes" -> lanes = number(option, value, 1, 128);
+                case "--rounds" -> rounds = number(option, value, 1, 20);
                 case "--suite" -> {
                     try {
                         suite = EspSuite.fromConfigName(value);
@@ -411,7 +415,7 @@ public final class BenchCommand {
                 default -> throw new UsageException("unknown option " + option + " for bench tunnel");
             }
         }
-        return new TunnelOptions(tunnels, tests, seconds, warmup, lanes, suite, outDirectory, applianceConfig);
+        return new TunnelOptions(tunnels, tests, seconds, warmup, lanes, suite, outDirectory, applianceConfig, rounds);
     }
 
     /** {@code flowsec bench tunnel}: flowsec, wireguard-go and plain routing through the same tests in one run. */
@@ -439,8 +443,9 @@ public final class BenchCommand {
         String machine = MachineInfo.describe();
         String commandLine = "flowsec bench " + String.join(" ", args);
         out.println("flowsec bench tunnel on " + machine);
-        out.printf("flowsec bench tunnel: %d tunnels x %d tests of %d s (+%d s warm-up per tunnel)%n",
-                options.tunnels().size(), options.tests().size(), options.seconds(), options.warmupSeconds());
+        out.printf("flowsec bench tunnel: %d tunnels x %d tests of %d s (+%d s warm-up per tunnel)%s%n",
+                options.tunnels().size(), options.tests().size(), options.seconds(), options.warmupSeconds(),
+                options.rounds() > 1 ? ", " + options.rounds() + " rounds" : "");
         Files.createDirectories(options.out());
         Path work = Files.createTempDirectory("flowsec-bench-tunnel");
         List<TunnelResult> results = new ArrayList<>();
@@ -455,7 +460,11 @@ public final class BenchCommand {
 
         // 3. results, also those measured before a failure
         if (!results.isEmpty()) {
-            String summary = TunnelReport.write(options.out(), machine, commandLine, options.setup(), results);
+            if (options.rounds() > 1) {
+                Files.writeString(options.out().resolve("tunnel-rounds.csv"), TunnelReport.csv(results));
+            }
+            String summary = TunnelReport.write(options.out(), machine, commandLine, options.setup(),
+                    TunnelResult.medians(results));
             out.println();
             out.print(summary);
             out.println("flowsec bench tunnel: " + (failure == null ? "" : "partial ") + "results in "

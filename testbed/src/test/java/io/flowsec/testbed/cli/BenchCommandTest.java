@@ -180,6 +180,7 @@ class BenchCommandTest {
         assertEquals(Math.max(4, 2 * CPUS), o.saCount());
         assertEquals(Path.of("bench-results", "tunnel"), o.out());
         assertEquals(new JsonObject(), o.applianceConfig(), "nothing added to the appliances' configuration");
+        assertEquals(1, o.rounds());
         assertContains("flowsec bench tunnel [--tunnels LIST] [--tests LIST]", BenchCommand.USAGE);
         assertContains("tunnel    flowsec against what a user would compare it with", BenchCommand.USAGE);
     }
@@ -188,8 +189,9 @@ class BenchCommandTest {
     void tunnel_reads_every_option() throws Exception {
         TunnelOptions o = BenchCommand.parseTunnel(List.of("--tunnels", "flow,plain", "--tests", "udp64,TCP1",
                 "--seconds", "1", "--warmup", "0", "--lanes", "1", "--suite", "chacha20-poly1305", "--out", "/tmp/t",
-                "--appliance-config", "{\"tunnelMtu\": 1400, \"steering\": \"rss\"}"));
+                "--appliance-config", "{\"tunnelMtu\": 1400, \"steering\": \"rss\"}", "--rounds", "3"));
         assertEquals(List.of("flow", "plain"), o.tunnels(), "in the order given");
+        assertEquals(3, o.rounds());
         assertEquals(List.of(TunnelTest.UDP64, TunnelTest.TCP1), o.tests(), "in the order given, any case");
         assertEquals(1, o.seconds());
         assertEquals(0, o.warmupSeconds());
@@ -218,18 +220,22 @@ class BenchCommandTest {
     }
 
     @Test
-    void tunnel_names_a_flowsec_mode_without_offloads_as_its_baseline() {
+    void tunnel_names_a_flowsec_mode_without_offloads_as_its_baseline() throws Exception {
         assertTrue(io.flowsec.testbed.bench.tunnel.TunnelOptions.isFlowsec("flow-no-offloads"));
         assertEquals("flow", io.flowsec.testbed.bench.tunnel.TunnelOptions.flowsecMode("flow-no-offloads"));
+        assertTrue(io.flowsec.testbed.bench.tunnel.TunnelOptions.isFlowsec("flow-no-ring"));
+        assertEquals("flow", io.flowsec.testbed.bench.tunnel.TunnelOptions.flowsecMode("flow-no-ring"));
+        assertTrue(BenchCommand.parseTunnel(List.of("--tunnels", "flow-no-ring,flow")).runs("flow-no-ring"),
+                "on demand, though not by default");
         assertEquals("single", io.flowsec.testbed.bench.tunnel.TunnelOptions.flowsecMode("single"));
         assertTrue(!io.flowsec.testbed.bench.tunnel.TunnelOptions.isFlowsec("wireguard-no-offloads"));
     }
 
     @Test
     void tunnel_refuses_bad_options_before_the_root_check() {
-        assertEquals("unknown tunnel 'ipsec' (plain, wireguard, flow-no-offloads, single, pcrypt, flow)", assertThrows(UsageException.class,
+        assertEquals("unknown tunnel 'ipsec' (plain, wireguard, flow-no-offloads, flow-no-ring, single, pcrypt, flow)", assertThrows(UsageException.class,
                 () -> command("nobody").run(List.of("tunnel", "--tunnels", "plain,ipsec"))).getMessage());
-        assertEquals("unknown tunnel '' (plain, wireguard, flow-no-offloads, single, pcrypt, flow)", assertThrows(UsageException.class,
+        assertEquals("unknown tunnel '' (plain, wireguard, flow-no-offloads, flow-no-ring, single, pcrypt, flow)", assertThrows(UsageException.class,
                 () -> BenchCommand.parseTunnel(List.of("--tunnels", "plain,,flow"))).getMessage());
         assertEquals("--tunnels names a tunnel twice: flow,flow", assertThrows(UsageException.class,
                 () -> BenchCommand.parseTunnel(List.of("--tunnels", "flow,flow"))).getMessage());

@@ -14,7 +14,7 @@ import java.util.Locale;
 
 /**
  * {@code flowsec bench tunnel}: the same tests through flowsec and through what a user would compare it with, in one
- * run on one machine. For each tunnel in turn:
+ * run on one machine. For each round ({@code --rounds}), for each tunnel in turn:
  * <ol>
  *   <li>a fresh test bed with the tunnel up (namespaces, and wireguard-go or the flowsec appliances);</li>
  *   <li>host A pings host B through it;</li>
@@ -45,7 +45,24 @@ public final class TunnelBenchmark {
         }
         List<Integer> fileSizes = options.tests().stream().filter(t -> !t.isIperf()).map(TunnelTest::fileBytes).toList();
         Path reports = options.runsIperf() ? Files.createDirectories(options.out().resolve(IPERF3_REPORTS)) : null;
-        for (String name : options.tunnels()) {
+        for (int round = 1; round <= options.rounds(); round++) {
+            if (options.rounds() > 1) {
+                progress.printf("round %d of %d%n", round, options.rounds());
+            }
+            String reportSuffix = options.rounds() > 1 ? "-" + round : "";
+            // each round's tunnels start afresh: keys, SA state and logs of their own
+            Path roundWork = options.rounds() > 1 ? Files.createDirectories(work.resolve("round-" + round)) : work;
+            for (String name : options.tunnels()) {
+                runTunnel(name, options, roundWork, cleanup, progress, results, www, fileSizes, reports, reportSuffix);
+            }
+        }
+    }
+
+    /** One tunnel's part of a round: steps 1 to 6. */
+    private static void runTunnel(String name, TunnelOptions options, Path work, CleanupOnExit cleanup,
+                                  PrintStream progress, List<TunnelResult> results, Path www, List<Integer> fileSizes,
+                                  Path reports, String reportSuffix) throws IOException, InterruptedException {
+        {
             // 1. the tunnel
             progress.printf("%s: starting%n", name);
             Tunnel tunnel = cleanup.add(start(name, options, work));
@@ -73,7 +90,7 @@ public final class TunnelBenchmark {
                 // 5. the tests
                 for (TunnelTest test : options.tests()) {
                     TunnelResult result = measure(tunnel, test, options.seconds(), nginx,
-                            test.isIperf() ? reports.resolve(name + "-" + test.id() + ".json") : null);
+                            test.isIperf() ? reports.resolve(name + "-" + test.id() + reportSuffix + ".json") : null);
                     results.add(result);
                     progress.printf(Locale.ROOT, "%-9s  %-15s %12s %-10s  router CPU A %s  B %s cores%s%n", name,
                             test.label(), TunnelReport.value(result.value()), test.unit(), cores(result.routerACores()),

@@ -20,9 +20,11 @@ import java.util.List;
  * @param applianceConfig properties put into both flowsec routers' configuration files, over the test bed's own
  *                        ({@code --appliance-config}); empty by default. The hook for comparing an appliance
  *                        setting: run the command once per value
+ * @param rounds          how often every tunnel runs its tests, the tunnels taking turns in each round; each figure
+ *                        is the median of its rounds, so a few seconds of a noisy neighbour move it less
  */
 public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int seconds, int warmupSeconds, int lanes,
-                            EspSuite suite, Path out, JsonObject applianceConfig) {
+                            EspSuite suite, Path out, JsonObject applianceConfig, int rounds) {
     public static final String PLAIN = "plain";
     public static final String WIREGUARD = "wireguard";
     public static final List<String> FLOWSEC_MODES = List.of("single", "pcrypt", "flow");
@@ -89,6 +91,9 @@ public record TunnelOptions(List<String> tunnels, List<TunnelTest> tests, int se
     /** How the run was made, for the summary's heading. */
     public String setup() {
         StringBuilder text = new StringBuilder("Host A to host B, ").append(seconds).append(" s per test");
+        if (rounds > 1) {
+            text.append(", the median of ").append(rounds).append(" rounds (each round runs every tunnel in turn)");
+        }
         text.append(warmupSeconds > 0 ? ", after " + warmupSeconds + " s of warm-up per tunnel" : ", no warm-up");
         if (tunnels.stream().anyMatch(TunnelOptions::isFlowsec)) {
             text.append("; flowsec: ").append(lanes).append(lanes == 1 ? " lane" : " lanes").append(" per router, ")

@@ -185,4 +185,27 @@ class TunnelReportTest {
         assertEquals(70_000.0, plot.getDataset().getValue("UDP 64 B", "flow").doubleValue());
         assertEquals("packets/s", plot.getRangeAxis().getLabel());
     }
+
+    @Test
+    void rounds_become_one_result_per_tunnel_and_test_the_median_with_every_rounds_value_in_the_note() {
+        List<TunnelResult> rounds = List.of(
+                new TunnelResult("flow", TunnelTest.TCP1, 2.0, 0.7, 0.8, ""),
+                new TunnelResult("single", TunnelTest.TCP1, 1.0, 0.5, 0.5, ""),
+                new TunnelResult("flow", TunnelTest.TCP1, 3.5, 0.9, 0.6, "1 retransmission"),
+                new TunnelResult("single", TunnelTest.TCP1, 1.2, 0.6, 0.7, ""),
+                new TunnelResult("flow", TunnelTest.TCP1, 2.5, 0.8, 0.7, ""),
+                new TunnelResult("single", TunnelTest.TCP1, 0.9, 0.4, 0.6, ""),
+                new TunnelResult("plain", TunnelTest.UDP64, 100, NA, NA, ""),
+                new TunnelResult("plain", TunnelTest.UDP64, 300, NA, NA, ""));
+        List<TunnelResult> medians = TunnelResult.medians(rounds);
+        assertEquals(3, medians.size());
+        assertEquals(new TunnelResult("flow", TunnelTest.TCP1, 2.5, 0.8, 0.7,
+                "median of 3: 2.00, 3.50, 2.50; 1 retransmission"), medians.get(0), "each field's own median");
+        assertEquals("single", medians.get(1).tunnel());
+        assertEquals(1.0, medians.get(1).value());
+        assertEquals(200, medians.get(2).value(), "an even count: the mean of the middle two");
+        assertTrue(Double.isNaN(medians.get(2).routerACores()), "no CPU stays no CPU");
+        TunnelResult once = new TunnelResult("wireguard", TunnelTest.TCP1, 0.4, 0.3, 0.3, "");
+        assertEquals(List.of(once), TunnelResult.medians(List.of(once)), "one round: the result as measured");
+    }
 }
