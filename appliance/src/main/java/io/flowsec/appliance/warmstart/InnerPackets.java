@@ -2,13 +2,17 @@ package io.flowsec.appliance.warmstart;
 
 /**
  * The inner packets of the training: IPv4 or IPv6, UDP or TCP, with a given source port (the flow) and total length,
- * headers consistent as a site's stack would send them (IPv4 header checksum, lengths), payload zero.
+ * headers consistent as a site's stack would send them (IPv4 header checksum, lengths), payload zero; each behind the
+ * virtio_net_hdr a TUN queue with offloads puts before it: all zero for a packet, TSO for a TCP superpacket.
  */
 final class InnerPackets {
     static final int UDP = 17;
     static final int TCP = 6;
     private static final int IPV4_HEADER = 20;
     private static final int IPV6_HEADER = 40;
+    private static final int TCP_HEADER = 20;
+    /** struct virtio_net_hdr, before every packet a TUN queue with offloads reads or writes. */
+    static final int VIRTIO_HEADER = 10;
 
     private InnerPackets() {
     }
@@ -40,6 +44,53 @@ final class InnerPackets {
         System.arraycopy(destination, 0, packet, 24, 16);
         transport(packet, IPV6_HEADER, protocol, sourcePort);
         return packet;
+    }
+
+    /** {@code packet} behind an all-zero virtio_net_hdr: a whole packet, its checksum complete. */
+    static byte[] plain(byte[] packet) {
+        byte[] read = new byte[VIRTIO_HEADER + packet.length];
+        System.arraycopy(packet, 0, read, VIRTIO_HEADER, packet.length);
+        return read;
+    }
+
+    /**
+     * A TCP packet ({@link #ipv4} or {@link #ipv6}, {@code segments} x {@code mss} bytes of payload) behind the
+     * virtio_net_hdr of a TSO superpacket, as the kernel hands one to a TUN queue with offloads: NEEDS_CSUM at the TCP
+     * checksum, GSO_TCPV4 or GSO_TCPV6 with {@code mss} as gso_size, to be cut into {@code segments} packets.
+     */
+    static byte[] tcpSuperpacket(byte[] source, int sourcePort, byte[] destination, int mss, int segments) {
+        boolean v4 = source.length == 4;
+        int ipHeader = v4 ? IPV4_HEADER : IPV6_HEADER;
+        int headers = ipHeader + TCP_HEADER;
+        int length = headers + mss * segments;
+        byte[] packet = v4 ? ipv4(TCP, source, sourcePort, destination, length) : ipv6(TCP, source, sourcePort, destination, length);
+        byte[] read = plain(packet);
+        read[0] = 1;                               // VIRTIO_NET_HDR_F_NEEDS_CSUM
+        read[1] = (byte) (v4 ? 1 : 4);             // GSO_TCPV4, GSO_TCPV6
+        putLittle16(read, 2, headers);             // hdr_len
+        putLittle16(read, 4, mss);                 // gso_size
+        putLittle16(read, 6, ipHeader);            // csum_start: the TCP header
+        putLittle16(read, 8, 16);                  // csum_offset: its checksum field
+        return read;
+    }
+
+    /**
+     * How many packets the first {@code length} bytes of {@code read} (a virtio_net_hdr and what follows it) stand
+     * for: 1, or a superpacket's segments (its payload over gso_size, rounded up).
+     */
+    static int segments(byte[] read, int length) {
+        if (length <= VIRTIO_HEADER || read[1] == 0) {
+            return 1;
+        }
+        int headers = (read[2] & 0xFF) | (read[3] & 0xFF) << 8;
+        int gsoSize = (read[4] & 0xFF) | (read[5] & 0xFF) << 8;
+        int payload = length - VIRTIO_HEADER - headers;
+        return gsoSize == 0 || payload <= 0 ? 1 : (payload + gsoSize - 1) / gsoSize;
+    }
+
+    private static void putLittle16(byte[] bytes, int offset, int value) {
+        bytes[offset] = (byte) value;
+        bytes[offset + 1] = (byte) (value >> 8);
     }
 
     private static void transport(byte[] packet, int offset, int protocol, int sourcePort) {

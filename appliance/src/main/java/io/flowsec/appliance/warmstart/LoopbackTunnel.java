@@ -12,7 +12,9 @@ import io.flowsec.control.api.TunnelControl;
 import io.flowsec.dataplane.crypto.EspSuite;
 import io.flowsec.dataplane.linux.Errno;
 import io.flowsec.dataplane.linux.Syscalls;
+import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.linux.TunDevice;
+import io.flowsec.dataplane.runtime.DataplaneSnapshot;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -42,8 +44,9 @@ import java.util.function.Consumer;
  * on Vert.x event loops, tunnel sockets as reuseport groups, sequence state, status socket, router B's control API
  * with a self-signed certificate and a token), joined over the loopback: router A at 127.0.0.1, router B at
  * 127.0.0.2, on ports the kernel hands out. Each router's site is a datagram socket pair per lane instead of a TUN
- * queue ({@link TunDevice#adopt}), whose other ends this class writes inner packets into and reads them from, as a
- * site's kernel would. Neither root nor a network is needed.
+ * queue ({@link TunDevice#adopt}, with virtio_net_hdrs as a TUN with offloads has them), whose other ends this class
+ * writes inner packets into and reads them from, as a site's kernel would: TCP flows also as TSO superpackets, which
+ * the lanes cut and the far side coalesces again. Neither root nor a network is needed.
  * <ol>
  *   <li>write both configurations (AES-GCM-128 for site 10.1/16 - 10.2/16 and IPv6 fd01::/64 - fd02::/64, the paper's
  *       AES-CBC-128 + HMAC-SHA1-96 for 10.3/16 - 10.4/16; four SAs per direction, flow ID in the UDP source port);</li>
@@ -83,6 +86,9 @@ final class LoopbackTunnel implements AutoCloseable {
     private static final int[] SIZES = {64, 512, 1400, 128, 1024, 256};
     /** Inner packets written to one queue per turn, as a TUN queue's backlog. */
     private static final int BURST = 32;
+    /** A TSO superpacket of a training TCP flow: segments of the size a 1500-byte tunnel MTU leaves. */
+    private static final int SUPERPACKET_MSS = 1300;
+    private static final int SUPERPACKET_SEGMENTS = 12;
 
     private final List<AutoCloseable> opened = new ArrayList<>();
     private final Setup setup;
@@ -176,7 +182,7 @@ final class LoopbackTunnel implements AutoCloseable {
             siteFds[lane] = pair[1];
             opened.add(() -> Syscalls.close(pair[1]));
         }
-        Appliance appliance = Appliance.startOn(TunDevice.adopt(config.site().device(), laneFds), config, true, log);
+        Appliance appliance = Appliance.startOn(TunDevice.adopt(config.site().device(), laneFds, true), config, true, log);
         opened.add(appliance);
         ControlCommands commands = ControlCommands.of(appliance, configuration);
         if (api) {
@@ -189,8 +195,12 @@ final class LoopbackTunnel implements AutoCloseable {
         return new Router(name, appliance, commands, config.statusSocket(), siteFds);
     }
 
-    /** What the routers carried. */
-    record Traffic(long sentAtoB, long receivedAtB, long sentBtoA, long receivedAtA) {
+    /**
+     * What the routers carried, in packets: a superpacket counts its segments, sent or coalesced; and the superpackets
+     * router A's lanes cut and router B's lanes coalesced.
+     */
+    record Traffic(long sentAtoB, long receivedAtB, long sentBtoA, long receivedAtA, long superpacketsCutAtA,
+                   long superpacketsCoalescedAtB) {
     }
 
     /**
@@ -201,7 +211,8 @@ final class LoopbackTunnel implements AutoCloseable {
         int lanes = setup.lanes();
         byte[][] aToB = packets(setup.policies(), flows, true);
         byte[][] bToA = packets(setup.policies(), flows, false);
-        MemorySegment receive = MemorySegment.ofArray(new byte[65536]);
+        byte[] received = new byte[65536];
+        MemorySegment receive = MemorySegment.ofArray(received);
         int next = 0;
         while (System.nanoTime() < deadlineNs) {
             boolean progressed = false;
@@ -211,7 +222,7 @@ final class LoopbackTunnel implements AutoCloseable {
                     if (Syscalls.write(errno, routerA.siteFds()[lane], MemorySegment.ofArray(packet)) < 0) {
                         break;
                     }
-                    sentAtoB++;
+                    sentAtoB += InnerPackets.segments(packet, packet.length);
                     progressed = true;
                 }
                 for (int i = 0; i < BURST / 4; i++) {
@@ -219,17 +230,18 @@ final class LoopbackTunnel implements AutoCloseable {
                     if (Syscalls.write(errno, routerB.siteFds()[lane], MemorySegment.ofArray(packet)) < 0) {
                         break;
                     }
-                    sentBtoA++;
+                    sentBtoA += InnerPackets.segments(packet, packet.length);
                 }
             }
             next = (next + BURST * lanes) % aToB.length;
             for (int lane = 0; lane < lanes; lane++) {
-                while (Syscalls.read(errno, routerB.siteFds()[lane], receive) > 0) {
-                    receivedAtB++;
+                long length;
+                while ((length = Syscalls.read(errno, routerB.siteFds()[lane], receive)) > 0) {
+                    receivedAtB += InnerPackets.segments(received, (int) length);
                     progressed = true;
                 }
-                while (Syscalls.read(errno, routerA.siteFds()[lane], receive) > 0) {
-                    receivedAtA++;
+                while ((length = Syscalls.read(errno, routerA.siteFds()[lane], receive)) > 0) {
+                    receivedAtA += InnerPackets.segments(received, (int) length);
                     progressed = true;
                 }
             }
@@ -240,7 +252,16 @@ final class LoopbackTunnel implements AutoCloseable {
     }
 
     Traffic traffic() {
-        return new Traffic(sentAtoB, receivedAtB, sentBtoA, receivedAtA);
+        return new Traffic(sentAtoB, receivedAtB, sentBtoA, receivedAtA,
+                lanesCount(routerA, IoCounter.SITE_SUPERPACKETS_READ), lanesCount(routerB, IoCounter.SITE_SUPERPACKETS_WRITTEN));
+    }
+
+    private static long lanesCount(Router router, IoCounter counter) {
+        long sum = 0;
+        for (DataplaneSnapshot.LaneSnapshot lane : router.appliance().dataplane().snapshot().lanes()) {
+            sum += lane.io(counter);
+        }
+        return sum;
     }
 
     /** One command to router B's status socket, as {@code flowsec status --socket} and the test bed send them. */
@@ -272,11 +293,12 @@ final class LoopbackTunnel implements AutoCloseable {
 
     /**
      * A flow per source port, flow f in policy f mod policies (its sites' prefixes), UDP but every fourth TCP, each
-     * size in turn; flow f goes on queue f mod lanes, as the TUN device's flow hash keeps a flow on one queue.
+     * size in turn, then each TCP flow's superpacket; flow f goes on queue f mod lanes, as the TUN device's flow hash
+     * keeps a flow on one queue. Each behind its virtio_net_hdr.
      */
     private static byte[][] packets(List<PolicySpec> policies, int flows, boolean fromA) {
         List<byte[]> packets = new ArrayList<>();
-        for (int size : SIZES) {
+        for (int row = 0; row <= SIZES.length; row++) {
             for (int flow = 0; flow < flows; flow++) {
                 PolicySpec policy = policies.get(flow % policies.size());
                 int port = 20_000 + flow;
@@ -285,11 +307,22 @@ final class LoopbackTunnel implements AutoCloseable {
                 byte[] b = InnerPackets.host(prefix(policy.siteB()), 9);
                 byte[] source = fromA ? a : b;
                 byte[] destination = fromA ? b : a;
-                packets.add(a.length == 4 ? InnerPackets.ipv4(protocol, source, port, destination, size)
-                        : InnerPackets.ipv6(protocol, source, port, destination, size));
+                if (row == SIZES.length) {
+                    // the last row: each TCP flow's superpacket, the other flows' largest packets
+                    packets.add(protocol == InnerPackets.TCP
+                            ? InnerPackets.tcpSuperpacket(source, port, destination, SUPERPACKET_MSS, SUPERPACKET_SEGMENTS)
+                            : InnerPackets.plain(packet(protocol, source, port, destination, SUPERPACKET_MSS)));
+                } else {
+                    packets.add(InnerPackets.plain(packet(protocol, source, port, destination, SIZES[row])));
+                }
             }
         }
         return packets.toArray(byte[][]::new);
+    }
+
+    private static byte[] packet(int protocol, byte[] source, int port, byte[] destination, int size) {
+        return source.length == 4 ? InnerPackets.ipv4(protocol, source, port, destination, size)
+                : InnerPackets.ipv6(protocol, source, port, destination, size);
     }
 
     private static byte[] prefix(String prefix) {

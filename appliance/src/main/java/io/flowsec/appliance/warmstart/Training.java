@@ -38,11 +38,12 @@ public final class Training {
             List.of("steering director"));
 
     /** What the training did: packets each way through the tunnel, and the engine workout's. */
-    public record Result(long sentAtoB, long receivedAtB, long sentBtoA, long receivedAtA, long enginePackets,
-                         long engineDrops, long elapsedMs) {
+    public record Result(long sentAtoB, long receivedAtB, long sentBtoA, long receivedAtA, long superpacketsCut,
+                         long superpacketsCoalesced, long enginePackets, long engineDrops, long elapsedMs) {
         public String describe() {
             return "tunnel A->B " + receivedAtB + " of " + sentAtoB + " packets delivered, B->A " + receivedAtA + " of "
-                    + sentBtoA + " (modes flow, single, pcrypt, steering director and rss); engine alone "
+                    + sentBtoA + " (modes flow, single, pcrypt, steering director and rss; " + superpacketsCut
+                    + " TSO superpackets cut at A, " + superpacketsCoalesced + " coalesced at B); engine alone "
                     + enginePackets + " packets with every suite, " + engineDrops + " forged or replayed; " + elapsedMs + " ms";
         }
     }
@@ -85,7 +86,7 @@ public final class Training {
             log.accept("routers stopped at " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs) + " ms");
             EngineWorkout.Result engine = EngineWorkout.run(8, 4);
             return new Result(traffic.sentAtoB(), traffic.receivedAtB(), traffic.sentBtoA(), traffic.receivedAtA(),
-                    engine.packets(), engine.dropsAsMeant(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs));
+                    traffic.superpacketsCutAtA(), traffic.superpacketsCoalescedAtB(), engine.packets(), engine.dropsAsMeant(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs));
         } finally {
             deleteTree(directory);
         }

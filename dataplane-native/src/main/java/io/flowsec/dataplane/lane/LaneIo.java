@@ -378,8 +378,9 @@ public final class LaneIo {
     /**
      * A TUN queue served by its {@link TunRing}: a poll says the queue is readable, a burst of reads takes what it
      * holds, and the burst's completions start the drain (once per loop turn, so the drain sees the whole burst).
-     * After the drain, a burst that found no end is followed by another, one that did by a poll. Should the ring's
-     * reads fail, the queue is polled and read with system calls.
+     * After the drain, a burst that found no end is followed by another, one that did by a poll. While the queue
+     * brings superpackets, the drain reads them itself with system calls (one moves 64 KB; the ring would copy it).
+     * Should the ring's reads fail, the queue is polled and read with system calls.
      */
     private static final class IoUringRingReadiness extends IoUringReadiness {
         private final TunSiteQueue tun;
@@ -406,8 +407,9 @@ public final class LaneIo {
                     tun.ringReadsFailed(ring.readFailure());
                 }
                 super.rearm();                   // the queue reads with system calls when the poll says so
-            } else if (!ring.burstInFlight() && (ring.burstFoundEnd() || ring.postBurst() == 0)) {
-                super.rearm();
+            } else if (!ring.burstInFlight()
+                    && (tun.chooseDirectReads() || ring.burstFoundEnd() || ring.postBurst() == 0)) {
+                super.rearm();                   // direct reads (superpackets), or the queue is empty: a poll first
             }
         }
 
@@ -416,8 +418,8 @@ public final class LaneIo {
             if (io.paused) {
                 return;                          // resume() drains and re-arms
             }
-            if (ring.postBurst() == 0) {
-                onReadable();
+            if (tun.chooseDirectReads() || ring.postBurst() == 0) {
+                onReadable();                    // the drain reads with system calls
             }
         }
 

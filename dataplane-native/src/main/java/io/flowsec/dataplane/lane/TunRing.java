@@ -148,6 +148,11 @@ final class TunRing {
         return -1;
     }
 
+    /** Writes queued or submitted whose completion has not come yet. */
+    int writesInFlight() {
+        return SMALL_WRITES - freeSmallCount + LARGE_WRITES - freeLargeCount;
+    }
+
     boolean burstInFlight() {
         return burstOutstanding > 0;
     }

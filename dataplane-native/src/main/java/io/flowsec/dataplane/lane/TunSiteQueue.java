@@ -46,6 +46,13 @@ public final class TunSiteQueue implements SiteQueue {
     private TunRing ring;
     /** What the status says of the ring (control side). */
     private volatile Offload ringState;
+    /** Packets read at least this long on average (superpackets) are read with system calls, not the ring. */
+    static final int DIRECT_READ_BYTES = 8192;
+    /** While the last drains brought superpackets: reads by system call. Lane's thread only. */
+    private boolean readsDirect;
+    /** What the current drain read from the kernel: its bytes and packets (superpackets count once). */
+    private long drainBytes;
+    private int drainReads;
 
     public TunSiteQueue(TunDevice device, int queue) {
         this(device, queue, true, true);
@@ -96,7 +103,7 @@ public final class TunSiteQueue implements SiteQueue {
         ring.countInto(counters);
         this.ring = ring;
         this.ringState = Offload.on("tun-ring", "reads in bursts of " + TunRing.MIN_BURST + "-" + TunRing.READS
-                + ", writes submitted per batch");
+                + " and writes submitted per batch; superpackets by system call");
     }
 
     /** From LaneIo, when the ring's reads failed: reads go back to system calls; writes stay on the ring. */
@@ -105,25 +112,63 @@ public final class TunSiteQueue implements SiteQueue {
                 + "): reads by system call, writes by the ring");
     }
 
-    /** One packet from the kernel: the next completed read of the ring while it reads, else a system call. */
+    /**
+     * One packet from the kernel: a completed read of the ring first (older), then, while the ring reads, nothing
+     * more (its next burst brings it), or while reads go direct, a system call.
+     */
     private long readOne(MemorySegment target) {
         TunRing r = ring;
-        if (r != null && (r.readFailure() == 0 || r.hasCompletedReads())) {
-            return r.takeRead(target);
+        long length;
+        if (r == null) {
+            length = device.read(errno, queue, target);
+        } else if (r.hasCompletedReads()) {
+            length = r.takeRead(target);
+        } else if (!readsDirect && r.readFailure() == 0) {
+            return -Errno.EAGAIN;
+        } else {
+            length = device.read(errno, queue, target);
         }
-        return device.read(errno, queue, target);
+        if (length > 0) {
+            drainBytes += length;
+            drainReads++;
+        }
+        return length;
     }
 
-    /** One packet to the kernel: queued on the ring (its verdict counted on completion), else a system call. */
-    private long writeOne(MemorySegment packet, int length) {
-        TunRing r = ring;
-        if (r != null) {
-            long queued = r.write(packet, length);
+    /** One packet to the kernel: queued on the ring when {@code viaRing} (its verdict counted on completion), else a call. */
+    private long writeOne(MemorySegment packet, int length, boolean viaRing) {
+        if (viaRing) {
+            long queued = ring.write(packet, length);
             if (queued >= 0) {
                 return queued;
             }
         }
         return device.write(errno, queue, packet, length);
+    }
+
+    /**
+     * Whether a batch whose longest packet is {@code longest} bytes goes through the ring: not when it carries a
+     * superpacket, where one call moves 64 KB and the ring would copy it, unless writes of the ring are still in
+     * flight (a call now would overtake them).
+     */
+    private boolean writeViaRing(int longest) {
+        return ring != null && (longest <= TunRing.SMALL_WRITE_BYTES || ring.writesInFlight() > 0);
+    }
+
+    /**
+     * After a drain (from LaneIo): whether its packets were superpackets on average. Then reads go direct for a
+     * while, as one system call moves 64 KB and the ring would copy it; small packets go back to the ring's bursts.
+     * A drain that read nothing changes nothing.
+     */
+    boolean chooseDirectReads() {
+        if (drainReads > 0) {
+            readsDirect = drainBytes / drainReads >= DIRECT_READ_BYTES;
+        }
+        return readsDirect;
+    }
+
+    TunRing ring() {
+        return ring;
     }
 
     @Override
@@ -142,6 +187,8 @@ public final class TunSiteQueue implements SiteQueue {
 
     @Override
     public int read(Packet[] slots, int from, int count) {
+        drainBytes = 0;
+        drainReads = 0;
         if (!vnetHeader) {
             return readEach(slots, from, count);
         }
@@ -195,9 +242,14 @@ public final class TunSiteQueue implements SiteQueue {
     @Override
     public void write(Packet[] packets, int count, long[] results) {
         if (!vnetHeader) {
+            int longest = 0;
+            for (int i = 0; i < count; i++) {
+                longest = Math.max(longest, packets[i].length());
+            }
+            boolean viaRing = writeViaRing(longest);
             for (int i = 0; i < count; i++) {
                 Packet packet = packets[i];
-                results[i] = writeOne(packet.segment(), packet.length());
+                results[i] = writeOne(packet.segment(), packet.length(), viaRing);
             }
             return;
         }
@@ -216,9 +268,14 @@ public final class TunSiteQueue implements SiteQueue {
             }
             outputs = count;
         }
+        int longest = 0;
+        for (int o = 0; o < outputs; o++) {
+            longest = Math.max(longest, packets[o].length());
+        }
+        boolean viaRing = writeViaRing(longest);
         for (int o = 0; o < outputs; o++) {
             Packet packet = packets[o];
-            outputResults[o] = writeOne(packet.segment(), packet.length());
+            outputResults[o] = writeOne(packet.segment(), packet.length(), viaRing);
             if (outputResults[o] >= 0 && VirtioNetHeader.gsoType(packet.buffer(), packet.offset()) != VirtioNetHeader.GSO_NONE) {
                 counters.add(IoCounter.SITE_SUPERPACKETS_WRITTEN, 1);
             }
