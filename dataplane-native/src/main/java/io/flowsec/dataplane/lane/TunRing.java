@@ -80,6 +80,13 @@ final class TunRing {
 
     private IoRegistration registration;
     private LaneCounters counters = new LaneCounters();
+    /**
+     * When the writes in flight, and the burst in flight, began: the kernel does their work inside the loop's next
+     * enter, outside any batch, so the lane's busy time counts it from then until their last completion. The load
+     * feedback reads busy time; without this a lane's TUN writes would not show in it.
+     */
+    private long writesSinceNs;
+    private long burstSinceNs;
 
     /** @param largestPacket the longest read or write, virtio header included */
     TunRing(int fd, int largestPacket) {
@@ -132,6 +139,9 @@ final class TunRing {
             registration.submit(readOps[unposted[--unpostedCount]]);
         }
         postedCount += reads;
+        if (reads > 0) {
+            burstSinceNs = System.nanoTime();
+        }
         burstOutstanding = reads;
         burstPackets = 0;
         burstFoundEnd = false;
@@ -192,7 +202,11 @@ final class TunRing {
                     readFailure = -result;
                 }
             }
-            return burstOutstanding == 0;
+            if (burstOutstanding == 0) {
+                counters.add(IoCounter.BUSY_NANOS, System.nanoTime() - burstSinceNs);
+                return true;
+            }
+            return false;
         }
         if (opcode == IORING_OP_WRITEV && data >= WRITE_DATA && data < WRITE_DATA + writeBuffers.length) {
             int buffer = data - WRITE_DATA;
@@ -203,6 +217,9 @@ final class TunRing {
             }
             if (result < 0) {
                 counters.add(IoCounter.TUN_WRITE_ERRORS, 1);
+            }
+            if (writesInFlight() == 0) {
+                counters.add(IoCounter.BUSY_NANOS, System.nanoTime() - writesSinceNs);
             }
         }
         return false;
@@ -240,6 +257,9 @@ final class TunRing {
             buffer = freeLarge[--freeLargeCount];
         } else {
             return -1;
+        }
+        if (writesInFlight() == 1) {
+            writesSinceNs = System.nanoTime();   // the first of this run of writes (its buffer just taken)
         }
         MemorySegment.copy(packet, 0, writeBuffers[buffer], 0, length);
         iovecs.set(ValueLayout.JAVA_LONG, buffer * IOVEC_BYTES + 8, length);
