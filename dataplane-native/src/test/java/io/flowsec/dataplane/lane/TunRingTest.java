@@ -203,12 +203,9 @@ class TunRingTest {
 
     @Test
     void writesLeaveInOrderOneSubmissionForTheBatch() throws Exception {
-        IoEventLoop loop = ioUringLoop();
-        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
         LaneCounters counters = new LaneCounters();
-        queue.countInto(counters);
-        LaneIo io = LaneIo.serveSite(queue, () -> 0, loop);
-        awaitTrue(() -> ring(queue).active(), "the ring starts");
+        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
+        LaneIo io = serveForWriting(queue, counters);
         int count = 8;   // a datagram socket pair queues 10 at most
         long[] results = new long[count];
         Packet[] out = slots(count);
@@ -309,6 +306,14 @@ class TunRingTest {
         }
     }
 
+    /** {@code queue} counting into {@code counters}, served on an io_uring loop that reads nothing, its ring started. */
+    private LaneIo serveForWriting(TunSiteQueue queue, LaneCounters counters) throws Exception {
+        queue.countInto(counters);
+        LaneIo io = LaneIo.serveSite(queue, () -> 0, ioUringLoop());
+        awaitTrue(() -> ring(queue).active(), "the ring starts");
+        return io;
+    }
+
     private static boolean onLoop(LaneIo io, BooleanSupplier question) {
         try {
             return io.loop().submit(question::getAsBoolean).get();
@@ -319,12 +324,9 @@ class TunRingTest {
 
     @Test
     void aWriteTheKernelRefusesIsCountedWhenItCompletes() throws Exception {
-        IoEventLoop loop = ioUringLoop();
-        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
         LaneCounters counters = new LaneCounters();
-        queue.countInto(counters);
-        LaneIo io = LaneIo.serveSite(queue, () -> 0, loop);
-        awaitTrue(() -> ring(queue).active(), "the ring starts");
+        TunSiteQueue queue = new TunSiteQueue(device, 0, false, true);
+        LaneIo io = serveForWriting(queue, counters);
         Syscalls.close(pair[1]);   // the peer is gone: every write fails
         pair[1] = -1;
         Packet[] out = slots(3);
