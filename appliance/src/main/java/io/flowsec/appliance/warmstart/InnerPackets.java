@@ -1,5 +1,8 @@
 package io.flowsec.appliance.warmstart;
 
+import io.flowsec.dataplane.offload.VirtioNetHeader;
+import io.flowsec.dataplane.packet.TcpView;
+
 /**
  * The inner packets of the training: IPv4 or IPv6, UDP or TCP, with a given source port (the flow) and total length,
  * headers consistent as a site's stack would send them (IPv4 header checksum, lengths), payload zero; each behind the
@@ -12,7 +15,7 @@ final class InnerPackets {
     private static final int IPV6_HEADER = 40;
     private static final int TCP_HEADER = 20;
     /** struct virtio_net_hdr, before every packet a TUN queue with offloads reads or writes. */
-    static final int VIRTIO_HEADER = 10;
+    static final int VIRTIO_HEADER = VirtioNetHeader.LENGTH;
 
     private InnerPackets() {
     }
@@ -65,12 +68,8 @@ final class InnerPackets {
         int length = headers + mss * segments;
         byte[] packet = v4 ? ipv4(TCP, source, sourcePort, destination, length) : ipv6(TCP, source, sourcePort, destination, length);
         byte[] read = plain(packet);
-        read[0] = 1;                               // VIRTIO_NET_HDR_F_NEEDS_CSUM
-        read[1] = (byte) (v4 ? 1 : 4);             // GSO_TCPV4, GSO_TCPV6
-        putLittle16(read, 2, headers);             // hdr_len
-        putLittle16(read, 4, mss);                 // gso_size
-        putLittle16(read, 6, ipHeader);            // csum_start: the TCP header
-        putLittle16(read, 8, 16);                  // csum_offset: its checksum field
+        VirtioNetHeader.write(read, 0, VirtioNetHeader.F_NEEDS_CSUM,
+                v4 ? VirtioNetHeader.GSO_TCPV4 : VirtioNetHeader.GSO_TCPV6, headers, mss, ipHeader, TcpView.CHECKSUM_FIELD_OFFSET);
         return read;
     }
 
@@ -79,18 +78,12 @@ final class InnerPackets {
      * for: 1, or a superpacket's segments (its payload over gso_size, rounded up).
      */
     static int segments(byte[] read, int length) {
-        if (length <= VIRTIO_HEADER || read[1] == 0) {
+        if (length <= VIRTIO_HEADER || VirtioNetHeader.gsoType(read, 0) == VirtioNetHeader.GSO_NONE) {
             return 1;
         }
-        int headers = (read[2] & 0xFF) | (read[3] & 0xFF) << 8;
-        int gsoSize = (read[4] & 0xFF) | (read[5] & 0xFF) << 8;
-        int payload = length - VIRTIO_HEADER - headers;
+        int gsoSize = VirtioNetHeader.gsoSize(read, 0);
+        int payload = length - VIRTIO_HEADER - VirtioNetHeader.hdrLen(read, 0);
         return gsoSize == 0 || payload <= 0 ? 1 : (payload + gsoSize - 1) / gsoSize;
-    }
-
-    private static void putLittle16(byte[] bytes, int offset, int value) {
-        bytes[offset] = (byte) value;
-        bytes[offset + 1] = (byte) (value >> 8);
     }
 
     private static void transport(byte[] packet, int offset, int protocol, int sourcePort) {
