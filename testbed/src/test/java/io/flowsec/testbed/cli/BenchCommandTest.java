@@ -247,6 +247,8 @@ class BenchCommandTest {
                 () -> BenchCommand.parseTunnel(List.of("--seconds", "0"))).getMessage());
         assertEquals("--warmup must be 0-600, got -1", assertThrows(UsageException.class,
                 () -> BenchCommand.parseTunnel(List.of("--warmup", "-1"))).getMessage());
+        assertEquals("--rounds must be 1-20, got 0", assertThrows(UsageException.class,
+                () -> BenchCommand.parseTunnel(List.of("--rounds", "0"))).getMessage());
         assertEquals("--lanes must be 1-128, got 129", assertThrows(UsageException.class,
                 () -> BenchCommand.parseTunnel(List.of("--lanes", "129"))).getMessage());
         assertContains("unknown suite 'aes-ctr'", assertThrows(UsageException.class,
