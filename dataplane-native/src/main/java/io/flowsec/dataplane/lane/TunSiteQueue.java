@@ -53,6 +53,8 @@ public final class TunSiteQueue implements SiteQueue {
     /** What the current drain read from the kernel: its bytes and packets (superpackets count once). */
     private long drainBytes;
     private int drainReads;
+    /** Small writes that found every ring buffer in flight and took a system call. Lane's thread only (tests read it). */
+    private long ringWritesRefused;
 
     public TunSiteQueue(TunDevice device, int queue) {
         this(device, queue, true, true);
@@ -142,6 +144,7 @@ public final class TunSiteQueue implements SiteQueue {
             if (queued >= 0) {
                 return queued;
             }
+            ringWritesRefused++;
         }
         return device.write(errno, queue, packet, length);
     }
@@ -169,6 +172,10 @@ public final class TunSiteQueue implements SiteQueue {
 
     TunRing ring() {
         return ring;
+    }
+
+    long ringWritesRefused() {
+        return ringWritesRefused;
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.flowsec.dataplane.lane;
 import io.flowsec.dataplane.esp.IoCounter;
 import io.flowsec.dataplane.esp.LaneCounters;
 import io.flowsec.dataplane.linux.Errno;
+import io.flowsec.dataplane.linux.NativeException;
 import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
 import io.flowsec.dataplane.packet.Bytes;
@@ -43,6 +44,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * reading back to system calls.
  */
 class TunRingTest {
+    private static final int SOCK_STREAM = 1;
+    private static final int SO_SNDBUFFORCE = 32;
+
     private int[] pair;
     private TunDevice device;
     private MultiThreadIoEventLoopGroup group;
@@ -117,8 +121,9 @@ class TunRingTest {
 
     /**
      * The ring's reads and writes allocate nothing per packet on the lane's thread: packets read from a UDP socket
-     * (the TUN queue's stand-in) are written to a socket pair through a second ring, a thread empties the pair, and
-     * the loop thread's allocation over 20,000 packets is measured after a warm-up.
+     * (the TUN queue's stand-in) are written to a stream socket pair through a second ring, a thread empties the pair,
+     * and the loop thread's allocation over 20,000 packets is measured after a warm-up. None of the writes may have
+     * fallen back to a system call (which, before it is compiled, allocates in the JDK's errno capture).
      */
     @Test
     void readingAndWritingThroughTheRingAllocatesNothingPerPacket() throws Exception {
@@ -130,7 +135,13 @@ class TunRingTest {
              Arena arena = Arena.ofConfined()) {
             receiver.receiveBufferBytes(4 << 20);
             TunSiteQueue in = new TunSiteQueue(TunDevice.adopt("fsring2", new int[] {receiver.fd()}), 0, false, true);
-            TunSiteQueue out = new TunSiteQueue(device, 0, false, true);
+            // the written side is a stream pair with room for thousands of packets: a datagram pair queues 10 at
+            // most, and writes waiting on its reader would run the ring out of buffers, where a TUN queue takes each
+            // write at once
+            int[] sink = Syscalls.socketpair(Syscalls.AF_UNIX, SOCK_STREAM | Syscalls.SOCK_NONBLOCK | Syscalls.SOCK_CLOEXEC);
+            sendBufferBytes(sink[0], 16 << 20);
+            TunDevice sinkDevice = TunDevice.adopt("fsring3", new int[] {sink[0]});
+            TunSiteQueue out = new TunSiteQueue(sinkDevice, 0, false, true);
             Packet[] slots = slots(Lane.BATCH);
             long[] results = new long[Lane.BATCH];
             AtomicLong carried = new AtomicLong();
@@ -146,9 +157,9 @@ class TunRingTest {
             AtomicBoolean draining = new AtomicBoolean(true);
             Thread drainer = Thread.ofPlatform().start(() -> {
                 Errno drainErrno = new Errno();
-                MemorySegment buffer = MemorySegment.ofArray(new byte[2048]);
+                MemorySegment buffer = MemorySegment.ofArray(new byte[64 << 10]);
                 while (draining.get()) {
-                    if (Syscalls.read(drainErrno, pair[1], buffer) < 0) {
+                    if (Syscalls.read(drainErrno, sink[1], buffer) < 0) {
                         Thread.onSpinWait();
                     }
                 }
@@ -173,12 +184,23 @@ class TunRingTest {
                 assertTrue(packets >= 10_000, "only " + packets + " packets carried");
                 assertTrue(allocated < packets * 4, allocated + " bytes allocated by the loop over " + packets
                         + " packets read and written");
+                assertEquals(0L, loop.submit(out::ringWritesRefused).get(), "writes that found every ring buffer in flight");
             } finally {
                 draining.set(false);
                 drainer.join();
                 readSide.close();
                 writeSide.close();
+                sinkDevice.close();
+                Syscalls.close(sink[1]);
             }
+        }
+    }
+
+    private static void sendBufferBytes(int fd, int bytes) throws Exception {
+        try {
+            Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, SO_SNDBUFFORCE, bytes, "SO_SNDBUFFORCE");
+        } catch (NativeException notPrivileged) {
+            Syscalls.setsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_SNDBUF, bytes, "SO_SNDBUF");
         }
     }
 
