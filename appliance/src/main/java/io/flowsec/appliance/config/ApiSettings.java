@@ -13,12 +13,23 @@ import java.util.TreeSet;
  * certificate (a configured pair, or a self-signed one made at first start and kept in the state directory) and the
  * file of its hashed tokens.
  *
- * @param certificate null with {@code privateKey} null: a self-signed certificate in the state directory
+ * @param address       the management address; null while {@code interfaceName} names where to find it
+ * @param certificate   null with {@code privateKey} null: a self-signed certificate in the state directory
+ * @param interfaceName null, or the management interface whose address the API listens on, looked up at start
+ *                      ({@link #atInterfaceAddress()}): an appliance whose management address comes by DHCP
  */
 public record ApiSettings(boolean enabled, String address, int port, boolean tls, Path certificate, Path privateKey,
-                          Path tokens) {
+                          Path tokens, String interfaceName) {
     public static final int DEFAULT_PORT = 8443;
-    private static final Set<String> KEYS = Set.of("enabled", "address", "port", "tls", "certificate", "privateKey", "tokens");
+    private static final Set<String> KEYS = Set.of("enabled", "address", "interface", "port", "tls", "certificate",
+            "privateKey", "tokens");
+    /** A Linux interface name: at most 15 characters (IFNAMSIZ less its NUL), no slash, space or colon. */
+    private static final java.util.regex.Pattern INTERFACE_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]{1,15}");
+
+    public ApiSettings(boolean enabled, String address, int port, boolean tls, Path certificate, Path privateKey,
+                       Path tokens) {
+        this(enabled, address, port, tls, certificate, privateKey, tokens, null);
+    }
 
     /** The section at {@code api} of {@code json}; defaults when it is absent. */
     static ApiSettings parse(JsonObject json, Path stateDirectory) throws ConfigException {
@@ -34,12 +45,24 @@ public record ApiSettings(boolean enabled, String address, int port, boolean tls
         }
         boolean enabled = bool(api, "enabled", true);
         boolean tls = bool(api, "tls", true);
-        String address = api.getValue("address") == null ? "127.0.0.1" : text(api, "address");
-        try {
-            InetAddress parsed = InetAddress.ofLiteral(address);
-            address = parsed.getHostAddress();
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException("api.address", "must be an IP address literal (the management address), got '" + address + "'");
+        String interfaceName = null;
+        String address = null;
+        if (api.getValue("interface") != null) {
+            if (api.getValue("address") != null) {
+                throw new ConfigException("api.interface", "give api.address or api.interface, not both");
+            }
+            interfaceName = text(api, "interface");
+            if (!INTERFACE_NAME.matcher(interfaceName).matches()) {
+                throw new ConfigException("api.interface", "must be an interface name (1-15 letters, digits, '_', '.', '-')");
+            }
+        } else {
+            address = api.getValue("address") == null ? "127.0.0.1" : text(api, "address");
+            try {
+                InetAddress parsed = InetAddress.ofLiteral(address);
+                address = parsed.getHostAddress();
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("api.address", "must be an IP address literal (the management address), got '" + address + "'");
+            }
         }
         Object portValue = api.getValue("port");
         int port = DEFAULT_PORT;
@@ -57,7 +80,37 @@ public record ApiSettings(boolean enabled, String address, int port, boolean tls
         }
         Path tokens = path(api, "tokens");
         return new ApiSettings(enabled, address, port, tls, certificate, privateKey,
-                tokens == null ? stateDirectory.resolve("api-tokens.json") : tokens);
+                tokens == null ? stateDirectory.resolve("api-tokens.json") : tokens, interfaceName);
+    }
+
+    /**
+     * These settings with the address to listen on: the configured one, or the management interface's now (its first
+     * IPv4 address, else its first global IPv6 one).
+     *
+     * @throws IOException naming the interface when it is missing or has no address yet
+     */
+    public ApiSettings atInterfaceAddress() throws java.io.IOException {
+        if (interfaceName == null) {
+            return this;
+        }
+        java.net.NetworkInterface nic = java.net.NetworkInterface.getByName(interfaceName);
+        if (nic == null) {
+            throw new java.io.IOException("api: no interface " + interfaceName + " (api.interface)");
+        }
+        InetAddress chosen = null;
+        for (InetAddress candidate : java.util.Collections.list(nic.getInetAddresses())) {
+            if (candidate instanceof java.net.Inet4Address) {
+                chosen = candidate;
+                break;
+            }
+            if (chosen == null && !candidate.isLinkLocalAddress()) {
+                chosen = candidate;
+            }
+        }
+        if (chosen == null) {
+            throw new java.io.IOException("api: interface " + interfaceName + " has no address yet (api.interface)");
+        }
+        return new ApiSettings(enabled, chosen.getHostAddress(), port, tls, certificate, privateKey, tokens, interfaceName);
     }
 
     private static boolean bool(JsonObject api, String key, boolean fallback) throws ConfigException {
@@ -91,7 +144,8 @@ public record ApiSettings(boolean enabled, String address, int port, boolean tls
 
     /** The URL clients use, for the log line at start. */
     public String url() {
-        String host = address.contains(":") ? "[" + address + "]" : address;
+        String host = address == null ? "(" + interfaceName + "'s address)"
+                : address.contains(":") ? "[" + address + "]" : address;
         return (tls ? "https" : "http") + "://" + host + ":" + port + "/api/v1";
     }
 }

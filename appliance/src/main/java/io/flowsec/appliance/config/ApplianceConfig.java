@@ -94,7 +94,7 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         if (!(json.getValue("policies") instanceof JsonArray)) {
             throw new ConfigException("policies", "a list of policies is required (see README, SA definitions)");
         }
-        SaFile policies = SaFile.parse(new JsonObject().put("policies", json.getValue("policies")));
+        SaFile policies = SaFile.parse(new JsonObject().put("policies", json.getValue("policies")), true);
         checkOutboundSasPerLane(policies, lanes);
         checkInboundLanesExist(policies, lanes);
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,

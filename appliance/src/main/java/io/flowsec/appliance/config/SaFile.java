@@ -59,9 +59,17 @@ public final class SaFile {
     }
 
     public static SaFile parse(JsonObject root) throws ConfigException {
+        return parse(root, false);
+    }
+
+    /**
+     * @param noneAllowed whether an empty list is accepted: an appliance may start with no policy (a first boot,
+     *                    configured through its API), an SA file for the pcap tool says nothing without one
+     */
+    public static SaFile parse(JsonObject root, boolean noneAllowed) throws ConfigException {
         checkKeys(root, Set.of("policies"), "");
         JsonArray array = array(root, "policies", "");
-        if (array == null || array.isEmpty()) {
+        if (array == null || (array.isEmpty() && !noneAllowed)) {
             throw new ConfigException("policies", "at least one policy is required");
         }
         List<PolicyDefinition> policies = new ArrayList<>();

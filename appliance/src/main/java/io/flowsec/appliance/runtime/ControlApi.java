@@ -49,7 +49,7 @@ public final class ControlApi implements AutoCloseable {
 
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
                                    io.flowsec.control.api.TunnelControl tunnels, Consumer<String> log) throws IOException {
-        ApiSettings settings = appliance.config().api();
+        ApiSettings settings = appliance.config().api().atInterfaceAddress();
         // 1. the control plane's own event loop, at a lower priority than the lanes: a busy API never slows them
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
         vertx.getOrCreateContext().runOnContext(ignored -> {

@@ -209,6 +209,28 @@ class ApplianceConfigTest {
     }
 
     @Test
+    void the_api_may_listen_on_a_management_interface_s_address_looked_up_at_start() throws Exception {
+        ApiSettings api = ApplianceConfig.parse(minimal().put("api", new JsonObject().put("interface", "lo"))).api();
+        assertEquals("lo", api.interfaceName());
+        assertEquals(null, api.address(), "found at start, not when the file is read");
+
+        ApiSettings listening = api.atInterfaceAddress();
+        assertEquals("127.0.0.1", listening.address(), "the interface's IPv4 address");
+        assertEquals("https://127.0.0.1:8443/api/v1", listening.url());
+
+        ApiSettings missing = ApplianceConfig.parse(minimal().put("api", new JsonObject().put("interface", "fsnone9"))).api();
+        java.io.IOException refused = assertThrows(java.io.IOException.class, missing::atInterfaceAddress);
+        assertEquals("api: no interface fsnone9 (api.interface)", refused.getMessage());
+    }
+
+    @Test
+    void an_appliance_may_start_with_no_policy_as_on_its_first_boot() throws Exception {
+        ApplianceConfig config = ApplianceConfig.parse(minimal().put("policies", new JsonArray()));
+
+        assertEquals(List.of(), config.policies().policies());
+    }
+
+    @Test
     void the_api_section_sets_the_management_address_certificate_and_tokens() throws Exception {
         JsonObject json = minimal().put("api", new JsonObject().put("address", "::1").put("port", 9443).put("tls", true)
                 .put("certificate", "/etc/flowsec/api.pem").put("privateKey", "/etc/flowsec/api.key")
@@ -537,9 +559,14 @@ class ApplianceConfigTest {
                 bad("a negative site MTU", c -> site(c).put("mtu", -1400), "site.mtu", "must be 576-65535"),
                 bad("a site MTU written as a string", c -> site(c).put("mtu", "1400"), "site.mtu", "must be an integer"),
                 // policies
+                bad("an API on an address and an interface", c -> c.put("api", new JsonObject().put("address", "127.0.0.1")
+                        .put("interface", "eth0")), "api.interface", "give api.address or api.interface, not both"),
+                bad("an API interface name with a slash", c -> c.put("api", new JsonObject().put("interface", "eth0/1")),
+                        "api.interface", "must be an interface name"),
+                bad("an API interface name of 16 characters", c -> c.put("api", new JsonObject().put("interface", "abcdefghijklmnop")),
+                        "api.interface", "must be an interface name"),
                 bad("no policies", c -> c.remove("policies"), "policies", "a list of policies is required"),
                 bad("policies that are an object", c -> c.put("policies", policy(c, 0)), "policies", "a list of policies is required"),
-                bad("an empty list of policies", c -> c.put("policies", new JsonArray()), "policies", "at least one policy is required"),
                 bad("a policy that is not an object", c -> c.put("policies", new JsonArray().add("site-b-to-site-a")),
                         "policies[0]", "must be an object"),
                 bad("a misspelt policy key", c -> policy(c, 0).put("sutie", policy(c, 0).remove("suite")), "policies[0].sutie", "unknown key"),
