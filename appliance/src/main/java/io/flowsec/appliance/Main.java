@@ -55,6 +55,8 @@ public final class Main {
               bench micro|app|receiver [OPTIONS]           the paper's evaluation as CSV, chart and summary (root;
                                                            'flowsec bench --help'; testbed module)
               jmh [JMH ARGS]                               the ESP engine benchmark (dataplane-native's JMH)
+              image build [--out DIR]                      the bootable appliance image, a hybrid BIOS/UEFI ISO
+                                                           ('flowsec image build --help'; iso-builder module)
 
             Exit status: 0 success, 1 failure while running, 2 bad usage or bad input file.
             The SA file format is described in README.md, section "SA definitions".

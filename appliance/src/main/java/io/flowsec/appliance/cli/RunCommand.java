@@ -49,6 +49,9 @@ public final class RunCommand {
 
     private final PrintStream out;
     private final PrintStream err;
+    /** What this run logged, for GET /api/v1/logs (an appliance with no shell is read through its API). */
+    private final io.flowsec.control.api.LogRing logRing = new io.flowsec.control.api.LogRing(
+            io.flowsec.control.api.LogRing.DEFAULT_CAPACITY);
 
     public RunCommand(PrintStream out, PrintStream err) {
         this.out = out;
@@ -84,7 +87,8 @@ public final class RunCommand {
             }
             if (config.api().enabled()) {
                 api = ControlApi.start(appliance, configuration, io.flowsec.appliance.Main.VERSION,
-                        cluster == null ? io.flowsec.control.api.TunnelControl.NONE : cluster.tunnels(), this::log);
+                        cluster == null ? io.flowsec.control.api.TunnelControl.NONE : cluster.tunnels(), logRing,
+                        this::log);
             }
             status = StatusServer.start(config.statusSocket(), commands::execute);   // last: it answering means up
         } catch (IOException | RuntimeException e) {
@@ -162,6 +166,8 @@ public final class RunCommand {
     }
 
     private void log(String line) {
-        err.println(Instant.now() + " flowsec " + line);
+        String stamped = Instant.now() + " flowsec " + line;
+        err.println(stamped);
+        logRing.append(stamped);
     }
 }

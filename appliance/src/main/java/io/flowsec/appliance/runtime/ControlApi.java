@@ -49,6 +49,13 @@ public final class ControlApi implements AutoCloseable {
 
     public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
                                    io.flowsec.control.api.TunnelControl tunnels, Consumer<String> log) throws IOException {
+        return start(appliance, configuration, version, tunnels, null, log);
+    }
+
+    /** With {@code logs} (null: none) served at /api/v1/logs. */
+    public static ControlApi start(Appliance appliance, PersistentConfiguration configuration, String version,
+                                   io.flowsec.control.api.TunnelControl tunnels, io.flowsec.control.api.LogRing logs,
+                                   Consumer<String> log) throws IOException {
         ApiSettings settings = appliance.config().api().atInterfaceAddress();
         // 1. the control plane's own event loop, at a lower priority than the lanes: a busy API never slows them
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
@@ -85,7 +92,8 @@ public final class ControlApi implements AutoCloseable {
             EventStream events = new EventStream(vertx, appliance.dataplane(), logins, EventStream.Settings.DEFAULTS, log);
             metrics.bind(tunnels);                 // the cluster's tunnels (none without a cluster)
             tunnels.addListener(events::tunnelEvent);
-            List<ApiServer.Extension> extensions = List.of(metrics, events, new Dashboard());
+            List<ApiServer.Extension> extensions = logs == null ? List.of(metrics, events, new Dashboard())
+                    : List.of(metrics, events, new Dashboard(), logs);
             ApiServer server = ApiServer.start(vertx, new ApiServer.Settings(settings.address(), settings.port(), tls,
                     MAX_BODY_BYTES), info, appliance.dataplane(), configuration, authenticator, logins,
                     extensions, tunnels, log).await();
