@@ -60,13 +60,15 @@ class ClusterBalancingSystemTest {
     /** Many flows, so each sender lane has flows on both its SAs and reweighting has flows to move. */
     private static final int FLOWS = 64;
     /**
-     * The sender test's flows come in bursts (100 ms on, 300 ms off), as TCP's flowlets do: router A moves a bucket
+     * The sender test's flows come in bursts (100 ms on, 500 ms off), as TCP's flowlets do: router A moves a bucket
      * only after a pause longer than its flowlet gap, which follows the queue delays router B measures on its lanes
      * (1.5 × their spread, up to 250 ms), so a flow's packets still queued at the loaded lane are out before its next
-     * ones take the new path. A flow that never paused would never move.
+     * ones take the new path. A flow that never paused would never move. The pause is longer than the loaded lane's
+     * backlog can grow (its 4 MB socket buffer, at the throttled rate, about 450 ms): with 300 ms, a full run's load
+     * once left a moved flow's last burst still queued there when its next took the new path (587 out of order).
      */
     private static final int BURST_MS = 100;
-    private static final int PAUSE_MS = 300;
+    private static final int PAUSE_MS = 500;
     /**
      * Datagrams per second offered. With the throttle's share of a CPU, lane 1 can take less than its two SAs bring
      * (about 12-13k/s: it drops, so throughput has something to recover) but more than one of them (about 6-7k/s:
