@@ -4,9 +4,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,12 +46,13 @@ class BootSystemTest {
             assertEquals("io_uring", appliance.getString("transport"));
             JsonArray lanes = (JsonArray) vm.get("/lanes", token);
             assertEquals(2, lanes.size());
-            assertEquals(401, status(vm, "/appliance"), "without the token");
+            assertEquals(401, vm.statusWithoutToken("/appliance"), "without the token");
             JsonObject logs = (JsonObject) vm.get("/logs?lines=50", token);
             assertTrue(logs.getJsonArray("lines").stream().anyMatch(line -> ((String) line).contains("flowsec api: https://")),
                     "the appliance's log through the API: " + logs.encodePrettily());
 
-            changeMode(vm, token, "pcrypt");   // recorded in the configuration on the data disk
+            HttpResponse<String> changed = vm.put("/mode", token, new JsonObject().put("mode", "pcrypt"));
+            assertEquals(200, changed.statusCode(), changed.body());   // recorded in the configuration on the data disk
 
             vm.pressPowerButton();
             assertEquals(0, vm.awaitExit(120));
@@ -80,24 +78,6 @@ class BootSystemTest {
             assertEquals(0, vm.awaitExit(120));
             assertTrue(vm.console().contains("reboot: Power down"), vm.tail());
         }
-    }
-
-    private static void changeMode(Vm vm, String token, String mode) throws Exception {
-        HttpResponse<String> response = client(vm).send(HttpRequest.newBuilder(URI.create(
-                        "https://127.0.0.1:" + vm.apiPort + "/api/v1/mode"))
-                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
-                .PUT(HttpRequest.BodyPublishers.ofString(new JsonObject().put("mode", mode).encode())).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, response.statusCode(), response.body());
-    }
-
-    private static int status(Vm vm, String path) throws Exception {
-        return client(vm).send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + vm.apiPort + "/api/v1" + path))
-                .build(), HttpResponse.BodyHandlers.discarding()).statusCode();
-    }
-
-    private static HttpClient client(Vm vm) throws Exception {
-        return vm.pinnedClient();
     }
 
     /** The version the appliance reports: the project's, less a -SNAPSHOT suffix. */

@@ -97,10 +97,8 @@ final class Vm implements AutoCloseable {
     /** A blank raw disk of {@code mebibytes}, as a new appliance would get. */
     static Path blankDisk(Path file, int mebibytes) throws IOException {
         Files.deleteIfExists(file);
-        try (var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE_NEW,
-                java.nio.file.StandardOpenOption.WRITE)) {
-            channel.truncate(0);
-            channel.position((long) mebibytes << 20).write(ByteBuffer.wrap(new byte[1]));
+        try (java.io.RandomAccessFile disk = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            disk.setLength((long) mebibytes << 20);   // sparse: all zeros, as a new disk reads
         }
         return file;
     }
@@ -162,6 +160,19 @@ final class Vm implements AutoCloseable {
         }
         String body = response.body().strip();
         return body.startsWith("[") ? new JsonArray(body) : new JsonObject(body);
+    }
+
+    /** PUT {@code body} to {@code path} under /api/v1 with {@code token}; the response whatever its status. */
+    HttpResponse<String> put(String path, String token, JsonObject body) throws Exception {
+        return pinnedClient().send(HttpRequest.newBuilder(url(path)).header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body.encode()))
+                .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The status of a GET of {@code path} under /api/v1 without a token. */
+    int statusWithoutToken(String path) throws Exception {
+        return pinnedClient().send(HttpRequest.newBuilder(url(path)).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     /**

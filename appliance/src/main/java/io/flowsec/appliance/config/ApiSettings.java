@@ -2,9 +2,13 @@ package io.flowsec.appliance.config;
 
 import io.vertx.core.json.JsonObject;
 
+import java.io.IOException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -89,17 +93,17 @@ public record ApiSettings(boolean enabled, String address, int port, boolean tls
      *
      * @throws IOException naming the interface when it is missing or has no address yet
      */
-    public ApiSettings atInterfaceAddress() throws java.io.IOException {
+    public ApiSettings atInterfaceAddress() throws IOException {
         if (interfaceName == null) {
             return this;
         }
-        java.net.NetworkInterface nic = java.net.NetworkInterface.getByName(interfaceName);
+        NetworkInterface nic = NetworkInterface.getByName(interfaceName);
         if (nic == null) {
-            throw new java.io.IOException("api: no interface " + interfaceName + " (api.interface)");
+            throw new IOException("api: no interface " + interfaceName + " (api.interface)");
         }
         InetAddress chosen = null;
-        for (InetAddress candidate : java.util.Collections.list(nic.getInetAddresses())) {
-            if (candidate instanceof java.net.Inet4Address) {
+        for (InetAddress candidate : Collections.list(nic.getInetAddresses())) {
+            if (candidate instanceof Inet4Address) {
                 chosen = candidate;
                 break;
             }
@@ -108,7 +112,7 @@ public record ApiSettings(boolean enabled, String address, int port, boolean tls
             }
         }
         if (chosen == null) {
-            throw new java.io.IOException("api: interface " + interfaceName + " has no address yet (api.interface)");
+            throw new IOException("api: interface " + interfaceName + " has no address yet (api.interface)");
         }
         return new ApiSettings(enabled, chosen.getHostAddress(), port, tls, certificate, privateKey, tokens, interfaceName);
     }
