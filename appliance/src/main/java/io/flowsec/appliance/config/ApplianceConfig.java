@@ -8,6 +8,8 @@ import io.flowsec.dataplane.selector.IpPrefix;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +26,7 @@ import java.util.TreeSet;
 public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode mode, Steering steering,
                               Site site, int tunnelMtu, Path statusSocket, Path stateDirectory, SaFile policies,
                               ApiSettings api, ClusterConfig cluster, java.time.Duration flowletGap, Offloads offloads,
-                              int warmUpSeconds) {
+                              int warmUpSeconds, List<InetSocketAddress> endpoints) {
 
     /** The site side: TUN device name, its addresses and the routes through it (the remote sites). */
     public record Site(String device, List<String> addresses, List<String> routes, int mtu) {
@@ -32,7 +34,13 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
 
     public static final int DEFAULT_TUNNEL_MTU = 1500;
     private static final Set<String> KEYS = Set.of("name", "lanes", "cpus", "mode", "steering", "site", "tunnelMtu",
-            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros", "warmUpSeconds", "offloads");
+            "statusSocket", "stateDirectory", "policies", "api", "cluster", "flowletGapMicros", "warmUpSeconds", "offloads",
+            "endpoints");
+    /** The most endpoints {@code endpoints} may list, ranges expanded: each is a socket per lane. */
+    public static final int MAX_ENDPOINTS = 256;
+    /** "ADDRESS:PORT" or "ADDRESS:FIRST-LAST", the address an IPv4 one, or an IPv6 one in brackets. */
+    private static final java.util.regex.Pattern ENDPOINT =
+            java.util.regex.Pattern.compile("(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+):([0-9]{1,5})(?:-([0-9]{1,5}))?");
     /** The longest warm-up at start ({@code warmUpSeconds}). */
     public static final int MAX_WARM_UP_SECONDS = 60;
     private static final Set<String> SITE_KEYS = Set.of("device", "addresses", "routes", "mtu");
@@ -100,7 +108,55 @@ public record ApplianceConfig(String name, int lanes, List<Integer> cpus, Mode m
         return new ApplianceConfig(name, lanes, List.copyOf(cpus), mode, steering, site, tunnelMtu, statusSocket,
                 stateDirectory, policies, ApiSettings.parse(json, stateDirectory),
                 ClusterConfig.parse(json, stateDirectory, policies.policies()),
-                java.time.Duration.ofNanos(flowletGapMicros * 1000L), Offloads.parse(json), warmUpSeconds);
+                java.time.Duration.ofNanos(flowletGapMicros * 1000L), Offloads.parse(json), warmUpSeconds,
+                endpoints(json));
+    }
+
+    /**
+     * {@code endpoints}: tunnel endpoints bound at start besides those of the configured SAs, so that SAs added
+     * through the API later have a socket: {@code "0.0.0.0:4500"} takes ESP-in-UDP on every IPv4 address, as IKE
+     * daemons listen; a range ({@code "0.0.0.0:4500-4503"}) gives the udp-port encoding its source ports.
+     */
+    private static List<InetSocketAddress> endpoints(JsonObject json) throws ConfigException {
+        Object value = json.getValue("endpoints");
+        if (value == null) {
+            return List.of();
+        }
+        if (!(value instanceof JsonArray array)) {
+            throw new ConfigException("endpoints", "must be a list like [\"0.0.0.0:4500\"]");
+        }
+        List<InetSocketAddress> endpoints = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            String path = "endpoints[" + i + "]";
+            java.util.regex.Matcher match = array.getValue(i) instanceof String text ? ENDPOINT.matcher(text.strip()) : null;
+            if (match == null || !match.matches()) {
+                throw new ConfigException(path, "must be \"ADDRESS:PORT\" or \"ADDRESS:FIRST-LAST\" (IPv6 in brackets: "
+                        + "\"[::]:4500\")");
+            }
+            InetAddress address;
+            try {
+                address = InetAddress.ofLiteral(match.group(1).replace("[", "").replace("]", ""));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(path, "\"" + match.group(1) + "\" is not an IP address");
+            }
+            int first = Integer.parseInt(match.group(2));
+            int last = match.group(3) == null ? first : Integer.parseInt(match.group(3));
+            if (first < 1 || last > 65535 || last < first) {
+                throw new ConfigException(path, "ports must be 1-65535, the range's first not above its last");
+            }
+            for (int port = first; port <= last; port++) {
+                InetSocketAddress endpoint = new InetSocketAddress(address, port);
+                if (endpoints.contains(endpoint)) {
+                    throw new ConfigException(path, endpoint.getAddress().getHostAddress() + " port " + port
+                            + " is listed twice");
+                }
+                endpoints.add(endpoint);
+                if (endpoints.size() > MAX_ENDPOINTS) {
+                    throw new ConfigException(path, "more than " + MAX_ENDPOINTS + " endpoints (each is a socket per lane)");
+                }
+            }
+        }
+        return List.copyOf(endpoints);
     }
 
     /**

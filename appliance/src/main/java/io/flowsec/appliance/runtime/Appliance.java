@@ -191,7 +191,11 @@ public final class Appliance implements AutoCloseable {
     private record Endpoint(InetAddress address, int port) {
     }
 
-    /** Every (local address, port) an SA sends from or receives on, in a stable order. */
+    /**
+     * Every (local address, port) an SA sends from or receives on, then those {@code endpoints} lists, in a stable
+     * order. An SA's own endpoint is bound also where a listed one on every address covers its port: the kernel
+     * delivers to the more specific socket, and the data plane sends from it.
+     */
     private List<Endpoint> localEndpoints() {
         List<Endpoint> endpoints = new ArrayList<>();
         for (PolicyDefinition policy : config.policies().policies()) {
@@ -201,6 +205,9 @@ public final class Appliance implements AutoCloseable {
             for (SaDefinition sa : policy.inbound()) {
                 addEndpoint(endpoints, new Endpoint(sa.localAddress(), sa.localPort()));
             }
+        }
+        for (java.net.InetSocketAddress listed : config.endpoints()) {
+            addEndpoint(endpoints, new Endpoint(listed.getAddress(), listed.getPort()));
         }
         return endpoints;
     }

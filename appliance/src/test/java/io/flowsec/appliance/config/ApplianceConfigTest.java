@@ -224,6 +224,39 @@ class ApplianceConfigTest {
     }
 
     @Test
+    void endpoints_lists_sockets_bound_at_start_for_sas_added_later_ranges_expanded() throws Exception {
+        ApplianceConfig config = ApplianceConfig.parse(minimal().put("endpoints",
+                new JsonArray().add("0.0.0.0:4500").add(" 192.0.2.1:4501-4503 ").add("[::]:4500")));
+
+        assertEquals(List.of(new java.net.InetSocketAddress(InetAddress.getByName("0.0.0.0"), 4500),
+                new java.net.InetSocketAddress(InetAddress.getByName("192.0.2.1"), 4501),
+                new java.net.InetSocketAddress(InetAddress.getByName("192.0.2.1"), 4502),
+                new java.net.InetSocketAddress(InetAddress.getByName("192.0.2.1"), 4503),
+                new java.net.InetSocketAddress(InetAddress.getByName("::"), 4500)), config.endpoints());
+        assertEquals(List.of(), ApplianceConfig.parse(minimal()).endpoints(), "none unless listed");
+    }
+
+    @ParameterizedTest
+    @MethodSource
+    void a_bad_endpoint_is_refused_naming_it(Object value, String path, String problem) {
+        assertRefused(minimal().put("endpoints", value), path, problem);
+    }
+
+    static Stream<Arguments> a_bad_endpoint_is_refused_naming_it() {
+        return Stream.of(
+                arguments("0.0.0.0:4500", "endpoints", "must be a list"),
+                arguments(new JsonArray().add("4500"), "endpoints[0]", "must be \"ADDRESS:PORT\""),
+                arguments(new JsonArray().add("::1:4500"), "endpoints[0]", "IPv6 in brackets"),
+                arguments(new JsonArray().add(4500), "endpoints[0]", "must be \"ADDRESS:PORT\""),
+                arguments(new JsonArray().add("300.1.1.1:4500"), "endpoints[0]", "is not an IP address"),
+                arguments(new JsonArray().add("0.0.0.0:0"), "endpoints[0]", "ports must be 1-65535"),
+                arguments(new JsonArray().add("0.0.0.0:70000"), "endpoints[0]", "ports must be 1-65535"),
+                arguments(new JsonArray().add("0.0.0.0:4503-4500"), "endpoints[0]", "not above its last"),
+                arguments(new JsonArray().add("0.0.0.0:4500").add("0.0.0.0:4499-4500"), "endpoints[1]", "listed twice"),
+                arguments(new JsonArray().add("0.0.0.0:1000-2000"), "endpoints[0]", "more than 256 endpoints"));
+    }
+
+    @Test
     void an_appliance_may_start_with_no_policy_as_on_its_first_boot() throws Exception {
         ApplianceConfig config = ApplianceConfig.parse(minimal().put("policies", new JsonArray()));
 
@@ -451,7 +484,7 @@ class ApplianceConfigTest {
     static Stream<Arguments> badConfigurations() {
         return Stream.of(
                 // top level
-                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes"),
+                bad("an empty top-level key", c -> c.put("", 2), "\"\"", "unknown key (allowed: api, cluster, cpus, endpoints, flowletGapMicros, lanes"),
                 bad("an api section that is not an object", c -> c.put("api", "on"), "api", "must be an object"),
                 bad("an unknown api key", c -> c.put("api", new JsonObject().put("listen", 1)), "api.listen", "unknown key (allowed: address, certificate, enabled"),
                 bad("an api address that is a name", c -> c.put("api", new JsonObject().put("address", "mgmt.example")), "api.address", "must be an IP address literal"),
@@ -461,7 +494,7 @@ class ApplianceConfigTest {
                 bad("an empty site key", c -> site(c).put("", 2), "site.\"\"", "unknown key (allowed: addresses"),
                 bad("a top-level key with a line break", c -> c.put("lanes\n", 2), "lanes\\n", "unknown key"),
                 bad("an unknown top-level key", c -> c.put("lane", 2), "lane",
-                        "unknown key (allowed: api, cluster, cpus, flowletGapMicros, lanes, mode, name, offloads, policies, site, stateDirectory, statusSocket, steering, tunnelMtu, warmUpSeconds)"),
+                        "unknown key (allowed: api, cluster, cpus, endpoints, flowletGapMicros, lanes, mode, name, offloads, policies, site, stateDirectory, statusSocket, steering, tunnelMtu, warmUpSeconds)"),
                 bad("offloads that are a string", c -> c.put("offloads", "on"), "offloads", "must be true, false or an object"),
                 bad("an unknown offload", c -> c.put("offloads", new JsonObject().put("tso", false)), "offloads.tso",
                         "unknown key (allowed: tun, tunGro, tunRing, udpBatching, udpGro, udpGso)"),

@@ -251,6 +251,32 @@ class PolicyApiTest {
         assertSame(kept, sa(Direction.OUTBOUND, 0xc001));
     }
 
+    /**
+     * A tunnel added through the API needs a socket on its local address and port: refused without one, taken by an
+     * endpoint the configuration lists on every address ({@code "0.0.0.0:PORT"}), as a first-boot appliance has.
+     */
+    @Test
+    void a_policy_on_an_address_without_a_socket_is_refused_and_taken_once_endpoints_listens_on_every_address()
+            throws Exception {
+        JsonObject elsewhere = newPolicy().put("localAddress", "127.0.0.9");
+        HttpResponse<String> refused = call("POST", "/policies", elsewhere);
+        assertProblem(refused, 400, null);
+        assertTrue(refused.body().contains("no tunnel socket on 127.0.0.9"), refused.body());
+        assertEquals(null, policy("site-b-to-site-c"));
+
+        stopAppliance();
+        JsonObject json = new JsonObject(Files.readString(configPath));
+        Files.writeString(configPath, json.put("endpoints", new JsonArray().add("0.0.0.0:" + port)).encodePrettily());
+        startAppliance();
+        HttpResponse<String> created = call("POST", "/policies", elsewhere);
+        assertEquals(201, created.statusCode(), created.body());
+        assertNotSame(null, sa(Direction.INBOUND, 0xd001));
+        assertEquals("spi", appliance.dataplane().snapshot().steeringFields().get("0.0.0.0:" + port),
+                "its inbound SA is steered exactly on the socket on every address");
+        assertEquals("spi", appliance.dataplane().snapshot().steeringFields().get("127.0.0.1:" + port),
+                "and the configured SAs stay on their own socket");
+    }
+
     @Test
     void a_removed_policy_takes_its_SAs_with_it_and_a_restart_comes_back_with_the_policies_the_API_left() throws Exception {
         assertEquals(201, call("POST", "/policies", newPolicy()).statusCode());

@@ -444,8 +444,32 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         return mode == Mode.FLOW && !throughLaneZero ? steering : Steering.SINGLE;
     }
 
-    private static boolean arrivesAt(SecurityAssociation sa, TunnelPort port) {
-        return sa.outer().local().equals(port.address()) && sa.outer().localPort() == port.port();
+    private boolean arrivesAt(SecurityAssociation sa, TunnelPort port) {
+        int index = endpointIndex(sa);
+        return index >= 0 && ports.get(index) == port;
+    }
+
+    /**
+     * The endpoint an SA sends from and arrives at, as the kernel would deliver its datagrams: the one bound to its
+     * local address and port, else one listening on every address of its family at that port; -1: none.
+     */
+    private int endpointIndex(SecurityAssociation sa) {
+        InetAddress local = sa.outer().local();
+        int wildcard = -1;
+        for (int p = 0; p < ports.size(); p++) {
+            TunnelPort port = ports.get(p);
+            if (port.port() != sa.outer().localPort()) {
+                continue;
+            }
+            if (port.address().equals(local)) {
+                return p;
+            }
+            if (wildcard < 0 && port.address().isAnyLocalAddress()
+                    && port.address().getAddress().length == local.getAddress().length) {
+                wildcard = p;
+            }
+        }
+        return wildcard;
     }
 
     private static int ipv4(InetAddress address) {
@@ -637,15 +661,18 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
         portOf(sa);
     }
 
-    /** The index of the endpoint an SA sends from or arrives at; endpoints are fixed when the data plane starts. */
+    /**
+     * The index of the endpoint an SA sends from or arrives at; endpoints are fixed when the data plane starts (the
+     * configuration's SAs and its {@code endpoints}, such as {@code 0.0.0.0:4500} for SAs added later).
+     */
     private int portOf(SecurityAssociation sa) {
-        for (int p = 0; p < ports.size(); p++) {
-            if (arrivesAt(sa, ports.get(p))) {
-                return p;
-            }
+        int index = endpointIndex(sa);
+        if (index < 0) {
+            throw new IllegalArgumentException(sa.name() + ": no tunnel socket on " + sa.outer().local().getHostAddress()
+                    + " port " + sa.outer().localPort() + " (the endpoints are those of the configuration at start: its "
+                    + "SAs' and its endpoints list)");
         }
-        throw new IllegalArgumentException(sa.name() + ": no tunnel socket on " + sa.outer().local().getHostAddress()
-                + " port " + sa.outer().localPort() + " (the endpoints are those of the configuration at start)");
+        return index;
     }
 
     private SecurityAssociation find(int spi, Direction direction) {
@@ -714,6 +741,13 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             }
             for (SecurityAssociation sa : group.members()) {
                 checkOutbound(sa);
+                // from a socket on every address the kernel picks the source address: one for all of the group's SAs
+                if (group.encoding() == FlowEncoding.ADDRESS && group.size() > 1
+                        && ports.get(portOf(sa)).address().isAnyLocalAddress()) {
+                    throw new IllegalArgumentException(sa.name() + ": encoding address sends each SA from its own "
+                            + "local address, so each needs an endpoint bound to it (" + sa.outer().local().getHostAddress()
+                            + ":" + sa.outer().localPort() + "), not one on every address");
+                }
             }
         }
         for (SecurityPolicy policy : newPolicies) {

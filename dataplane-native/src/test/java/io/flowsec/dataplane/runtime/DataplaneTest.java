@@ -502,6 +502,51 @@ class DataplaneTest {
         }
     }
 
+    /**
+     * An endpoint on every address ({@code 0.0.0.0:4500}, as an appliance configured through its API listens) serves
+     * SAs on any local address at its port: arrivals are steered there as exactly as on an endpoint of their own, and
+     * replies leave from the address the kernel picks.
+     */
+    @Test
+    void shouldServeSasOnEndpointsListeningOnEveryAddress() throws Exception {
+        try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW, null, null, true)) {
+            pair.sendFromA(FLOWS, 20);
+            assertEquals(FLOWS * 20, TwoDataplanes.count(pair.receivedAtB(FLOWS * 20, 10_000)));
+
+            SecurityAssociation firstInbound = pair.tunnel.b().inbound().getFirst();
+            MemoryNetwork.Port listening = pair.network.port(new java.net.InetSocketAddress(
+                    InetAddress.getByName("0.0.0.0"), firstInbound.outer().localPort()));
+            assertEquals(SteeringPlan.Field.UDP_SOURCE_PORT, listening.plan().field(), "director steering reads the flow ID");
+            DataplaneSnapshot atB = pair.b.snapshot();
+            Set<Integer> servingLanes = new HashSet<>();
+            for (SecurityAssociation sa : pair.tunnel.b().inbound()) {
+                DataplaneSnapshot.SaSnapshot stats = atB.sa(sa.spi(), Direction.INBOUND);
+                if (stats.packets() > 0) {
+                    servingLanes.add(stats.lane());
+                }
+            }
+            assertEquals(Set.of(0, 1), servingLanes, "B's lanes share the tunnel");
+
+            byte[] reply = TestPackets.icmpEcho(TestPackets.HOST_B_V4, TestPackets.HOST_A_V4, 56);
+            pair.siteB[1].inject(reply);
+            assertArrayEquals(reply, pair.takeAtA(5_000), "B's reply reaches A's site");
+            for (MemoryNetwork.Datagram datagram : pair.network.wire()) {
+                assertFalse(datagram.from().getAddress().isAnyLocalAddress(), "sent from an address: " + datagram);
+            }
+            assertEquals(0, dropsOtherThanNone(pair.a.snapshot()) + dropsOtherThanNone(atB));
+        }
+    }
+
+    /** The address encoding sends each SA from its own address: a socket on every address cannot, so it is refused. */
+    @Test
+    void shouldRefuseTheAddressEncodingFromAnEndpointOnEveryAddress() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () ->
+                new TwoDataplanes(TestPackets.tunnel().saCount(4).encoding(FlowEncoding.ADDRESS), LANES, Mode.FLOW,
+                        null, null, true).close());
+        assertTrue(refused.getMessage().contains("encoding address sends each SA from its own local address"),
+                refused.getMessage());
+    }
+
     @Test
     void shouldRefuseAGroupWithFewerSasThanLanesAndKeepThePolicies() throws Exception {
         try (TwoDataplanes pair = new TwoDataplanes(spec(), LANES, Mode.FLOW)) {

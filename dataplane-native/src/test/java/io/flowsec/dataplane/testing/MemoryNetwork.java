@@ -40,7 +40,20 @@ public final class MemoryNetwork {
 
     /** A port with one socket per lane, reachable from the other ports of this network. */
     public Port port(InetAddress address, int port, int lanes) {
-        Port created = new Port(new InetSocketAddress(address, port), lanes);
+        return register(new Port(new InetSocketAddress(address, port), address, lanes));
+    }
+
+    /**
+     * A port listening on every address of {@code hostAddress}'s family: it takes what comes to any address at its
+     * port that no port is bound to, and its datagrams leave from {@code hostAddress}, as the kernel picks a wildcard
+     * socket's source address from its routes.
+     */
+    public Port portOnEveryAddress(InetAddress hostAddress, int port, int lanes) throws java.net.UnknownHostException {
+        InetAddress any = InetAddress.getByAddress(new byte[hostAddress.getAddress().length]);
+        return register(new Port(new InetSocketAddress(any, port), hostAddress, lanes));
+    }
+
+    private Port register(Port created) {
         if (ports.putIfAbsent(created.endpoint, created) != null) {
             throw new IllegalArgumentException(created.endpoint + " is taken");
         }
@@ -57,24 +70,39 @@ public final class MemoryNetwork {
     }
 
     private void route(Port source, int lane, byte[] payload, InetSocketAddress destination) {
+        InetSocketAddress from = new InetSocketAddress(source.sourceAddress, source.endpoint.getPort());
         if (recording && payload.length >= 8) {
-            wire.add(new Datagram(source.endpoint, destination, lane, TestPackets.get32(payload, 0),
+            wire.add(new Datagram(from, destination, lane, TestPackets.get32(payload, 0),
                     TestPackets.get32(payload, 4) & 0xFFFF_FFFFL));
         }
         Port target = ports.get(destination);
+        if (target == null) {
+            target = ports.get(new InetSocketAddress(anyAddressLike(destination.getAddress()), destination.getPort()));
+        }
         if (target != null) {
-            target.arrive(payload, source.endpoint);
+            target.arrive(payload, from);
+        }
+    }
+
+    private static InetAddress anyAddressLike(InetAddress address) {
+        try {
+            return InetAddress.getByAddress(new byte[address.getAddress().length]);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException(e);   // 4 or 16 bytes: never
         }
     }
 
     public final class Port implements TunnelPort {
         private final InetSocketAddress endpoint;
+        /** Where its datagrams come from: its address, or the host's for a port on every address. */
+        private final InetAddress sourceAddress;
         private final Socket[] sockets;
         private volatile SteeringPlan plan = SteeringPlan.LANE_ZERO;
         private volatile boolean failNextSteer;
 
-        private Port(InetSocketAddress endpoint, int lanes) {
+        private Port(InetSocketAddress endpoint, InetAddress sourceAddress, int lanes) {
             this.endpoint = endpoint;
+            this.sourceAddress = sourceAddress;
             this.sockets = new Socket[lanes];
             for (int lane = 0; lane < lanes; lane++) {
                 sockets[lane] = new Socket(this, lane);

@@ -47,6 +47,7 @@ public final class TwoDataplanes implements AutoCloseable {
     private final MultiThreadIoEventLoopGroup loopsA;
     private final MultiThreadIoEventLoopGroup loopsB;
     private final int lanes;
+    private final boolean bOnEveryAddress;
     private final int[] nextNumber = new int[1024];
 
     public TwoDataplanes(TestPackets.TunnelSpec spec, int lanes, Mode modeB) throws Exception {
@@ -56,6 +57,13 @@ public final class TwoDataplanes implements AutoCloseable {
     /** With each end's sequence state kept in a store (null: none), as the appliance keeps it. */
     public TwoDataplanes(TestPackets.TunnelSpec spec, int lanes, Mode modeB, SaStateStore storeA, SaStateStore storeB)
             throws Exception {
+        this(spec, lanes, modeB, storeA, storeB, false);
+    }
+
+    /** @param bOnEveryAddress B's endpoints listen on every address ({@code 0.0.0.0:4500}), not on B's own */
+    public TwoDataplanes(TestPackets.TunnelSpec spec, int lanes, Mode modeB, SaStateStore storeA, SaStateStore storeB,
+                         boolean bOnEveryAddress) throws Exception {
+        this.bOnEveryAddress = bOnEveryAddress;
         this.lanes = lanes;
         this.storeA = storeA;
         this.storeB = storeB;
@@ -65,7 +73,14 @@ public final class TwoDataplanes implements AutoCloseable {
         siteA = sites(lanes, hostA);
         siteB = sites(lanes, hostB);
         a = start(tunnel.a(), loopsA, siteA, clearA, Mode.FLOW, storeA, eventsA, logA);
-        b = start(tunnel.b(), loopsB, siteB, new MemoryClearPath(), modeB, storeB, eventsB, new CopyOnWriteArrayList<>());
+        try {
+            b = start(tunnel.b(), loopsB, siteB, new MemoryClearPath(), modeB, storeB, eventsB, new CopyOnWriteArrayList<>());
+        } catch (Exception | Error e) {
+            a.close();
+            loopsA.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            loopsB.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            throw e;
+        }
     }
 
     /** The site behind each data plane: one ordered stream of what any lane wrote, as the kernel's stack sees it. */
@@ -104,8 +119,13 @@ public final class TwoDataplanes implements AutoCloseable {
             endpoints.add(new InetSocketAddress(sa.outer().local(), sa.outer().localPort()));
         }
         List<TunnelPort> ports = new ArrayList<>();
+        Set<Integer> portsOnEveryAddress = new java.util.HashSet<>();
         for (InetSocketAddress endpoint : endpoints) {
-            ports.add(network.port(endpoint.getAddress(), endpoint.getPort(), lanes));
+            if (side != tunnel.b() || !bOnEveryAddress) {
+                ports.add(network.port(endpoint.getAddress(), endpoint.getPort(), lanes));
+            } else if (portsOnEveryAddress.add(endpoint.getPort())) {   // one socket per port for all addresses
+                ports.add(network.portOnEveryAddress(endpoint.getAddress(), endpoint.getPort(), lanes));
+            }
         }
         Dataplane dataplane = Dataplane.start(new Dataplane.Setup(loops, List.<SiteQueue>of(sites), ports,
                 java.util.Collections.nCopies(lanes, clear), List.of(side.policy()), side.inbound(), mode, Steering.DIRECTOR,
