@@ -169,6 +169,37 @@ final class Vm implements AutoCloseable {
                 .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** POST {@code body} to {@code path} under /api/v1 with {@code token}; the response whatever its status. */
+    HttpResponse<String> post(String path, String token, JsonObject body) throws Exception {
+        return pinnedClient().send(HttpRequest.newBuilder(url(path)).header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode()))
+                .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * qemu arguments that give the guest a file through fw_cfg as {@code opt/io.flowsec/NAME}, where the image's
+     * boot reads its first configuration and its boot script.
+     */
+    static List<String> firmwareFile(String name, Path file) {
+        return List.of("-fw_cfg", "name=opt/io.flowsec/" + name + ",file=" + file);
+    }
+
+    /**
+     * qemu arguments for a second NIC (eth1 in the guest) on a socket netdev: Ethernet frames as UDP datagrams
+     * between {@code localPort} and {@code peerPort} on 127.0.0.1, the link between two VMs.
+     */
+    static List<String> linkNic(int localPort, int peerPort, String mac) {
+        return List.of("-netdev", "socket,id=link,udp=127.0.0.1:" + peerPort + ",localaddr=127.0.0.1:" + localPort,
+                "-device", "virtio-net-pci,netdev=link,mac=" + mac);
+    }
+
+    /** A UDP port free on 127.0.0.1 now. */
+    static int freeUdpPort() throws IOException {
+        try (java.net.DatagramSocket socket = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
     /** The status of a GET of {@code path} under /api/v1 without a token. */
     int statusWithoutToken(String path) throws Exception {
         return pinnedClient().send(HttpRequest.newBuilder(url(path)).timeout(Duration.ofSeconds(30)).build(),
