@@ -102,7 +102,12 @@ class BootSystemTest {
             assertEquals(201, createdB.statusCode(), createdB.body());
 
             // 4. site to site: a ping, a checksummed transfer, sixteen connections
-            a.awaitConsole("boot-script: sixteen connections done", 600);
+            try {
+                a.awaitConsole("boot-script: sixteen connections done", 600);
+            } catch (AssertionError notThrough) {   // what the lanes saw, for whoever reads the failure
+                throw new AssertionError(notThrough.getMessage() + "\nA's lanes: " + a.get("/lanes", tokenA)
+                        + "\nB's lanes: " + b.get("/lanes", tokenB) + "\nB's console:\n" + b.tail(), notThrough);
+            }
             Matcher pings = PINGS.matcher(a.console());
             assertTrue(pings.find(), "ping's summary:\n" + a.tail());
             assertTrue(Integer.parseInt(pings.group(1)) >= 4, "at most one of five pings lost:\n" + a.tail());

@@ -11,6 +11,7 @@ import io.flowsec.dataplane.lane.UdpTunnelSocket;
 import io.flowsec.dataplane.linux.Syscalls;
 import io.flowsec.dataplane.linux.TunDevice;
 import io.flowsec.dataplane.policy.PolicyAction;
+import io.flowsec.dataplane.sa.FlowEncoding;
 import io.flowsec.dataplane.runtime.Dataplane;
 import io.flowsec.dataplane.runtime.DataplaneControl;
 import io.flowsec.dataplane.runtime.ReuseportTunnelPort;
@@ -193,23 +194,42 @@ public final class Appliance implements AutoCloseable {
 
     /**
      * Every (local address, port) an SA sends from or receives on, then those {@code endpoints} lists, in a stable
-     * order. An SA's own endpoint is bound also where a listed one on every address covers its port: the kernel
-     * delivers to the more specific socket, and the data plane sends from it.
+     * order. Where a listed endpoint on every address covers an SA's port, the SA is served there, as when the API
+     * added it, and its own address needs no socket: it may even be missing at start (a link not up yet), which would
+     * otherwise stop the start. Not under the address encoding, whose SAs each send from their own address.
      */
     private List<Endpoint> localEndpoints() {
         List<Endpoint> endpoints = new ArrayList<>();
         for (PolicyDefinition policy : config.policies().policies()) {
+            boolean ownSockets = policy.encoding() == FlowEncoding.ADDRESS;
             for (SaDefinition sa : policy.outbound()) {
-                addEndpoint(endpoints, new Endpoint(sa.localAddress(), sa.localPort()));
+                addEndpoint(endpoints, new Endpoint(sa.localAddress(), sa.localPort()), ownSockets);
             }
             for (SaDefinition sa : policy.inbound()) {
-                addEndpoint(endpoints, new Endpoint(sa.localAddress(), sa.localPort()));
+                addEndpoint(endpoints, new Endpoint(sa.localAddress(), sa.localPort()), ownSockets);
             }
         }
         for (java.net.InetSocketAddress listed : config.endpoints()) {
-            addEndpoint(endpoints, new Endpoint(listed.getAddress(), listed.getPort()));
+            addEndpoint(endpoints, new Endpoint(listed.getAddress(), listed.getPort()), true);
         }
         return endpoints;
+    }
+
+    private void addEndpoint(List<Endpoint> endpoints, Endpoint endpoint, boolean evenWhereListedOnEveryAddress) {
+        if (evenWhereListedOnEveryAddress || !listedOnEveryAddress(endpoint)) {
+            addEndpoint(endpoints, endpoint);
+        }
+    }
+
+    /** Whether {@code endpoints} lists a socket on every address of the endpoint's family at its port. */
+    private boolean listedOnEveryAddress(Endpoint endpoint) {
+        for (java.net.InetSocketAddress listed : config.endpoints()) {
+            if (listed.getPort() == endpoint.port() && listed.getAddress().isAnyLocalAddress()
+                    && listed.getAddress().getAddress().length == endpoint.address().getAddress().length) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void addEndpoint(List<Endpoint> endpoints, Endpoint endpoint) {

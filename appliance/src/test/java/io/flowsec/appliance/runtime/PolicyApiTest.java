@@ -253,15 +253,16 @@ class PolicyApiTest {
 
     /**
      * A tunnel added through the API needs a socket on its local address and port: refused without one, taken by an
-     * endpoint the configuration lists on every address ({@code "0.0.0.0:PORT"}), as a first-boot appliance has.
+     * endpoint the configuration lists on every address ({@code "0.0.0.0:PORT"}), as a first-boot appliance has. A
+     * restart serves it there again, also while its address is on no interface (a link not up yet).
      */
     @Test
     void a_policy_on_an_address_without_a_socket_is_refused_and_taken_once_endpoints_listens_on_every_address()
             throws Exception {
-        JsonObject elsewhere = newPolicy().put("localAddress", "127.0.0.9");
+        JsonObject elsewhere = newPolicy().put("localAddress", "192.0.2.77");   // on no interface here
         HttpResponse<String> refused = call("POST", "/policies", elsewhere);
         assertProblem(refused, 400, null);
-        assertTrue(refused.body().contains("no tunnel socket on 127.0.0.9"), refused.body());
+        assertTrue(refused.body().contains("no tunnel socket on 192.0.2.77"), refused.body());
         assertEquals(null, policy("site-b-to-site-c"));
 
         stopAppliance();
@@ -271,10 +272,13 @@ class PolicyApiTest {
         HttpResponse<String> created = call("POST", "/policies", elsewhere);
         assertEquals(201, created.statusCode(), created.body());
         assertNotSame(null, sa(Direction.INBOUND, 0xd001));
-        assertEquals("spi", appliance.dataplane().snapshot().steeringFields().get("0.0.0.0:" + port),
-                "its inbound SA is steered exactly on the socket on every address");
-        assertEquals("spi", appliance.dataplane().snapshot().steeringFields().get("127.0.0.1:" + port),
-                "and the configured SAs stay on their own socket");
+        assertEquals(java.util.Map.of("0.0.0.0:" + port, "spi"), appliance.dataplane().snapshot().steeringFields(),
+                "every SA on the port, configured or added, is served and steered exactly on the socket on every address");
+
+        stopAppliance();
+        startAppliance();   // 192.0.2.77 cannot be bound: the SA needs no socket of its own
+        assertNotSame(null, policy("site-b-to-site-c"), "the policy the API added is back after the restart");
+        assertEquals(java.util.Map.of("0.0.0.0:" + port, "spi"), appliance.dataplane().snapshot().steeringFields());
     }
 
     @Test

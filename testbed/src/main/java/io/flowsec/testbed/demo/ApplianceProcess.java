@@ -31,6 +31,17 @@ public final class ApplianceProcess implements AutoCloseable {
     /** How often a starting appliance is asked whether it answers: the resolution of {@link #readyMillis}. */
     private static final long READY_POLL_MS = 10;
 
+    /**
+     * Appliances started and not yet closed: a JVM that exits (a test run's fork, the lab ended by a signal) stops
+     * them first, so no appliance outlives it, re-parented to init and holding its namespace.
+     */
+    private static final java.util.Set<Process> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(ApplianceProcess::stopThoseLeftRunning,
+                "flowsec-appliance-processes-stop"));
+    }
+
     private final Process process;
     private final Path log;
     private final Path statusSocket;
@@ -144,6 +155,7 @@ public final class ApplianceProcess implements AutoCloseable {
         builder.environment().putAll(environment);
         long startNs = System.nanoTime();
         Process process = builder.start();
+        RUNNING.add(process);
         long deadline = startNs + TimeUnit.SECONDS.toNanos(30);
         while (!answers(statusSocket)) {
             if (!process.isAlive() || System.nanoTime() > deadline) {
@@ -225,6 +237,7 @@ public final class ApplianceProcess implements AutoCloseable {
     public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
+        RUNNING.remove(process);
     }
 
     @Override
@@ -234,6 +247,23 @@ public final class ApplianceProcess implements AutoCloseable {
         if (!process.waitFor(20, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
+        }
+        RUNNING.remove(process);
+    }
+
+    /** At this JVM's exit: SIGTERM to each appliance still running, SIGKILL to any not gone within 10 s. */
+    private static void stopThoseLeftRunning() {
+        List<Process> left = List.copyOf(RUNNING);
+        left.forEach(Process::destroy);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (Process process : left) {
+            try {
+                if (!process.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+            }
         }
     }
 }
