@@ -224,8 +224,8 @@ public final class Appliance implements AutoCloseable {
     /** Whether {@code endpoints} lists a socket on every address of the endpoint's family at its port. */
     private boolean listedOnEveryAddress(Endpoint endpoint) {
         for (java.net.InetSocketAddress listed : config.endpoints()) {
-            if (listed.getPort() == endpoint.port() && listed.getAddress().isAnyLocalAddress()
-                    && listed.getAddress().getAddress().length == endpoint.address().getAddress().length) {
+            if (listed.getPort() == endpoint.port()
+                    && TunnelPort.listensOnEveryAddressOf(listed.getAddress(), endpoint.address())) {
                 return true;
             }
         }

@@ -464,8 +464,7 @@ public final class Dataplane implements DataplaneControl, AutoCloseable {
             if (port.address().equals(local)) {
                 return p;
             }
-            if (wildcard < 0 && port.address().isAnyLocalAddress()
-                    && port.address().getAddress().length == local.getAddress().length) {
+            if (wildcard < 0 && TunnelPort.listensOnEveryAddressOf(port.address(), local)) {
                 wildcard = p;
             }
         }

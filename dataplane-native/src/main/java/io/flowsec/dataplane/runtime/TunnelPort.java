@@ -31,6 +31,14 @@ public interface TunnelPort {
      */
     boolean sendMarker(int lane, long token);
 
+    /**
+     * Whether a socket bound to {@code listening} takes what arrives at {@code local} when none is bound to that
+     * address: {@code listening} is the any address (0.0.0.0 or ::) of {@code local}'s family.
+     */
+    static boolean listensOnEveryAddressOf(InetAddress listening, InetAddress local) {
+        return listening.isAnyLocalAddress() && listening.getAddress().length == local.getAddress().length;
+    }
+
     /** "address:port", as status shows endpoints. */
     default String label() {
         return (address().getAddress().length == 16 ? "[" + address().getHostAddress() + "]" : address().getHostAddress())

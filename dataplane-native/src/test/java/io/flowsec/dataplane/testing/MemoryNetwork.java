@@ -48,9 +48,8 @@ public final class MemoryNetwork {
      * port that no port is bound to, and its datagrams leave from {@code hostAddress}, as the kernel picks a wildcard
      * socket's source address from its routes.
      */
-    public Port portOnEveryAddress(InetAddress hostAddress, int port, int lanes) throws java.net.UnknownHostException {
-        InetAddress any = InetAddress.getByAddress(new byte[hostAddress.getAddress().length]);
-        return register(new Port(new InetSocketAddress(any, port), hostAddress, lanes));
+    public Port portOnEveryAddress(InetAddress hostAddress, int port, int lanes) {
+        return register(new Port(new InetSocketAddress(anyAddressLike(hostAddress), port), hostAddress, lanes));
     }
 
     private Port register(Port created) {
