@@ -1,7 +1,8 @@
 # Site A's side of the two-VM test (given to appliance A as its boot script through fw_cfg): once the appliance has
 # routed site B into its TUN device (before, the default route would take the ping to qemu's user network, which
 # answers it) and a ping to site B answers (the test configures the tunnel through both APIs meanwhile), ping five
-# times, fetch B's payload and say its size, time and SHA-256, then open sixteen connections more so the
+# times, fetch B's payload and say its size, time and SHA-256, fetch it again around the tunnel (the baseline),
+# then open sixteen connections more so the
 # receiver's lanes share them. busybox nc, not wget: the image's busybox wget crashed in the VM (SIGSEGV; it runs in a
 # chroot of the same files on the host).
 tries=0
@@ -35,6 +36,11 @@ for try in 1 2 3 4 5; do
 done
 end=$(cut -d' ' -f1 /proc/uptime)
 echo "transfer $(wc -c < /run/got) bytes in $(awk "BEGIN { print $end - $start }") s sha256 $(sha256sum /run/got | cut -d' ' -f1)"
+# the baseline: the same payload over the same link to B's link address, around the tunnel (B's nc listens on all)
+start=$(cut -d' ' -f1 /proc/uptime)
+timeout 300 nc 192.168.77.2 8080 <> /run/hold > /run/plain
+end=$(cut -d' ' -f1 /proc/uptime)
+echo "plain transfer $(wc -c < /run/plain) bytes in $(awk "BEGIN { print $end - $start }") s sha256 $(sha256sum /run/plain | cut -d' ' -f1)"
 # one after another, each a flow of its own (a new source port): busybox nc -ll left some of sixteen concurrent
 # connections without an answer, also over the loopback, while a threaded server answered 48 through the tunnel
 for connection in $(seq 16); do
